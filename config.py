@@ -1,0 +1,26 @@
+"""The example app's configuration: only what differs from hero's defaults (hero/config.py).
+
+Each namespace is a plain dict; a dict named after an environment (development, test,
+production) overrides it there. The environment (PORT, REDIS_URL, HERO_<NS>__<KEY>) wins over both.
+"""
+
+general = {
+    "server_name": "hero",
+    "description": "hero's example application",
+    "filtered_params": ["password"],
+}
+
+routes = {
+    "get": [
+        {"path": "/status", "action": "status"},
+        {"path": "/random", "action": "randomNumber"},
+    ],
+}
+
+test = {
+    "logger": {"level": "warning"},
+}
+
+production = {
+    "logger": {"level": "warning"},
+}

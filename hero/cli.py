@@ -1,0 +1,124 @@
+"""The ``hero`` command (also ``python -m hero``).
+
+    hero start                 boot everything configured; stop cleanly on SIGINT/SIGTERM
+    hero actions [--json]      list the app's actions with their versions and inputs
+    hero version
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+log = logging.getLogger("hero.cli")
+
+
+def _patch() -> None:
+    # NOTE: the CLI is an entry point: gevent patches here, once, before anything else is imported.
+    from gevent import monkey
+
+    monkey.patch_all()
+
+
+def _process(args: argparse.Namespace, **kwargs: Any) -> Any:
+    from hero.process import Process
+
+    return Process(args.root, **kwargs)
+
+
+def command_start(args: argparse.Namespace) -> int:
+    from hero.process import Api
+
+    process = _process(args)
+
+    def ready(api: Api) -> None:
+        for server in api.servers.values():
+            sys.stdout.write(f"hero {server.type} server listening on {server.url}\n")
+        sys.stdout.write(f"hero ready: {api.config.general.server_name} (env {api.env}, id {api.id}); "
+                         "press CTRL+C to stop\n")
+        sys.stdout.flush()
+
+    return process.run_forever(on_ready=ready)
+
+
+def command_actions(args: argparse.Namespace) -> int:
+    process = _process(args, overrides={"web": {"enabled": False}, "socket": {"enabled": False}})
+    api = process.initialize()
+    try:
+        entries = [action.describe() for action in api.actions]
+        if args.json:
+            sys.stdout.write(json.dumps(entries, indent=2, default=str) + "\n")
+            return 0
+        width = max((len(entry["name"]) for entry in entries), default=4)
+        sys.stdout.write(f"{'name':<{width}}  version  inputs\n")
+        for entry in entries:
+            inputs = ", ".join(f"{name}{'*' if spec.get('required') else ''}" for name, spec in entry["inputs"].items())
+            sys.stdout.write(f"{entry['name']:<{width}}  {str(entry['version']):<7}  {inputs}\n")
+        return 0
+    finally:
+        process.stop()
+
+
+def command_version(args: argparse.Namespace) -> int:
+    import hero
+
+    sys.stdout.write(f"hero {hero.__version__}\n")
+    return 0
+
+
+#: Subcommands: name → (help, configure-parser, run). Other modules add theirs with :func:`command`.
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
+    "start": ("boot the server and block until SIGINT/SIGTERM", lambda parser: None, command_start),
+    "actions": ("list actions with versions and inputs",
+                lambda parser: parser.add_argument("--json", action="store_true", help="print JSON"),
+                command_actions),
+    "version": ("print hero's version", lambda parser: None, command_version),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hero", description="hero: actionhero for Python")
+    parser.add_argument("--root", default=os.environ.get("HERO_ROOT", "."),
+                        help="folder of the app (config.py, actions/, ...); default: the current one")
+    subparsers = parser.add_subparsers(dest="command", metavar="command")
+    for name, (help_text, configure, _) in _all_commands().items():
+        configure(subparsers.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def _all_commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
+                                       Callable[[argparse.Namespace], int]]]:
+    commands = dict(COMMANDS)
+    # NOTE: commands that belong to optional parts live beside them (hero.tasks_cli etc.).
+    import importlib
+    import importlib.util
+
+    for module_name in ("hero.tasks_cli", "hero.routes_cli"):
+        if importlib.util.find_spec(module_name) is not None:
+            commands.update(importlib.import_module(module_name).COMMANDS)
+    return commands
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _patch()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 0
+    from hero.errors import BootError
+
+    sys.path.insert(0, os.path.abspath(args.root))
+    try:
+        return _all_commands()[args.command][2](args)
+    except BootError as error:
+        sys.stderr.write(f"hero: {error.message}\n")
+        if os.environ.get("HERO_GENERAL__DEBUG") == "true":
+            raise
+        return 1
+    except KeyboardInterrupt:
+        return 130

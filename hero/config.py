@@ -1,0 +1,364 @@
+"""hero's configuration: defaults per namespace, overlaid by the app's ``config.py``, by its
+environment section, and by the process environment (``HERO_*``, ``PORT``, ``REDIS_URL``...).
+
+Layers, later wins:
+1. :data:`DEFAULTS` below;
+2. the app's ``config.py``: a plain dict per namespace (``web = {...}``);
+3. the same file's dict for the current environment (``test = {"web": {...}}``);
+4. the environment: ``PORT``, ``HERO_SOCKET_PORT``, ``HERO_BIND``, ``REDIS_URL`` and, generically,
+   ``HERO_<NAMESPACE>__<KEY>=<value>`` (JSON when it parses, else the string).
+
+Nothing reads the config at import time; :func:`load_config` builds a read-only :class:`Config`
+once at boot, and a wrong value fails the boot with the key named.
+"""
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from hero.errors import ConfigError
+
+ENVIRONMENTS = ("development", "test", "production")
+
+#: hero's own defaults. Every limit is here, with a safe value.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "general": {
+        "server_name": "hero",
+        "api_version": "1.0.0",
+        "description": "a hero API server",
+        #: This process's id in the cluster (None: host name and pid).
+        "id": None,
+        #: Shared secret on every cluster message; messages without it are dropped.
+        "server_token": "change-me",
+        "welcome_message": "Welcome to the hero api",
+        "simultaneous_actions": 5,
+        #: Seconds an action may run before it is killed with a 504 (per-action `timeout` wins).
+        "action_timeout": 30.0,
+        "disable_param_scrubbing": False,
+        "missing_param_checks": [None, ""],
+        "filtered_params": [],
+        "default_middleware_priority": 100,
+        #: Seconds in-flight actions get to finish on SIGTERM/SIGINT.
+        "shutdown_timeout": 30.0,
+        "starting_chat_rooms": {},
+        "channel": "hero",
+        #: Seconds a waited cluster RPC may take.
+        "rpc_timeout": 5.0,
+        "cache_prefix": "cache:",
+        "lock_prefix": "lock:",
+        "lock_duration_ms": 10_000,
+        #: Show tracebacks in boot errors and action logs.
+        "debug": False,
+        "paths": {
+            "actions": "actions",
+            "tasks": "tasks",
+            "initializers": "initializers",
+            "public": "public",
+        },
+    },
+    "logger": {
+        "level": "info",
+        #: "text" or "json".
+        "format": "text",
+        "max_log_string_length": 200,
+    },
+    "redis": {
+        #: None: the embedded in-process store (one process only).
+        "url": None,
+        "prefix": "hero:",
+        "connect_timeout": 0.5,
+        "socket_timeout": 1.0,
+        "retries": 1,
+        "max_connections": 64,
+        "pool_timeout": 2.0,
+        "blocking_socket_timeout": None,
+        "health_check_interval": 30,
+    },
+    "web": {
+        "enabled": True,
+        "port": 8080,
+        "bind": "127.0.0.1",
+        "url_path_for_actions": "api",
+        "url_path_for_files": "public",
+        "root_endpoint_type": "file",
+        "simple_routing": True,
+        "query_routing": True,
+        "return_error_codes": True,
+        "padding": 2,
+        "metadata": {"server_information": True, "requester_information": True},
+        "cors_origins": [],
+        "allowed_hosts": [],
+        "http_headers": {},
+        "jsonp": False,
+        "compress": False,
+        "file_cache_seconds": 60,
+        "upload_dir": None,
+        "fingerprint_cookie": "sessionID",
+        "welcome_message": None,
+    },
+    "socket": {
+        "enabled": True,
+        "port": 5000,
+        "bind": "127.0.0.1",
+        "max_line_bytes": 65_536,
+        "max_connections": 1000,
+        "tls": None,
+    },
+    "websocket": {
+        "enabled": True,
+        "path": "/ws",
+        "max_message_bytes": 1_048_576,
+        "ping_interval": 20.0,
+        "ping_timeout": 20.0,
+        "allowed_origins": [],
+        "max_queued_messages": 256,
+    },
+    "tasks": {
+        #: SimpleWorker greenlets in each server process (the embedded store needs >= 1 to run tasks).
+        "workers": 1,
+        "queues": ["default"],
+        #: Run the (leader-elected) scheduler greenlet in server processes.
+        "scheduler": True,
+        "scheduler_interval": 1.0,
+        "timeout": 180,
+        "retries": 3,
+    },
+    "routes": {},
+}
+
+#: Per-environment adjustments of hero's own defaults (the app's sections overlay these).
+ENVIRONMENT_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
+    "test": {
+        "general": {"starting_chat_rooms": {"defaultRoom": {}, "otherRoom": {}}, "rpc_timeout": 3.0},
+        "logger": {"level": "warning"},
+        "tasks": {"scheduler_interval": 0.1},
+    },
+    "production": {
+        "web": {"padding": None, "metadata": {"server_information": False, "requester_information": False}},
+    },
+}
+
+#: Namespaces whose keys are free-form (no type check against a default).
+FREE_FORM = frozenset({"routes"})
+
+#: Simple environment variables, each → (namespace, key).
+ENV_SHORTCUTS: dict[str, tuple[str, str]] = {
+    "PORT": ("web", "port"),
+    "HERO_SOCKET_PORT": ("socket", "port"),
+    "REDIS_URL": ("redis", "url"),
+}
+
+
+class Namespace(Mapping[str, Any]):
+    """A read-only mapping with attribute access: ``config.web.port`` or ``config["web"]["port"]``."""
+
+    __slots__ = ("_name", "_values")
+
+    def __init__(self, name: str, values: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_values", {key: _freeze(f"{name}.{key}", value) for key, value in values.items()})
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(f"config has no key {self._name}.{key}") from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise TypeError(f"config is read-only after boot ({self._name}.{key})")
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Namespace({self._name!r}, {dict(self._values)!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: _thaw(value) for key, value in self._values.items()}
+
+
+def _freeze(name: str, value: Any) -> Any:
+    if isinstance(value, Mapping) and not isinstance(value, Namespace):
+        return Namespace(name, value)
+    if isinstance(value, list):
+        return tuple(_freeze(name, item) for item in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Namespace):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_thaw(item) for item in value]
+    return value
+
+
+class Config(Namespace):
+    """The whole configuration: one :class:`Namespace` per section, plus where it came from."""
+
+    __slots__ = ("env", "root")
+
+    def __init__(self, values: Mapping[str, Any], *, env: str, root: Path) -> None:
+        super().__init__("config", values)
+        object.__setattr__(self, "env", env)
+        object.__setattr__(self, "root", root)
+
+    def __repr__(self) -> str:
+        return f"Config(env={self.env!r}, root={str(self.root)!r})"
+
+    def path(self, kind: str) -> Path:
+        """An app folder (``actions``, ``tasks``, ``initializers``, ``public``) as an absolute path."""
+        return (self.root / self.general.paths[kind]).resolve()
+
+
+def merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``overlay`` into a copy of ``base``: mappings merge, anything else replaces."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge(dict(merged[key]), value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def load_app_module(root: Path) -> ModuleType | None:
+    """Import the app's ``config.py`` from ``root`` (None when there is none)."""
+    path = root / "config.py"
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location("hero_app_config", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        raise ConfigError(f"{path} failed to load: {type(error).__name__}: {error}") from error
+    return module
+
+
+def _app_layers(module: ModuleType | None, env: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    if module is None:
+        return {}, {}
+    base: dict[str, Any] = {}
+    for namespace in DEFAULTS:
+        value = getattr(module, namespace, None)
+        if value is None:
+            continue
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"config.py: `{namespace}` must be a dict, got {type(value).__name__}")
+        base[namespace] = value
+    section = getattr(module, env, None) or {}
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"config.py: `{env}` must be a dict of namespaces, got {type(section).__name__}")
+    return base, dict(section)
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for variable, (namespace, key) in ENV_SHORTCUTS.items():
+        if environ.get(variable):
+            value = environ[variable] if variable == "REDIS_URL" else _parse_env_value(environ[variable])
+            layer.setdefault(namespace, {})[key] = value
+    if environ.get("HERO_BIND"):
+        for namespace in ("web", "socket"):
+            layer.setdefault(namespace, {})["bind"] = environ["HERO_BIND"]
+    for variable, raw in environ.items():
+        if not variable.startswith("HERO_") or "__" not in variable:
+            continue
+        namespace, _, key = variable[len("HERO_"):].partition("__")
+        namespace, key = namespace.lower(), key.lower()
+        if namespace not in DEFAULTS:
+            raise ConfigError(f"{variable}: unknown config namespace `{namespace}`")
+        layer.setdefault(namespace, {})[key] = _parse_env_value(raw)
+    return layer
+
+
+def _check_types(values: Mapping[str, Any], defaults: Mapping[str, Any], where: str) -> None:
+    """Fail on a value whose type cannot be what hero's default expects."""
+    for key, value in values.items():
+        if key not in defaults:
+            continue
+        default = defaults[key]
+        name = f"{where}.{key}"
+        if value is None and not key.endswith("port"):
+            continue  # None means "off" or "unset" for any key but a port
+        if isinstance(default, Mapping) and key not in ("metadata",) and not default:
+            continue  # free-form dicts (http_headers, starting_chat_rooms)
+        if isinstance(default, Mapping):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"config {name} must be a mapping, got {value!r}")
+            _check_types(value, default, name)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"config {name} must be true or false, got {value!r}")
+        elif isinstance(default, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"config {name} must be a number, got {value!r}")
+            if value < 0:
+                raise ConfigError(f"config {name} must not be negative, got {value!r}")
+            if isinstance(default, int) and not isinstance(value, int) and key.endswith(("port", "bytes", "actions")):
+                raise ConfigError(f"config {name} must be a whole number, got {value!r}")
+        elif isinstance(default, list):
+            if not isinstance(value, (list, tuple)):
+                raise ConfigError(f"config {name} must be a list, got {value!r}")
+        elif isinstance(default, str):
+            if not isinstance(value, str):
+                raise ConfigError(f"config {name} must be a string, got {value!r}")
+
+
+def _check_values(values: Mapping[str, Any]) -> None:
+    for namespace in ("web", "socket"):
+        port = values[namespace]["port"]
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+            raise ConfigError(f"config {namespace}.port must be between 0 and 65535, got {port!r}")
+    level = str(values["logger"]["level"]).lower()
+    if level not in ("debug", "info", "warning", "error", "critical"):
+        raise ConfigError(f"config logger.level must be debug, info, warning, error or critical, got {level!r}")
+    if values["general"]["simultaneous_actions"] < 1:
+        raise ConfigError("config general.simultaneous_actions must be at least 1")
+
+
+def load_config(root: str | Path = ".", *, env: str | None = None,
+                environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Build the configuration of the app in ``root`` for ``env`` (default: ``HERO_ENV`` or development).
+
+    ``overrides`` (namespace → dict) is applied last; tests use it.
+    """
+    environ = os.environ if environ is None else environ
+    env = env or environ.get("HERO_ENV") or "development"
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"HERO_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+    root = Path(root).resolve()
+    app_base, app_env = _app_layers(load_app_module(root), env)
+    values: dict[str, Any] = copy.deepcopy(DEFAULTS)
+    for layer in (ENVIRONMENT_DEFAULTS.get(env, {}), app_base, app_env, _env_layer(environ), overrides or {}):
+        for namespace, section in layer.items():
+            if namespace not in values:
+                raise ConfigError(f"unknown config namespace `{namespace}`")
+            if not isinstance(section, Mapping):
+                raise ConfigError(f"config `{namespace}` must be a dict, got {type(section).__name__}")
+            if namespace not in FREE_FORM:
+                _check_types(section, DEFAULTS[namespace], namespace)
+            values[namespace] = merge(values[namespace], section)
+    _check_values(values)
+    return Config(values, env=env, root=root)

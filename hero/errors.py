@@ -1,0 +1,198 @@
+"""Every error hero raises on purpose. One root, each kind knows its status and message.
+
+Transports never format errors themselves: they call :func:`describe` and put the
+text in ``response["error"]`` and the status on the wire (HTTP) or nowhere (TCP, WS).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class HeroError(Exception):
+    """The root of hero's errors: a message a client may read, and an HTTP status."""
+
+    #: HTTP status used when this error ends an action.
+    status: int = 500
+    #: The default client-facing text.
+    message: str = "something went wrong"
+
+    def __init__(self, message: str | None = None, *, status: int | None = None) -> None:
+        self.message = message if message is not None else type(self).message
+        if status is not None:
+            self.status = status
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, status={self.status})"
+
+
+# --- boot ---------------------------------------------------------------------------------
+
+
+class BootError(HeroError):
+    """The process could not start: bad config, a broken action file, a port in use."""
+
+
+class ConfigError(BootError):
+    """A config value is wrong; the message names the key."""
+
+
+# --- the action pipeline (PROTOCOL §1) ----------------------------------------------------
+
+
+class UnknownAction(HeroError):
+    status = 404
+    message = "unknown action or invalid apiVersion"
+
+
+class MissingParam(HeroError):
+    status = 422
+
+    def __init__(self, name: str) -> None:
+        self.param = name
+        super().__init__(f"{name} is a required parameter for this action")
+
+
+class InvalidParam(HeroError):
+    """A validator or formatter refused an input; the message is the validator's."""
+
+    status = 422
+    message = "validation error"
+
+    def __init__(self, message: str | None = None, *, param: str | None = None, value: Any = None,
+                 returned_false: bool = False, status: int | None = None) -> None:
+        #: The (dotted) name of the input that failed, when known.
+        self.param = param
+        #: The value that failed (after formatting), when known.
+        self.value = value
+        #: True when a validator returned False (the message is then the generic one).
+        self.returned_false = returned_false
+        super().__init__(message, status=status)
+
+
+class BlockedConnectionType(HeroError):
+    status = 403
+
+    def __init__(self, connection_type: str) -> None:
+        super().__init__(f"this action does not support the {connection_type} connection type")
+
+
+class TooManyPendingActions(HeroError):
+    status = 429
+    message = "you have too many pending requests"
+
+
+class ServerShuttingDown(HeroError):
+    status = 503
+    message = "the server is shutting down"
+
+
+class ActionTimeout(HeroError):
+    status = 504
+    message = "the action timed out"
+
+
+class StoreUnavailable(HeroError):
+    """Redis (or the embedded store) did not answer within its budget."""
+
+    status = 503
+    message = "the backing store is unavailable"
+
+
+# --- cache (reference/actionhero.md §2.14) ------------------------------------------------
+
+
+class ObjectNotFound(HeroError):
+    status = 404
+    message = "Object not found"
+
+
+class ObjectLocked(HeroError):
+    status = 409
+    message = "Object locked"
+
+
+# --- chat, verbs and cluster (PROTOCOL §4, §5) ---------------------------------------------
+
+
+class ChatError(HeroError):
+    """A chat-room operation was refused; the message is one of PROTOCOL §5's texts."""
+
+    status = 422
+
+
+class VerbNotAllowed(HeroError):
+    status = 422
+
+    def __init__(self, verb: str) -> None:
+        super().__init__(f"verb not found or not allowed ({verb})")
+
+
+class RpcTimeout(HeroError):
+    status = 504
+    message = "RPC Timeout"
+
+
+# --- tasks (reference/actionhero.md §2.15) ------------------------------------------------
+
+
+class TaskError(HeroError):
+    status = 422
+
+
+class TaskNotFound(TaskError):
+    status = 404
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"task {name} not found")
+
+
+# --- turning any exception into what a client sees -----------------------------------------
+
+
+def _int_status(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 100 <= number <= 599 else None
+
+
+def error_status(error: BaseException) -> int:
+    """The HTTP status for an exception: its own ``status`` (or ``code``) when it is 100–599."""
+    if isinstance(error, HeroError):
+        return error.status
+    if _is_store_error(error):
+        return StoreUnavailable.status
+    for attribute in ("status", "code"):
+        status = _int_status(getattr(error, attribute, None))
+        if status is not None:
+            return status
+    return 500
+
+
+def error_message(error: BaseException) -> str:
+    """The client-facing text for an exception; never a traceback."""
+    if isinstance(error, HeroError):
+        return error.message
+    if _is_store_error(error):
+        return store_unavailable_message(error)
+    text = str(error)
+    return text if text else type(error).__name__
+
+
+def store_unavailable_message(error: BaseException) -> str:
+    return f"the backing store (redis) is unavailable: {type(error).__name__}"
+
+
+def _is_store_error(error: BaseException) -> bool:
+    # NOTE: imported lazily so this module stays importable without redis installed
+    # (the CLI prints --help before anything heavy is loaded).
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(error, (RedisConnectionError, RedisTimeoutError))

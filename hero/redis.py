@@ -1,0 +1,119 @@
+"""The only place Redis clients are built: a real server named by a URL, or the embedded store.
+
+Every client has short, explicit timeouts and a small retry budget (reference/stack-notes.md:
+redis-py's defaults let one call hang for minutes against a dead server). Long blocking calls
+(BLPOP, pub/sub) get a separate client whose read timeout exceeds the block.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+log = logging.getLogger(__name__)
+
+#: Errors that mean "the store did not answer"; the processor turns them into 503s.
+STORE_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+@dataclass
+class RedisSettings:
+    """The ``redis`` config namespace, typed."""
+
+    url: str | None = None
+    prefix: str = "hero:"
+    connect_timeout: float = 0.5
+    socket_timeout: float = 1.0
+    retries: int = 1
+    max_connections: int = 64
+    pool_timeout: float = 2.0
+    #: Read timeout of the client used for pub/sub and blocking pops.
+    blocking_socket_timeout: float | None = None
+    health_check_interval: int = 30
+
+    @classmethod
+    def from_mapping(cls, values: Any) -> "RedisSettings":
+        known = {name for name in cls.__dataclass_fields__}
+        return cls(**{key: value for key, value in dict(values).items() if key in known})
+
+
+@dataclass(eq=False)
+class RedisStore:
+    """The clients of one process: ``client`` for requests, ``blocking()`` for BLPOP and pub/sub.
+
+    With no URL this is the embedded in-process store (fakeredis with Lua), which serves one
+    process only; every client built here shares its one ``FakeServer``.
+    """
+
+    settings: RedisSettings = field(default_factory=RedisSettings)
+
+    def __post_init__(self) -> None:
+        self.embedded = not self.settings.url
+        self._fake_server: Any = None
+        if self.embedded:
+            import fakeredis
+
+            self._fake_server = fakeredis.FakeServer()
+        #: Decoded (str) client for hero's own keys: cache, chat, cluster, stats.
+        self.client: redis.Redis = self.build(decode_responses=True)
+        #: Undecoded client for RQ, which stores pickles and bytes.
+        self.raw_client: redis.Redis = self.build(decode_responses=False)
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self.describe()})"
+
+    def describe(self) -> str:
+        """Where the store is, for log lines and error texts (no password)."""
+        if self.embedded:
+            return "embedded in-process store"
+        parts = urlsplit(self.settings.url or "")
+        path = parts.path or "/0"
+        return f"redis at {parts.hostname or '127.0.0.1'}:{parts.port or 6379}{path}"
+
+    def key(self, *parts: str) -> str:
+        """A key under the configured prefix: ``key("cache", "x")`` → ``hero:cache:x``."""
+        return self.settings.prefix + ":".join(parts)
+
+    def build(self, *, decode_responses: bool = True, blocking: bool = False) -> redis.Redis:
+        """A new client. ``blocking=True`` gives one for BLPOP / pub/sub (no short read timeout)."""
+        if self.embedded:
+            import fakeredis
+
+            return fakeredis.FakeRedis(server=self._fake_server, decode_responses=decode_responses)
+        s = self.settings
+        retry = Retry(ExponentialBackoff(cap=0.2, base=0.05), s.retries)
+        pool = redis.BlockingConnectionPool.from_url(
+            s.url,
+            max_connections=s.max_connections,
+            timeout=s.pool_timeout,
+            socket_connect_timeout=s.connect_timeout,
+            socket_timeout=s.blocking_socket_timeout if blocking else s.socket_timeout,
+            socket_keepalive=True,
+            retry=retry,
+            health_check_interval=s.health_check_interval if blocking else 0,
+            decode_responses=decode_responses,
+        )
+        return redis.Redis(connection_pool=pool)
+
+    def blocking(self, *, decode_responses: bool = True) -> redis.Redis:
+        """A separate client for calls that block server-side (BLPOP, pub/sub listen)."""
+        return self.build(decode_responses=decode_responses, blocking=True)
+
+    def ping(self) -> bool:
+        """True when the store answers within its budget."""
+        try:
+            return bool(self.client.ping())
+        except STORE_ERRORS:
+            return False
+
+    def close(self) -> None:
+        for client in (self.client, self.raw_client):
+            try:
+                client.close()
+            except Exception:  # pragma: no cover - closing never matters more than stopping
+                log.debug("closing a redis client failed", exc_info=True)

@@ -1,0 +1,1 @@
+"""hero's transports: web (HTTP + WebSocket) and socket (TCP lines)."""

@@ -1,0 +1,60 @@
+"""What every transport shares: config, connections, and the one seam into the pipeline."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from hero.connection import Connection
+from hero.processor import ActionData
+
+if TYPE_CHECKING:
+    from hero.config import Namespace
+    from hero.process import Api
+
+log = logging.getLogger(__name__)
+
+
+class Server:
+    """A transport. It parses bytes into a Connection and params, calls :meth:`process`, renders."""
+
+    #: The connection type of its clients, and its config namespace.
+    type: ClassVar[str] = ""
+    #: The persistent-connection verbs this server allows (PROTOCOL §4).
+    verbs: ClassVar[tuple[str, ...]] = ()
+    #: Its clients can join chat rooms.
+    can_chat: ClassVar[bool] = False
+
+    def __init__(self, api: Api, config: Namespace) -> None:
+        self.api = api
+        self.config = config
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url or 'not listening'}>"
+
+    @property
+    def url(self) -> str | None:
+        """Where clients reach it, once it listens (for the start line)."""
+        return None
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self, timeout: float) -> None:
+        """Stop accepting at once; give open work up to ``timeout`` seconds; close the rest."""
+        raise NotImplementedError
+
+    def build_connection(self, **attributes: Any) -> Connection:
+        """A new connection of this server's type, registered (connection middleware runs)."""
+        connection = Connection(type=self.type, can_chat=self.can_chat, **attributes)
+        return self.api.connections.add(connection)
+
+    def destroy_connection(self, connection: Connection) -> None:
+        self.api.connections.remove(connection)
+
+    def process(self, connection: Connection, params: Mapping[str, Any], *, message_id: Any = None) -> ActionData:
+        return self.api.processor.process(connection, params, message_id=message_id)
+
+    def stats(self) -> dict[str, Any]:
+        """This server's numbers for the status action."""
+        return {"activeConnections": self.api.connections.count_by_type().get(self.type, 0)}

@@ -1,0 +1,88 @@
+"""Run actions (and later tasks and verbs) without a network, for app authors' tests.
+
+    helper = SpecHelper.boot("path/to/app")        # the app in the test environment, no listeners
+    response = helper.run_action("cacheTest", key="greeting", value="hello")
+    helper.stop()
+
+Or, with pytest, the ``spec_helper`` fixture of hero's plugin does the same per test session.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hero.connection import Connection
+from hero.process import Api, Process
+
+#: The connection type of spec-helper connections (actionhero's ``testServer``).
+TEST_CONNECTION_TYPE = "testServer"
+
+
+class SpecHelper:
+    """Wraps a booted test-environment process."""
+
+    #: Add ``messageId``, ``serverInformation`` and ``requesterInformation`` to responses.
+    return_metadata: bool = True
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+
+    def __repr__(self) -> str:
+        return f"SpecHelper({self.process!r})"
+
+    @classmethod
+    def boot(cls, root: str | Path = ".", *, servers: bool = False,
+             overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> "SpecHelper":
+        """Start the app in ``root`` in the test environment; without network servers unless asked."""
+        layers: dict[str, dict[str, Any]] = {} if servers else {"web": {"enabled": False}, "socket": {"enabled": False}}
+        for namespace, values in (overrides or {}).items():
+            layers[namespace] = {**layers.get(namespace, {}), **values}
+        process = Process(root, env="test", overrides=layers, environ=environ)
+        process.start()
+        return cls(process)
+
+    @property
+    def api(self) -> Api:
+        assert self.process.api is not None
+        return self.process.api
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def build_connection(self, **attributes: Any) -> Connection:
+        """A registered test connection whose pushed messages collect in ``connection.messages``."""
+        messages: list[dict[str, Any]] = []
+        connection = Connection(type=TEST_CONNECTION_TYPE, remote_ip="testServer", remote_port=0, can_chat=True,
+                                send=messages.append, **attributes)
+        connection.messages = messages  # type: ignore[attr-defined]
+        self.api.connections.add(connection)
+        messages.append({"welcome": self.api.config.general.welcome_message, "context": "api"})
+        return connection
+
+    def run_action(self, name: str, params: Mapping[str, Any] | None = None, *,
+                   connection: Connection | None = None, **more_params: Any) -> dict[str, Any]:
+        """Run an action through the whole pipeline; returns the response (``error`` on failure)."""
+        own = connection is None
+        connection = connection or self.build_connection()
+        raw = {**(params or {}), **more_params, "action": name}
+        message_id = raw.get("messageId") or str(uuid.uuid4())
+        try:
+            data = self.api.processor.process(connection, raw, message_id=message_id)
+        finally:
+            if own:
+                self.api.connections.remove(connection)
+        response = dict(data.response)
+        if self.return_metadata:
+            response["messageId"] = message_id
+            response["serverInformation"] = {
+                "serverName": self.api.config.general.server_name,
+                "apiVersion": self.api.config.general.api_version,
+            }
+            response["requesterInformation"] = {
+                "id": connection.id,
+                "remoteIP": connection.remote_ip,
+                "receivedParams": dict(data.params),
+            }
+        return response
