@@ -50,11 +50,19 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "channel": "hero",
         #: Seconds a waited cluster RPC may take.
         "rpc_timeout": 5.0,
+        #: Seconds between cluster heartbeats; a process silent for 3 of them leaves ``cluster.peers()``.
+        "peer_heartbeat_interval": 5.0,
+        #: Chat rooms one connection may be in at once (reliability T7).
+        "max_rooms_per_connection": 100,
+        #: Sticky params (``paramAdd``) one connection may hold (reliability T7).
+        "max_sticky_params": 100,
         "cache_prefix": "cache:",
         "lock_prefix": "lock:",
         "lock_duration_ms": 10_000,
         #: Show tracebacks in boot errors and action logs.
         "debug": False,
+        #: Log a warning with the stack when a greenlet holds the hub longer than this (seconds; 0: off).
+        "max_blocking_time": 0.5,
         "paths": {
             "actions": "actions",
             "tasks": "tasks",
@@ -96,8 +104,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "allowed_hosts": [],
         "http_headers": {},
         "jsonp": False,
+        #: gzip static files (text, JS, JSON, SVG...) for clients that accept it.
         "compress": False,
+        #: Static files: seconds in ``Cache-Control: max-age=<n>, must-revalidate, public``.
         "file_cache_seconds": 60,
+        #: Static files: serve symlinks in ``public/`` whose target lies outside it (``..`` never works).
+        "follow_symlinks_outside_root": False,
         "upload_dir": None,
         "fingerprint_cookie": "sessionID",
         "welcome_message": None,
@@ -108,16 +120,32 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "bind": "127.0.0.1",
         "max_line_bytes": 65_536,
         "max_connections": 1000,
+        #: ``{"cert": path, "key": path}`` serves TLS on the same port; None: plain TCP.
         "tls": None,
+        #: Replies queued for one client before it is closed as too slow (reliability T5).
+        "max_queued_messages": 256,
+        #: Seconds one write may block on a client that does not read before it is closed.
+        "write_timeout": 10.0,
+        #: Seconds without a byte from the client before it is closed (None: never; TCP keepalive still reaps dead peers).
+        "idle_timeout": None,
     },
     "websocket": {
         "enabled": True,
         "path": "/ws",
+        #: A message (all its frames) longer than this closes the connection with 1009.
         "max_message_bytes": 1_048_576,
+        #: Seconds between server pings; a client that has not answered one in ``ping_timeout``
+        #: seconds is closed with 1011.
         "ping_interval": 20.0,
         "ping_timeout": 20.0,
+        #: Origins (``https://example.com``) allowed to open a socket; empty = the request's own
+        #: host only; ``"*"`` = any. Requests without an Origin header (non-browsers) are allowed.
         "allowed_origins": [],
+        #: Replies and chat messages waiting for a slow client; over either cap it is closed with 1013.
         "max_queued_messages": 256,
+        "max_queued_bytes": 4_194_304,
+        #: Seconds to wait for the client's close frame (and for a slow client to take ours).
+        "close_timeout": 10.0,
     },
     "tasks": {
         #: SimpleWorker greenlets in each server process (the embedded store needs >= 1 to run tasks).

@@ -26,6 +26,7 @@ from hero.connection import Connections
 from hero.errors import BootError, HeroError
 from hero.initializer import Initializer, load_initializers
 from hero.logutil import configure_logging
+from hero.monitor import watch_hub
 from hero.processor import ActionProcessor
 from hero.redis import STORE_ERRORS, RedisSettings, RedisStore
 from hero.stats import Stats
@@ -233,6 +234,7 @@ class Process:
         self._stopping = False
         self.stopped.clear()
         self._run_phase("start", "start_priority", self.initializers, track=True)
+        watch_hub(self.config.general.max_blocking_time)
         self.api.running = True
         self.api.processor.stopping = False
         log.info("hero %s started (env %s, id %s)", self.config.general.server_name, self.config.env, self.api.id)
