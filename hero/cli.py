@@ -2,6 +2,8 @@
 
     hero start                 boot everything configured; stop cleanly on SIGINT/SIGTERM
     hero actions [--json]      list the app's actions with their versions and inputs
+    hero console               a Python prompt with the app booted (``api``)
+    hero generate KIND NAME    a new project, action, task or initializer
     hero version
 """
 from __future__ import annotations
@@ -63,6 +65,34 @@ def command_actions(args: argparse.Namespace) -> int:
         process.stop()
 
 
+def command_console(args: argparse.Namespace) -> int:
+    import code
+
+    process = _process(args, overrides={"web": {"enabled": False}, "socket": {"enabled": False}})
+    api = process.start()
+    try:
+        code.interact(banner=f"hero console ({api.env}); `api` is the booted app", local={"api": api}, exitmsg="")
+    finally:
+        process.stop()
+    return 0
+
+
+def _configure_generate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kind", choices=["project", "action", "task", "initializer"])
+    parser.add_argument("name")
+    parser.add_argument("--description", default="")
+
+
+def command_generate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hero.generate import generate
+
+    path = generate(args.kind, args.name, Path(args.root), args.description)
+    sys.stdout.write(f"created {path}\n")
+    return 0
+
+
 def command_version(args: argparse.Namespace) -> int:
     import hero
 
@@ -77,6 +107,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
                 lambda parser: parser.add_argument("--json", action="store_true", help="print JSON"),
                 command_actions),
     "version": ("print hero's version", lambda parser: None, command_version),
+    "console": ("a Python prompt with the app booted as `api`", lambda parser: None, command_console),
+    "generate": ("create a project, action, task or initializer", _configure_generate, command_generate),
 }
 
 

@@ -57,3 +57,35 @@ def test_a_broken_action_file_exits_1_naming_it(tmp_path):
     assert result.returncode == 1
     assert "broken.py failed to load: RuntimeError: boom" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_generate_an_action_that_boots_and_runs(tmp_path):
+    result = hero("--root", str(tmp_path), "generate", "action", "sayHello", "--description", "greets")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "actions" / "say_hello.py").is_file()
+    listed = json.loads(hero("--root", str(tmp_path), "actions", "--json").stdout)
+    assert "sayHello" in [entry["name"] for entry in listed]
+    assert hero("--root", str(tmp_path), "generate", "action", "sayHello").returncode == 1  # no overwrite
+
+
+def test_generate_refuses_a_bad_name(tmp_path):
+    result = hero("--root", str(tmp_path), "generate", "action", "not-a-name")
+    assert result.returncode == 1 and "not a valid name" in result.stderr
+
+
+def test_generate_a_project_whose_own_test_passes(tmp_path):
+    assert hero("--root", str(tmp_path), "generate", "project", "myapp").returncode == 0
+    project = tmp_path / "myapp"
+    for relative in ("config.py", "actions/status.py", "tests/test_status.py", "public/index.html"):
+        assert (project / relative).is_file()
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=project,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_console_runs_code_with_the_app_booted():
+    result = subprocess.run([sys.executable, "-m", "hero", "console"], cwd=APP_ROOT, input="print(sorted(api.actions.versions)[0])\n",
+                            capture_output=True, text=True, timeout=60,
+                            env={k: v for k, v in os.environ.items() if not k.startswith("HERO_") and k != "REDIS_URL"})
+    assert result.returncode == 0, result.stderr
+    assert "cacheTest" in result.stdout
