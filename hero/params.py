@@ -2,11 +2,12 @@
 
 An action declares ``inputs`` in actionhero's form (``{"key": Input(required=True)}`` or plain dicts
 of the same fields), as marshmallow fields, or as a whole marshmallow ``Schema``.
-:meth:`ParamSpec.compile` turns that into a :class:`ParamSpec` once; :meth:`ParamSpec.load` then
-applies default → formatter → validator → required per input in declaration order.
-
-actionhero-style inputs run as plain Python steps (a 2-input load costs a few µs); marshmallow
-fields are loaded by safe copies of themselves (see :mod:`hero.params_marshmallow`); an action
+:meth:`ParamSpec.compile` turns any of these into ONE marshmallow schema at boot: actionhero-style
+inputs become the fields of :mod:`hero.params_fields` (default → formatter → required → validator
+per input, nested ``schema`` inputs as ``Nested`` fields of a compiled sub-schema), marshmallow
+fields and schemas become safe copies of themselves (:mod:`hero.params_marshmallow`).
+:meth:`ParamSpec.load` runs that schema and reads its errors back in declaration order;
+:meth:`ParamSpec.marshmallow_schema` returns the same schema for the OpenAPI document. An action
 without inputs never touches marshmallow.
 """
 from __future__ import annotations
@@ -17,27 +18,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields as dataclass_fields
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, fields
+from marshmallow import Schema, ValidationError, fields
 
+from hero import params_fields as pf
 from hero import params_marshmallow as mm
 from hero.errors import BootError, InvalidParam, MissingParam
+from hero.params_fields import MISSING
 
 logger = logging.getLogger(__name__)
 
-
-class _Missing:
-    """The sentinel for "no value": not declared as a default, or absent from the params."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-MISSING: Any = _Missing()
 
 #: Params every action accepts whatever its inputs; never scrubbed, never declarable.
 GLOBAL_SAFE_PARAMS = ("file", "apiVersion", "callback", "action", "messageId")
@@ -111,116 +100,6 @@ def _missing_predicate(checks: Sequence[Any]) -> Callable[[Any], bool]:
     return is_missing
 
 
-def _default_factory(default: Any) -> Any:
-    if default is MISSING or callable(default):
-        return default
-    if isinstance(default, (list, dict, set, bytearray)):
-        # NOTE: a mutable default is copied per request, so one action cannot change it for the next.
-        return lambda: copy.deepcopy(default)
-    return lambda: default
-
-
-def _chain(name: str, funcs: Any, what: str, where: str) -> tuple[Callable[[Any], Any], ...]:
-    if funcs is None:
-        return ()
-    chain = tuple(funcs) if isinstance(funcs, (list, tuple)) else (funcs,)
-    for func in chain:
-        if not callable(func):
-            raise BootError(f"input `{name}` in {where}: {what} must be callable, not {func!r}")
-    return chain
-
-
-def _validate(validators: tuple[Callable[[Any], Any], ...], value: Any) -> tuple[str | None, bool] | None:
-    """None when ``value`` passes; else (message or None for the generic text, returned_false)."""
-    for validator in validators:
-        try:
-            result = validator(value)
-        except Exception as error:  # a validator's exception is the client's message
-            return mm.exception_text(error), False
-        if result is None or result is True:
-            continue
-        if isinstance(result, str) and result:
-            return result, False
-        if isinstance(result, BaseException):
-            return mm.exception_text(result), False
-        if not result:
-            return None, True
-    return None
-
-
-class _InputStep:
-    """One actionhero-style input: default → formatter → required → validator → nested schema."""
-
-    __slots__ = ("key", "required", "default", "formatters", "validators", "child", "many", "is_missing")
-
-    def __init__(self, key: str, declared: Input, child: ParamSpec | None, is_missing: Callable[[Any], bool],
-                 where: str) -> None:
-        self.key = key
-        self.required = declared.required
-        self.default = _default_factory(declared.default)
-        self.formatters = _chain(key, declared.formatter, "formatter", where)
-        self.validators = _chain(key, declared.validator, "validator", where)
-        self.child = child
-        self.many = declared.many
-        self.is_missing = is_missing
-
-    def run(self, params: Mapping[str, Any], out: dict[str, Any], sink: Sink, prefix: str) -> bool:
-        """Load this input into ``out``; True when a missing input was found (the caller stops)."""
-        value = params.get(self.key, MISSING)
-        if value is MISSING or self.is_missing(value):
-            if self.default is MISSING:
-                if self.required:
-                    sink.missing(prefix + self.key)
-                    return True
-                return False
-            value = self.default()
-        if self.many and not isinstance(value, list):
-            value = list(value) if isinstance(value, tuple) else [value]
-        if self.formatters:
-            try:
-                for formatter in self.formatters:
-                    value = [formatter(v) for v in value] if self.many else formatter(value)
-            except Exception as error:  # a formatter that raises is a validation error (PROTOCOL §1.6)
-                sink.invalid(prefix + self.key, mm.exception_text(error), value, False)
-                return False
-        if self.required and self.is_missing(value):
-            sink.missing(prefix + self.key)
-            return True
-        if self.validators:
-            for item in value if self.many else (value,):
-                failure = _validate(self.validators, item)
-                if failure is not None:
-                    path = prefix + self.key
-                    message, returned_false = failure
-                    sink.invalid(path, message or mm.FAILED_VALIDATION.format(name=path), item, returned_false)
-                    return False
-        if self.child is not None:
-            value = self._load_child(value, sink, prefix + self.key)
-            if sink.first_missing is not None:
-                return True
-        out[self.key] = value
-        return False
-
-    def _load_child(self, value: Any, sink: Sink, path: str) -> Any:
-        child = self.child
-        assert child is not None
-        if not self.many:
-            if not isinstance(value, Mapping):
-                sink.invalid(path, f"{path} must be an object", value, False)
-                return value
-            return child.load_into(value, sink, path + ".")
-        loaded = []
-        for index, item in enumerate(value):
-            if not isinstance(item, Mapping):
-                sink.invalid(f"{path}.{index}", f"{path}.{index} must be an object", item, False)
-                loaded.append(item)
-                continue
-            loaded.append(child.load_into(item, sink, f"{path}.{index}."))
-            if sink.first_missing is not None:
-                break
-        return loaded
-
-
 def _as_input(name: str, entry: Any, where: str) -> Input:
     if isinstance(entry, Input):
         return entry
@@ -236,31 +115,34 @@ def _as_input(name: str, entry: Any, where: str) -> Input:
 
 
 class ParamSpec:
-    """An action's inputs, compiled once: scrub, load (default → formatter → validator → required), describe."""
+    """An action's inputs, compiled once into one marshmallow schema: scrub, load, describe."""
 
     #: Declared top-level input names (as sent on the wire), in declaration order.
     names: tuple[str, ...]
     #: Names declared as lists (``Input(many=True)``, ``fields.List``).
     list_inputs: frozenset[str]
 
-    def __init__(self, owner: str, *, steps: Sequence[_InputStep | mm.FieldStep] = (), names: Sequence[str] = (),
+    def __init__(self, owner: str, *, schema: Schema | None = None, names: Sequence[str] = (),
                  list_inputs: Sequence[str] = (), children: Sequence[tuple[str, ParamSpec, bool]] = (),
-                 schema: Schema | None = None, described: dict[str, Any] | None = None,
-                 doc_fields: Callable[[], dict[str, fields.Field]] | None = None,
+                 described: dict[str, Any] | None = None,
                  is_missing: Callable[[Any], bool] = _missing_predicate((None, "")), scrub: bool = True,
-                 prefix: str = "") -> None:
+                 prefix: str = "", filter_missing: bool = False, extras_first: bool = True,
+                 renames: Mapping[str, str] | None = None) -> None:
         self.owner = owner
         self.names = tuple(names)
         self.list_inputs = frozenset(list_inputs)
-        self._steps = tuple(steps)
-        self._children = tuple(children)
         self._schema = schema
+        self._children = tuple(children)
         self._described = described or {}
-        self._doc_fields = doc_fields
-        self._doc_schema: Schema | None = schema
         self._is_missing = is_missing
         self._scrubbing = scrub
         self._prefix = prefix
+        #: Drop values in ``missing_param_checks`` before marshmallow's fields see them (the
+        #: actionhero-style fields check them themselves, so a dict of those alone skips this).
+        self._filter_missing = filter_missing
+        #: Global safe / undeclared params go first in the result (dict form) or after (Schema form).
+        self._extras_first = extras_first
+        self._renames = dict(renames or {})
         self._keep = frozenset(self.names) | frozenset(GLOBAL_SAFE_PARAMS)
         self._declared = frozenset(self.names)
         self._safe = tuple(name for name in GLOBAL_SAFE_PARAMS if name not in self._declared)
@@ -280,6 +162,8 @@ class ParamSpec:
         is_missing = _missing_predicate(missing_param_checks)
         options = {"is_missing": is_missing, "scrub": scrub, "prefix": _prefix}
         if inputs is None or (isinstance(inputs, Mapping) and not inputs):
+            if _prefix:  # a nested input without inputs of its own still loads as an object
+                return cls(owner, schema=pf.build_schema({}, mm.class_name(owner, _prefix)), **options)
             return cls(owner, **options)
         if mm.is_schema(inputs):
             return cls._compile_schema(inputs, owner, options)
@@ -291,22 +175,24 @@ class ParamSpec:
     @classmethod
     def _compile_schema(cls, inputs: Any, owner: str, options: dict[str, Any]) -> ParamSpec:
         schema = mm.compile_schema(inputs, owner, options["prefix"])
-        names = [mm.wire_name(name, f) for name, f in schema.load_fields.items()]
+        names = pf.field_names(schema)
         cls._check_names(names, owner, options["prefix"])
         lists = [mm.wire_name(name, f) for name, f in schema.load_fields.items() if isinstance(f, fields.List)]
-        return cls(owner, names=names, list_inputs=lists, schema=schema,
-                   described=mm.describe_schema(schema), **options)
+        return cls(owner, schema=schema, names=names, list_inputs=lists, described=mm.describe_schema(schema),
+                   filter_missing=True, extras_first=False, **options)
 
     @classmethod
     def _compile_dict(cls, inputs: Mapping[Any, Any], owner: str, checks: Sequence[Any],
                       options: dict[str, Any]) -> ParamSpec:
         prefix, is_missing = options["prefix"], options["is_missing"]
-        declared: list[tuple[str, Input | fields.Field, ParamSpec | None]] = []
+        declared: dict[str, fields.Field] = {}
+        hero_inputs: dict[str, tuple[Input, ParamSpec | None]] = {}
+        children: list[tuple[str, ParamSpec, bool]] = []
         for name, entry in inputs.items():
             if not isinstance(name, str) or not name:
                 raise BootError(f"input `{name!r}` in {owner} must have a non-empty string name")
             if isinstance(entry, fields.Field):
-                declared.append((name, entry, None))
+                declared[name] = cls._prepared(entry, owner)
                 continue
             spec = _as_input(prefix + name, entry, owner)
             child = None
@@ -316,43 +202,41 @@ class ParamSpec:
                                     f"or a marshmallow Schema, not {type(spec.schema).__name__}")
                 child = cls.compile(spec.schema, owner=owner, missing_param_checks=checks,
                                     scrub=options["scrub"], _prefix=f"{prefix}{name}.")
-            declared.append((name, spec, child))
+                children.append((name, child, spec.many))
+            declared[name] = pf.input_field(spec, prefix + name, child, is_missing, owner)
+            hero_inputs[name] = (spec, child)
+        try:
+            schema = pf.build_schema(declared, mm.class_name(owner, prefix))
+        except Exception as error:  # marshmallow's own complaint, attributed to the action
+            raise BootError(f"inputs of {owner} could not be built: {error}") from error
 
-        marshmallow_fields = {name: entry for name, entry, _ in declared if isinstance(entry, fields.Field)}
-        holder = mm.bind_fields(marshmallow_fields, owner, prefix) if marshmallow_fields else None
-        steps: list[_InputStep | mm.FieldStep] = []
         names: list[str] = []
         lists: list[str] = []
-        children: list[tuple[str, ParamSpec, bool]] = []
         described: dict[str, Any] = {}
-        for name, entry, child in declared:
-            if isinstance(entry, fields.Field):
-                assert holder is not None
-                bound = holder.fields[name]
-                key = mm.wire_name(name, bound)
-                steps.append(mm.FieldStep(key, bound.attribute or name, bound, is_missing))
-                described[key] = mm.describe_field(bound)
-                if isinstance(bound, fields.List):
-                    lists.append(key)
-            else:
-                key = name
-                steps.append(_InputStep(name, entry, child, is_missing, owner))
-                described[key] = _describe_input(entry, child)
-                if entry.many:
-                    lists.append(key)
-                if child is not None:
-                    children.append((name, child, entry.many))
+        for name, field in schema.load_fields.items():
+            key = mm.wire_name(name, field)
             names.append(key)
+            if name in hero_inputs:
+                spec, child = hero_inputs[name]
+                described[key] = _describe_input(spec, child)
+                is_list = spec.many
+            else:
+                described[key] = mm.describe_field(field)
+                is_list = isinstance(field, fields.List)
+            if is_list:
+                lists.append(key)
         cls._check_names(names, owner, prefix)
         logger.debug("compiled the inputs of %s: %s", owner, ", ".join(prefix + name for name in names))
+        return cls(owner, schema=schema, names=names, list_inputs=lists, children=children, described=described,
+                   filter_missing=len(hero_inputs) < len(declared), renames=pf.dotted_attributes(schema),
+                   **options)
 
-        def doc_fields() -> dict[str, fields.Field]:
-            return {name: mm.prepare_field(step.field) if isinstance(step, mm.FieldStep) else
-                    mm.input_field(entry, child.marshmallow_schema() if child else None, entry.default is not MISSING)
-                    for (name, entry, child), step in zip(declared, steps)}
-
-        return cls(owner, steps=steps, names=names, list_inputs=lists, children=children,
-                   described=described, doc_fields=doc_fields, **options)
+    @staticmethod
+    def _prepared(field: fields.Field, owner: str) -> fields.Field:
+        try:
+            return mm.prepare_field(field)
+        except Exception as error:  # marshmallow's own complaint, attributed to the action
+            raise BootError(f"inputs of {owner} could not be built: {error}") from error
 
     @staticmethod
     def _check_names(names: Sequence[str], owner: str, prefix: str) -> None:
@@ -386,31 +270,54 @@ class ParamSpec:
         Raises :class:`MissingParam` for the first missing input, else :class:`InvalidParam` for the
         first failing one, in declaration order (missing wins, as in actionhero).
         """
-        if not self._steps and self._schema is None:
+        if self._schema is None:
             return self._extras(params)
-        sink = Sink()
-        loaded = self.load_into(params, sink, "")
-        if sink.first_missing is not None:
-            raise MissingParam(sink.first_missing)
-        if sink.first_invalid is not None:
-            raise sink.first_invalid
+        try:
+            loaded = self.load_object(params)
+        except ValidationError as error:
+            messages = error.messages
+        else:
+            if not isinstance(loaded, dict):
+                raise TypeError(f"the inputs schema of {self.owner} must load a dict, not {type(loaded).__name__}")
+            return loaded
+        raise self._first_error(messages)
+
+    def load_object(self, params: Mapping[str, Any]) -> Any:
+        """Load one object through the schema; raises marshmallow's ``ValidationError`` (nested inputs use it)."""
+        assert self._schema is not None
+        data = params
+        if self._filter_missing:
+            is_missing = self._is_missing
+            data = {key: value for key, value in params.items() if not is_missing(value)}
+        try:
+            loaded = self._schema.load(data)
+        except ValidationError as error:
+            # NOTE: the errors keep the data they came from, so the walk reports the values loaded.
+            raise ValidationError(mm.ObjectErrors(error.messages, data)) from error
         if not isinstance(loaded, dict):
-            raise TypeError(f"the inputs schema of {self.owner} must load a dict, not {type(loaded).__name__}")
+            return loaded
+        if self._renames:
+            renames = self._renames
+            loaded = {renames.get(key, key): value for key, value in loaded.items()}
+        extras = self._extras(params)
+        if not extras:
+            return loaded
+        if self._extras_first:
+            extras.update(loaded)
+            return extras
+        for key, value in extras.items():
+            loaded.setdefault(key, value)
         return loaded
 
-    def load_into(self, params: Mapping[str, Any], sink: Sink, prefix: str) -> Any:
-        """Load one object, recording errors in ``sink`` under ``prefix`` (used for nested inputs)."""
-        if self._schema is not None:
-            loaded = mm.load_schema(self._schema, params, self._is_missing, sink, prefix)
-            if isinstance(loaded, dict):
-                for key, value in self._extras(params).items():
-                    loaded.setdefault(key, value)
-            return loaded
-        out = self._extras(params)
-        for step in self._steps:
-            if step.run(params, out, sink, prefix):
-                break
-        return out
+    def _first_error(self, messages: mm.ObjectErrors) -> MissingParam | InvalidParam:
+        assert self._schema is not None
+        sink = Sink()
+        mm.walk_schema(messages, self._schema, "", messages.raw, sink)
+        if sink.first_missing is not None:
+            return MissingParam(sink.first_missing)
+        if sink.first_invalid is not None:
+            return sink.first_invalid
+        return InvalidParam(mm.first_message(messages) or "Invalid value.")
 
     def _extras(self, params: Mapping[str, Any]) -> dict[str, Any]:
         if self._scrubbing:
@@ -425,13 +332,12 @@ class ParamSpec:
         return copy.deepcopy(self._described)
 
     def marshmallow_schema(self) -> Schema | None:
-        """A marshmallow schema of these inputs (None without inputs), for the OpenAPI document."""
-        if self._doc_schema is None and self._doc_fields is not None:
-            name = mm.class_name(self.owner, self._prefix)
-            # NOTE: EXCLUDE, as hero scrubs unknown params rather than refusing them (apispec then
-            # leaves additionalProperties out instead of writing false).
-            self._doc_schema = Schema.from_dict(self._doc_fields(), name=name)(unknown=EXCLUDE)
-        return self._doc_schema
+        """The marshmallow schema :meth:`load` runs (None without inputs), e.g. for apispec.
+
+        NOTE: it excludes unknown keys at every level, as hero scrubs unknown params rather than
+        refusing them (apispec then leaves additionalProperties out instead of writing false).
+        """
+        return self._schema
 
 
 def _describe_input(declared: Input, child: ParamSpec | None) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """The marshmallow side of inputs: safe copies of the user's fields and schemas, and errors read back.
 
-:mod:`hero.params` runs actionhero-style inputs itself; inputs declared as marshmallow fields or a
-whole ``Schema`` are loaded by marshmallow through the copies made here, and marshmallow's error
-dicts are walked back into hero's two outcomes (a missing input, or an invalid one) by dotted name.
+Every action's inputs load through one marshmallow schema (see :mod:`hero.params`): the user's
+fields and schemas through the copies made here, actionhero-style inputs through the fields of
+:mod:`hero.params_fields`. marshmallow's error dicts are then walked back into hero's two outcomes
+(a missing input, or an invalid one) by dotted name, in declaration order.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 #: The generic text for a validator that returned False (PROTOCOL §1 step 6).
 FAILED_VALIDATION = 'Input for parameter "{name}" failed validation!'
+#: The text for a nested (``schema``) input whose value is not an object.
+NOT_AN_OBJECT = "{name} must be an object"
 _SCHEMA_KEY = "_schema"
 
 
@@ -34,6 +37,46 @@ class ReturnedFalse(str):
 
 
 _RETURNED_FALSE = ReturnedFalse("Invalid value.")
+
+
+class InputError(str):
+    """A message raised by an actionhero-style input, carrying the value that failed.
+
+    NOTE: marshmallow keeps message objects as they are in its error dicts, so the value (after
+    formatting, as actionhero reports it) survives to :func:`walk_field`.
+    """
+
+    value: Any
+    returned_false: bool
+    template: str | None
+
+    def __new__(cls, text: str, value: Any, *, returned_false: bool = False,
+                template: str | None = None) -> InputError:
+        error = super().__new__(cls, text)
+        error.value = value
+        error.returned_false = returned_false
+        error.template = template
+        return error
+
+    @classmethod
+    def failed_validation(cls, value: Any) -> InputError:
+        return cls("", value, returned_false=True, template=FAILED_VALIDATION)
+
+    @classmethod
+    def not_an_object(cls, value: Any) -> InputError:
+        return cls("", value, template=NOT_AN_OBJECT)
+
+    def render(self, path: str) -> str:
+        """The client's text for this error at ``path`` (the dotted input name)."""
+        return self.template.format(name=path) if self.template else str(self)
+
+
+class ObjectErrors(dict):  # type: ignore[type-arg]
+    """A nested input's error dict, with the (formatted) value its children were loaded from."""
+
+    def __init__(self, messages: Mapping[Any, Any], raw: Any) -> None:
+        super().__init__(messages)
+        self.raw = raw
 
 
 def exception_text(error: BaseException) -> str:
@@ -171,16 +214,6 @@ def _sorted(names: Any) -> tuple[str, ...] | None:
     return None if names is None else tuple(sorted(names))
 
 
-def bind_fields(declared: Mapping[str, fields.Field], owner: str, prefix: str) -> Schema:
-    """Bind prepared copies of dict-form fields to one holder schema, as a Schema would."""
-    try:
-        holder = Schema.from_dict({key: prepare_field(f) for key, f in declared.items()},
-                                  name=class_name(owner, prefix))
-        return prepare_schema(holder())
-    except Exception as error:  # marshmallow's own complaint, attributed to the action
-        raise BootError(f"inputs of {owner} could not be built: {error}") from error
-
-
 def compile_schema(inputs: Schema | type[Schema], owner: str, prefix: str) -> Schema:
     """The prepared copy of a whole-Schema declaration (top level, or an input's ``schema``)."""
     if isinstance(inputs, Schema) and inputs.many:
@@ -193,42 +226,6 @@ def compile_schema(inputs: Schema | type[Schema], owner: str, prefix: str) -> Sc
 
 def wire_name(name: str, field: fields.Field) -> str:
     return field.data_key if field.data_key is not None else name
-
-
-class FieldStep:
-    """One input declared as a marshmallow field, loaded by a bound, prepared copy of it."""
-
-    __slots__ = ("key", "attr", "field", "is_missing")
-
-    def __init__(self, key: str, attr: str, field: fields.Field, is_missing: Callable[[Any], bool]) -> None:
-        self.key = key
-        self.attr = attr
-        self.field = field
-        self.is_missing = is_missing
-
-    def run(self, params: Mapping[str, Any], out: dict[str, Any], sink: Sink, prefix: str) -> bool:
-        raw = params.get(self.key, missing)
-        if raw is not missing and self.is_missing(raw):
-            raw = missing
-        try:
-            value = self.field.deserialize(raw, self.key, params)
-        except ValidationError as error:
-            walk_field(error.messages, self.field, prefix + self.key, raw, sink)
-            return sink.first_missing is not None
-        if value is not missing:
-            out[self.attr] = value
-        return False
-
-
-def load_schema(schema: Schema, params: Mapping[str, Any], is_missing: Callable[[Any], bool], sink: Sink,
-                prefix: str) -> Any:
-    """Load a whole-Schema input; values in ``missing_param_checks`` count as absent."""
-    data = {key: value for key, value in params.items() if not is_missing(value)}
-    try:
-        return schema.load(data)
-    except ValidationError as error:
-        walk_schema(error.messages, schema, prefix, data, sink)
-        return {}
 
 
 def class_name(owner: str, prefix: str) -> str:
@@ -248,6 +245,9 @@ def _dig(raw: Any, key: Any) -> Any:
 
 
 def _record(message: str, field: fields.Field | None, path: str, raw: Any, sink: Sink) -> None:
+    if isinstance(message, InputError):
+        sink.invalid(path, message.render(path), message.value, message.returned_false)
+        return
     messages = field.error_messages if field is not None else fields.Field.default_error_messages
     if message == messages.get("required") or (
         message == messages.get("null") and field is not None and field.required
@@ -272,6 +272,8 @@ def walk_field(messages: Any, field: fields.Field | None, path: str, raw: Any, s
     if not isinstance(messages, Mapping):
         _record(str(messages), field, path, raw, sink)
         return
+    if isinstance(messages, ObjectErrors):
+        raw = messages.raw
     if isinstance(field, fields.Pluck) and not field.many:
         # NOTE: Pluck loads {field_name: value}; its errors belong to the plucked value itself.
         walk_field(first_value(messages), field.schema.fields[field.field_name], path, raw, sink)
@@ -364,15 +366,3 @@ def describe_schema(schema: Schema, _seen: frozenset[int] = frozenset()) -> dict
         return {}
     seen = _seen | {id(schema)}
     return {wire_name(name, f): describe_field(f, seen) for name, f in schema.load_fields.items()}
-
-
-def input_field(declared: Any, nested: Schema | None, has_default: bool) -> fields.Field:
-    """A documentation-only field for an actionhero-style input (hero loads those itself)."""
-    options: dict[str, Any] = {"required": declared.required and not has_default}
-    if has_default and not callable(declared.default):
-        options["load_default"] = declared.default
-    if declared.description:
-        options["metadata"] = {"description": declared.description}
-    if declared.many:
-        return fields.List(fields.Nested(nested) if nested is not None else fields.Raw(), **options)
-    return fields.Nested(nested, **options) if nested is not None else fields.Raw(**options)

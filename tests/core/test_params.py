@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
 from hero.errors import BootError, InvalidParam, MissingParam
 from hero.params import GLOBAL_SAFE_PARAMS, MISSING, Input, ParamSpec
@@ -280,6 +280,96 @@ def test_lists_of_nested_objects_use_indexed_dotted_names() -> None:
     assert load_error(spec, {"items": [{"sku": "a"}, {}]}).message == "items.1.sku is a required parameter for this action"
     assert load_error(spec, {"items": [5]}).param == "items.0"
 
+
+
+def test_a_required_input_whose_default_or_formatter_gives_a_missing_value_is_missing() -> None:
+    spec = compile_inputs({"a": Input(required=True, default="", formatter=str)})
+    assert load_error(spec, {}).message == "a is a required parameter for this action"
+    spec = compile_inputs({"a": Input(required=True, formatter=lambda v: None), "b": Input(validator=lambda v: "b")})
+    error = load_error(spec, {"a": "x", "b": 1})
+    assert (type(error), error.param) == (MissingParam, "a")
+
+
+def test_a_formatter_error_on_a_list_input_reports_the_list() -> None:
+    spec = compile_inputs({"ids": Input(many=True, formatter=int), "scores": Input(many=True, default="1", formatter=int)})
+    error = load_error(spec, {"ids": ["1", "x"]})
+    assert (error.message, error.param, error.value) == ("invalid literal for int() with base 10: 'x'", "ids", ["1", "x"])
+    assert spec.load({"ids": ("1", "2")}) == {"ids": [1, 2], "scores": [1]}
+
+
+def test_errors_inside_lists_of_nested_objects_name_the_element_and_missing_still_wins() -> None:
+    spec = compile_inputs({
+        "first": Input(validator=lambda v: "first is bad"),
+        "items": Input(many=True, schema={"sku": Input(required=True), "n": Input(formatter=int)}),
+    })
+    error = load_error(spec, {"items": [{"sku": "a", "n": "x"}, {"sku": "b"}]})
+    assert (error.message, error.param, error.value) == ("invalid literal for int() with base 10: 'x'", "items.0.n", "x")
+    error = load_error(spec, {"first": 1, "items": [5, {"n": "x"}, {}]})
+    assert (type(error), error.param) == (MissingParam, "items.1.sku")
+    error = load_error(spec, {"items": [{"sku": "a"}, 5]})
+    assert (error.message, error.param, error.value) == ("items.1 must be an object", "items.1", 5)
+    assert spec.load({"items": {"sku": "a", "junk": 1}}) == {"items": [{"sku": "a"}]}
+
+
+def test_a_nested_input_is_formatted_and_validated_before_its_children_load() -> None:
+    seen = []
+    spec = compile_inputs({"address": Input(
+        formatter=lambda v: {"city": v} if isinstance(v, str) else v,
+        validator=lambda v: seen.append(dict(v)) or "zip" not in v or "no zips here",
+        schema={"city": Input(validator=lambda v: v != "q")},
+    )})
+    assert spec.load({"address": "Paris"}) == {"address": {"city": "Paris"}}
+    assert seen == [{"city": "Paris"}]
+    assert load_error(spec, {"address": {"city": "c", "zip": 1}}).message == "no zips here"
+    error = load_error(spec, {"address": "q"})
+    assert (error.message, error.param, error.value) == ('Input for parameter "address.city" failed validation!',
+                                                         "address.city", "q")
+
+
+def test_nested_inputs_without_scrubbing_keep_undeclared_keys_and_empty_schemas_load_objects() -> None:
+    spec = compile_inputs({"o": Input(schema={"x": Input(formatter=int)}), "e": Input(schema={})}, scrub=False)
+    loaded = spec.load({"o": {"x": "1", "extra": 2}, "e": {"k": 1}, "junk": 3})
+    assert loaded == {"o": {"extra": 2, "x": 1}, "e": {"k": 1}, "junk": 3}
+    assert compile_inputs({"e": Input(schema={})}).load({"e": {"k": 1}}) == {"e": {}}
+    assert load_error(compile_inputs({"e": Input(schema={})}), {"e": 1}).message == "e must be an object"
+
+
+def test_missing_param_checks_apply_inside_nested_marshmallow_schemas_given_as_input_schema() -> None:
+    spec = compile_inputs({"address": Input(schema=AddressSchema)}, missing_param_checks=[None, "", "-"])
+    error = load_error(spec, {"address": {"city": "-"}})
+    assert (type(error), error.param) == (MissingParam, "address.city")
+
+
+def test_dotted_input_names_stay_flat_keys() -> None:
+    spec = compile_inputs({"a.b": Input(formatter=int), "c": fields.Int(attribute="c.d"), "e": Input()})
+    assert spec.names == ("a.b", "c", "e")
+    assert spec.load({"a.b": "1", "c": "2", "e": 3}) == {"a.b": 1, "c.d": 2, "e": 3}
+    assert load_error(spec, {"a.b": "x"}).param == "a.b"
+
+
+def test_every_input_form_loads_through_the_one_schema_marshmallow_schema_returns() -> None:
+    spec = compile_inputs({
+        "key": Input(required=True, formatter=str, validator=at_least_three),
+        "address": Input(schema=ADDRESS),
+        "items": Input(many=True, schema={"sku": Input(required=True)}),
+        "age": fields.Int(),
+    })
+    schema = spec.marshmallow_schema()
+    assert isinstance(schema, Schema) and schema.unknown == EXCLUDE
+    assert list(schema.fields) == ["key", "address", "items", "age"]
+    address, items = schema.fields["address"], schema.fields["items"]
+    assert isinstance(address, fields.Nested) and address.unknown == EXCLUDE and address.schema.unknown == EXCLUDE
+    assert isinstance(items, fields.List) and isinstance(items.inner, fields.Nested)
+    assert items.inner.schema.unknown == EXCLUDE
+    params = {"key": 1234, "address": {"city": "c", "zip": "1", "x": 1}, "items": [{"sku": "s", "y": 2}], "age": "3"}
+    expected = {"key": "1234", "address": {"city": "c", "zip": 1}, "items": [{"sku": "s"}], "age": 3}
+    assert spec.load(params) == schema.load(params) == expected
+    with pytest.raises(ValidationError) as caught:
+        schema.load({"address": {}})
+    assert caught.value.messages["key"] == ["Missing data for required field."]
+    assert caught.value.messages["address"]["city"] == ["Missing data for required field."]
+    whole = compile_inputs(AddressSchema)
+    assert whole.marshmallow_schema() is whole.marshmallow_schema()
 
 # --- marshmallow fields and schemas ---------------------------------------------------------------
 
