@@ -30,6 +30,9 @@ def watch_hub(max_blocking_time: float) -> bool:
         return False
     gevent.config.monitor_thread = True
     gevent.config.max_blocking_time = max_blocking_time
+    # NOTE: hero logs the report itself (through logging, where operators look); gevent would
+    # print the whole greenlet tree to stderr as well.
+    gevent.config.print_blocking_reports = False
     if not _subscribed:
         gevent.events.subscribers.append(_on_event)
         _subscribed = True
