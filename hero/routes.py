@@ -1,0 +1,233 @@
+"""The route table (PROTOCOL §2 "Finding the action"), built once at boot from config ``routes``.
+
+    routes = RouteTable.from_config(config.routes)
+    match = routes.match("get", "/users/42")      # RouteMatch(route, {"userID": "42"}) or None
+
+Routes are tried in the order they are declared, per verb, and the first that matches wins.
+werkzeug does the matching: each pattern becomes a ``Rule`` whose every part is a converter
+(literal parts compare case-insensitively, ``:name`` captures, ``prefix:name`` strips its prefix,
+``:name(regex)`` captures only when the regex finds a match, and with ``matchTrailingPathParts``
+the last part takes the rest of the path). Each dynamic route has its own ``Map``, bound once, so
+werkzeug's own precedence (static before dynamic, by weight) never reorders the table; routes made
+only of literals skip werkzeug altogether through a dict.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter, Map, MapAdapter, Rule, ValidationError
+
+from hero.errors import BootError
+
+#: The verbs a route may name; ``all`` means every one of them.
+VERBS: tuple[str, ...] = ("get", "post", "put", "patch", "delete", "head")
+
+_PART = re.compile(r"^(?P<prefix>[^:]*):(?P<name>[A-Za-z_$][\w$.-]*)(?:\((?P<regex>.*)\))?$")
+_LITERAL = object()
+
+
+@dataclass(frozen=True)
+class Route:
+    """One entry of config ``routes``."""
+
+    verb: str
+    path: str
+    action: str | None = None
+    api_version: Any = None
+    match_trailing_path_parts: bool = False
+    #: A folder (relative to the app root, or absolute) mounted for static files.
+    dir: str | None = None
+    #: Its position in the table (the first matching route wins).
+    index: int = 0
+
+    def describe(self) -> dict[str, Any]:
+        return {"verb": self.verb, "path": self.path, "action": self.action, "apiVersion": self.api_version,
+                "matchTrailingPathParts": self.match_trailing_path_parts, "dir": self.dir}
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    route: Route
+    #: The captures, decoded (``+`` is a space), by name.
+    params: dict[str, str] = field(default_factory=dict)
+    #: For a ``dir`` route: the file path below the mount.
+    file: str | None = None
+
+
+class _PartConverter(BaseConverter):
+    """One part of a route pattern; subclasses built per part carry what it must check."""
+
+    regex = "[^/]+"
+    literal: str | None = None
+    prefix: str = ""
+    pattern: re.Pattern[str] | None = None
+
+    def to_python(self, value: str) -> Any:
+        if self.literal is not None:
+            if value.lower() != self.literal:
+                raise ValidationError()
+            return _LITERAL
+        if self.prefix:
+            if not value.lower().startswith(self.prefix):
+                raise ValidationError()
+            value = value[len(self.prefix):]
+        value = value.replace("+", " ")
+        if self.pattern is not None and self.pattern.search(value) is None:
+            raise ValidationError()
+        return value
+
+
+def _split(path: str) -> list[str]:
+    return [part for part in path.split("/") if part]
+
+
+def _parse(entry: Any, verb: str, index: int, where: str) -> Route:
+    if not isinstance(entry, Mapping):
+        raise BootError(f"{where}: a route must be a dict with `path` and `action` (or `dir`), got {entry!r}")
+    path, action, directory = entry.get("path"), entry.get("action"), entry.get("dir")
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise BootError(f"{where}: `path` must be a string starting with /, got {path!r}")
+    if directory is None and not (isinstance(action, str) and action):
+        raise BootError(f"{where}: a route needs an `action` (or a `dir` to serve files)")
+    if directory is not None and not isinstance(directory, str):
+        raise BootError(f"{where}: `dir` must be a folder path, got {directory!r}")
+    unknown = set(entry) - {"path", "action", "apiVersion", "matchTrailingPathParts", "dir"}
+    if unknown:
+        raise BootError(f"{where}: unknown route keys {sorted(unknown)}")
+    return Route(verb=verb, path=path, action=action, api_version=entry.get("apiVersion"),
+                 match_trailing_path_parts=bool(entry.get("matchTrailingPathParts", False)),
+                 dir=directory, index=index)
+
+
+class _DynamicRoute:
+    """A route with captures: a werkzeug ``Map`` of one ``Rule``, bound once."""
+
+    __slots__ = ("route", "adapter", "names")
+
+    def __init__(self, route: Route, where: str) -> None:
+        self.route = route
+        converters: dict[str, type[BaseConverter]] = {}
+        pieces: list[str] = []
+        #: werkzeug's argument name → the route's param name (which may hold `$`, `.` or `-`).
+        self.names: dict[str, str] = {}
+        parts = _split(route.path)
+        for position, part in enumerate(parts):
+            attributes: dict[str, Any] = {}
+            found = _PART.match(part)
+            if found is None and ":" in part:
+                raise BootError(f"{where}: bad route part `{part}` (use :name, prefix:name or :name(regex))")
+            if found is None:
+                attributes["literal"] = part.lower()
+                name = f"_literal{position}"
+            else:
+                name = found["name"]
+                attributes["prefix"] = found["prefix"].lower()
+                if found["regex"] is not None:
+                    try:
+                        attributes["pattern"] = re.compile(found["regex"])
+                    except re.error as error:
+                        raise BootError(f"{where}: bad regex in `{part}`: {error}") from None
+            if route.match_trailing_path_parts and position == len(parts) - 1:
+                attributes.update(regex=".+", part_isolating=False)
+            converter = f"part{position}"
+            converters[converter] = type(f"RoutePart{position}", (_PartConverter,), attributes)
+            argument = name if name.isidentifier() else f"_param{position}"
+            self.names[argument] = name
+            pieces.append(f"<{converter}:{argument}>")
+        rule = Rule("/" + "/".join(pieces), endpoint=route.index)
+        # NOTE: strict_slashes off: `/api/status/` must not answer a 308 redirect.
+        url_map = Map([rule], converters=converters, strict_slashes=False, merge_slashes=False)
+        self.adapter: MapAdapter = url_map.bind("hero")
+
+    def match(self, path: str) -> RouteMatch | None:
+        try:
+            _, values = self.adapter.match(path, method="GET")
+        except (HTTPException, ValidationError):
+            return None
+        return RouteMatch(self.route, {self.names[key]: value for key, value in values.items() if value is not _LITERAL})
+
+
+class _DirRoute:
+    """A ``dir`` mount: the route's parts as a prefix; the rest of the path is the file."""
+
+    __slots__ = ("route", "parts")
+
+    def __init__(self, route: Route) -> None:
+        self.route = route
+        self.parts = [part.lower() for part in _split(route.path)]
+
+    def match(self, path: str) -> RouteMatch | None:
+        parts = _split(path)
+        if len(parts) < len(self.parts) or [part.lower() for part in parts[:len(self.parts)]] != self.parts:
+            return None
+        rest = "/".join(parts[len(self.parts):])
+        return RouteMatch(self.route, {}, file=rest + ("/" if path.endswith("/") and rest else ""))
+
+
+class RouteTable:
+    """Every configured route, per verb, in order; ``match`` finds the first hit."""
+
+    def __init__(self, routes: Sequence[Route]) -> None:
+        self.routes = list(routes)
+        #: verb → {lowercased literal parts → the first literal route}
+        self._literal: dict[str, dict[tuple[str, ...], Route]] = {verb: {} for verb in VERBS}
+        #: verb → [(index, matcher)] for routes werkzeug (or the dir prefix) must match, in order.
+        self._dynamic: dict[str, list[tuple[int, _DynamicRoute | _DirRoute]]] = {verb: [] for verb in VERBS}
+        for route in self.routes:
+            verbs = VERBS if route.verb == "all" else (route.verb,) + (("head",) if route.verb == "get" else ())
+            where = f"config routes.{route.verb}[{route.path}]"
+            matcher: _DynamicRoute | _DirRoute | None
+            if route.dir is not None:
+                matcher = _DirRoute(route)
+            elif route.match_trailing_path_parts or any(":" in part for part in _split(route.path)):
+                matcher = _DynamicRoute(route, where)
+            else:
+                matcher = None
+            for verb in verbs:
+                if matcher is None:
+                    key = tuple(part.lower() for part in _split(route.path))
+                    self._literal[verb].setdefault(key, route)
+                else:
+                    self._dynamic[verb].append((route.index, matcher))
+
+    def __repr__(self) -> str:
+        return f"RouteTable({len(self.routes)} routes)"
+
+    def __len__(self) -> int:
+        return len(self.routes)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> RouteTable:
+        """Build from config ``routes``: ``{verb: [{path, action, apiVersion?, ...}]}``; BootError names a bad entry."""
+        routes: list[Route] = []
+        for verb, entries in config.items():
+            if verb not in VERBS and verb != "all":
+                raise BootError(f"config routes: unknown verb `{verb}` (use {', '.join(VERBS)} or all)")
+            if isinstance(entries, (str, bytes)) or not isinstance(entries, Sequence):
+                raise BootError(f"config routes.{verb} must be a list of routes")
+            for position, entry in enumerate(entries):
+                routes.append(_parse(entry, verb, len(routes), f"config routes.{verb}[{position}]"))
+        return cls(routes)
+
+    def match(self, verb: str, path: str) -> RouteMatch | None:
+        """The first route for ``verb`` (lowercase) that matches ``path`` (below the api prefix)."""
+        literal_map = self._literal.get(verb)
+        if literal_map is None:
+            return None
+        literal = None
+        if literal_map:
+            literal = literal_map.get(tuple(part for part in path.lower().split("/") if part))
+        for index, matcher in self._dynamic[verb]:
+            if literal is not None and index > literal.index:
+                break
+            found = matcher.match(path)
+            if found is not None:
+                return found
+        return RouteMatch(literal) if literal is not None else None
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [route.describe() for route in self.routes]

@@ -1,0 +1,181 @@
+"""The web server (PROTOCOL §2): gevent's WSGIServer with hero's strict handler, and the WebSocket hook.
+
+    server = WebServer(api, api.config.web)
+    server.start()            # listens on web.bind:web.port (0 → a free port)
+    server.url                # "http://127.0.0.1:8080"
+    server.stop(timeout=5)    # stop accepting, let requests in flight finish, close the rest
+
+The pieces: :mod:`hero.servers.http_handler` (bytes → a checked WSGI environ),
+:mod:`hero.servers.http_app` (environ → status, headers, body), :mod:`hero.routes` (the route
+table), :mod:`hero.servers.http_params` (query and bodies), :mod:`hero.servers.http_render`
+(JSON answers). Static files are :mod:`hero.servers.static`'s.
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gevent
+from gevent.pool import Pool
+
+from hero.errors import BootError
+from hero.routes import Route, RouteTable
+from hero.servers.base import Server
+from hero.servers.http_app import HttpApp
+from hero.servers.http_handler import HeroHandler, HeroWSGIServer, HttpLimits
+
+if TYPE_CHECKING:
+    from hero.config import Namespace
+    from hero.process import Api
+
+log = logging.getLogger(__name__)
+
+
+class WebServer(Server):
+    """HTTP (and, on ``websocket.path``, WebSockets) on one port."""
+
+    type = "web"
+    #: Seconds a graceful stop waits for the WebSocket endpoint beyond ``timeout``.
+    websocket_grace: float = 1.0
+
+    def __init__(self, api: Api, config: Namespace) -> None:
+        super().__init__(api, config)
+        self.limits = HttpLimits.from_config(config)
+        self.routes = RouteTable.from_config(api.config.routes)
+        #: Live client connections (sockets), for a graceful stop and the status numbers.
+        self.handlers: set[HeroHandler] = set()
+        self.stopping = False
+        self.requests = 0
+        self.files = 0
+        self.rejected = 0
+        #: The static engine of the app's public folder, and of each ``dir`` route by its index.
+        self.public_files = self._static(api.config.path("public"))
+        self.mounts: dict[int, Any] = {route.index: self._mount(route) for route in self.routes.routes
+                                       if route.dir is not None}
+        self.app = HttpApp(self)
+        ws_config = api.config.websocket
+        self.websocket_path: str = ws_config.path
+        self.websocket = self._websocket(ws_config)
+        self._server: HeroWSGIServer | None = None
+
+    def __repr__(self) -> str:
+        return f"<WebServer {self.url or 'not listening'} routes={len(self.routes)}>"
+
+    # --- parts built at boot ------------------------------------------------------------------
+
+    def _static(self, root: Path) -> Any:
+        """hero.servers.static's engine for ``root`` (None until that module exists: files answer 404)."""
+        if importlib.util.find_spec("hero.servers.static") is None:
+            return None
+        from hero.servers.static import StaticFiles
+
+        return StaticFiles.from_config(root, self.config)
+
+    def _mount(self, route: Route) -> Any:
+        """The static engine of a ``dir`` route (relative dirs are below the app root); a missing
+        folder fails the boot rather than the first request."""
+        directory = Path(route.dir or "")
+        if not directory.is_absolute():
+            directory = (self.api.config.root / directory).resolve()
+        if not directory.is_dir():
+            raise BootError(f"config routes.{route.verb}[{route.path}]: dir {directory} is not a folder")
+        return self._static(directory)
+
+    def _websocket(self, ws_config: Namespace) -> Any:
+        if not ws_config.enabled or importlib.util.find_spec("hero.servers.websocket") is None:
+            return None
+        from hero.servers.websocket import WebSocketEndpoint
+
+        return WebSocketEndpoint(self.api, ws_config, self)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        if self._server is None:
+            return None
+        host, port = self._server.address[:2]
+        return host, port
+
+    @property
+    def url(self) -> str | None:
+        address = self.address
+        if address is None:
+            return None
+        host = f"[{address[0]}]" if ":" in address[0] else address[0]
+        return f"http://{host}:{address[1]}"
+
+    def start(self) -> None:
+        bind, port = self.config.bind, self.config.port
+        self.stopping = False
+        server = HeroWSGIServer((bind, port), self.app, web=self, spawn=Pool(self.config.max_connections))
+        try:
+            server.start()
+        except OSError as error:
+            raise BootError(f"web: address {bind}:{port} is not available ({error.strerror or error})") from None
+        self._server = server
+        start = getattr(self.websocket, "start", None)
+        if start is not None:
+            start()
+
+    def stop(self, timeout: float) -> None:
+        """Stop accepting at once; requests in flight finish (new actions get 503) within ``timeout``."""
+        server = self._server
+        if server is None:
+            return
+        self.stopping = True
+        server.close()
+        for handler in list(self.handlers):
+            if handler.idle:
+                _wake(handler)
+        stopping_ws = None
+        stop_ws = getattr(self.websocket, "stop", None)
+        if stop_ws is not None:
+            stopping_ws = gevent.spawn(stop_ws, timeout)
+        drained = server.pool.join(timeout=timeout)
+        if stopping_ws is not None:
+            # NOTE: WebSockets live in this server's pool; their closing handshake may run a little
+            # past ``timeout`` (the endpoint's own budget), so give it that before killing anything.
+            stopping_ws.join(timeout=self.websocket_grace)
+            drained = server.pool.join(timeout=self.websocket_grace)
+        if not drained:
+            log.warning("web: %d connections still open after %.1fs; closing them", len(self.handlers), timeout)
+        server.stop(timeout=0)
+        self._server = None
+
+    # --- numbers ------------------------------------------------------------------------------
+
+    def count_request(self) -> None:
+        self.requests += 1
+        self.api.stats.increment("web:requests")
+
+    def count_file(self) -> None:
+        self.files += 1
+        self.api.stats.increment("web:files")
+
+    def count_rejected(self) -> None:
+        self.rejected += 1
+        self.api.stats.increment("web:rejected")
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            **super().stats(),
+            "openSockets": len(self.handlers),
+            "requests": self.requests,
+            "files": self.files,
+            "rejected": self.rejected,
+        }
+
+
+def _wake(handler: HeroHandler) -> None:
+    """End an idle keep-alive connection: its pending read sees EOF and the handler returns."""
+    sock = getattr(handler, "socket", None)
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RD)
+    except OSError:
+        pass
