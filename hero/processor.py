@@ -9,17 +9,16 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-import gevent
 from greenlet import GreenletExit
 
 from hero.action import Action, ActionRegistry
 from hero.connection import Connection
+from hero.deadlines import DeadlineExpired, Deadlines
 from hero.errors import (
     ActionTimeout,
     BlockedConnectionType,
@@ -100,6 +99,7 @@ class ActionProcessor:
         #: Called with every finished ActionData (stats, exception reporters).
         self.listeners: list[Callable[[ActionData], None]] = []
         self.in_flight = 0
+        self.deadlines = Deadlines()
 
     def __repr__(self) -> str:
         return f"ActionProcessor({self.in_flight} in flight, stopping={self.stopping})"
@@ -107,17 +107,23 @@ class ActionProcessor:
     def process(self, connection: Connection, params: Mapping[str, Any], *, message_id: Any = None) -> ActionData:
         """Run one action for ``connection`` with raw ``params``; never raises."""
         data = ActionData(connection=connection, params=params, api=self.api, message_id=message_id)
-        with self.running(data):  # any exception raised in here becomes data.error
+        self.begin(data)
+        try:  # any exception raised in here becomes data.error
             data.action = action = self.actions.find(params.get("action"), params.get("apiVersion"))
             self.check_admission(data, action)
-            for middleware in self.actions.middleware_for(action):
-                middleware.pre_process(data)
+            middleware = self.actions.middleware_for(action)
+            for each in middleware:
+                each.pre_process(data)
             data.received_params = action.params.scrub(data.params)
             data.params = MappingProxyType(action.params.load(data.received_params))
             if data.to_process:
                 self.run_action(action, data)
-                for middleware in self.actions.middleware_for(action):
-                    middleware.post_process(data)
+                for each in middleware:
+                    each.post_process(data)
+        except CAUGHT as error:
+            data.error = error
+        finally:
+            self.finish(data)
         return data
 
     def check_admission(self, data: ActionData, action: Action) -> None:
@@ -132,41 +138,32 @@ class ActionProcessor:
     def run_action(self, action: Action, data: ActionData) -> None:
         """``run(data)`` under the action's timeout; a returned mapping is merged into the response."""
         seconds = self.action_timeout if action.timeout is None else action.timeout
-        timeout = gevent.Timeout(seconds) if seconds else None
-        if timeout is not None:
-            timeout.start()
+        entered = self.deadlines.enter(seconds) if seconds else None
         try:
             result = action.run(data)
-        except gevent.Timeout as expired:
-            if expired is not timeout:
+        except DeadlineExpired as expired:
+            if entered is None or expired.args[0] is not entered[1]:
                 raise
             raise ActionTimeout() from None
         finally:
-            if timeout is not None:
-                timeout.close()
+            if entered is not None:
+                self.deadlines.leave(entered)
         if result is None:
             return
         if not isinstance(result, Mapping):
             raise TypeError(f"action {action.name} returned {type(result).__name__}; it must return a dict or None")
         data.response.update(result)
 
-    @contextmanager
-    def running(self, data: ActionData) -> Iterator[ActionData]:
-        """Count the action as pending; turn whatever it raises into ``data.error``; log it once."""
-        connection = data.connection
-        connection.total_actions += 1
-        connection.pending_actions += 1
+    def begin(self, data: ActionData) -> None:
+        """Count the action as pending (the admission check counts this one too)."""
+        data.connection.total_actions += 1
+        data.connection.pending_actions += 1
         self.in_flight += 1
-        try:
-            yield data
-        except CAUGHT as error:
-            data.error = error
-        finally:
-            connection.pending_actions -= 1
-            self.in_flight -= 1
-            self.finish(data)
 
     def finish(self, data: ActionData) -> None:
+        """Uncount it; turn the error into ``response["error"]``; log it once; tell the listeners."""
+        data.connection.pending_actions -= 1
+        self.in_flight -= 1
         data.duration_ms = (time.monotonic() - data.started_at) * 1000
         if data.error is not None and "error" not in data.response:
             data.response["error"] = error_message(data.error)

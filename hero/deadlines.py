@@ -1,0 +1,84 @@
+"""Action deadlines watched by one greenlet, instead of a timer per action.
+
+A ``gevent.Timeout`` per action costs a timer allocation, a start and a close on every request,
+most of which never fire. Here entering and leaving a deadline are two dict operations; one
+watcher greenlet wakes every ``resolution`` seconds while any deadline is open and throws into
+greenlets that overran.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import gevent
+from greenlet import getcurrent, greenlet
+
+
+class DeadlineExpired(BaseException):
+    """Thrown into an action's greenlet when its deadline passes.
+
+    A BaseException, so that an action's ``except Exception`` cannot swallow it.
+    """
+
+
+class Deadlines:
+    def __init__(self, resolution: float = 0.05) -> None:
+        self.resolution = resolution
+        #: greenlet → (deadline, token): the innermost open deadline of each greenlet.
+        self._open: dict[greenlet, tuple[float, object]] = {}
+        self._watcher: gevent.Greenlet | None = None
+
+    def __repr__(self) -> str:
+        return f"Deadlines({len(self._open)} open)"
+
+    def enter(self, seconds: float) -> tuple[greenlet, object, tuple[float, object] | None]:
+        """Open a deadline for the current greenlet; pass the result to :meth:`leave`."""
+        current = getcurrent()
+        token = object()
+        outer = self._open.get(current)
+        deadline = time.monotonic() + seconds
+        if outer is not None and outer[0] < deadline:
+            deadline = outer[0]  # NOTE: a nested deadline never extends the outer one
+        self._open[current] = (deadline, token)
+        if self._watcher is None:
+            self._watcher = gevent.spawn(self._watch)
+        return current, token, outer
+
+    def leave(self, entered: tuple[greenlet, object, tuple[float, object] | None]) -> None:
+        current, token, outer = entered
+        entry = self._open.get(current)
+        if entry is not None and entry[1] is token:
+            if outer is None:
+                del self._open[current]
+            else:
+                self._open[current] = outer
+
+    @contextmanager
+    def limit(self, seconds: float) -> Iterator[object]:
+        """Raise :class:`DeadlineExpired` in this greenlet if the block runs longer than ``seconds``."""
+        entered = self.enter(seconds)
+        try:
+            yield entered[1]
+        finally:
+            self.leave(entered)
+
+    def _watch(self) -> None:
+        try:
+            while self._open:
+                gevent.sleep(self.resolution)
+                now = time.monotonic()
+                for target, (deadline, token) in list(self._open.items()):
+                    if deadline <= now:
+                        gevent.get_hub().loop.run_callback(self._expire, target, token)
+        finally:
+            self._watcher = None
+
+    def _expire(self, target: greenlet, token: object) -> None:
+        # NOTE: runs in the hub. Re-check that the same deadline is still open: the action may have
+        # finished between the scan and this callback, and its greenlet moved on to other work.
+        entry = self._open.get(target)
+        if entry is None or entry[1] is not token or target.dead:
+            return
+        del self._open[target]
+        target.throw(DeadlineExpired(token))
