@@ -59,6 +59,9 @@ class Action:
     to_document: ClassVar[bool] = True
     #: Web only: ``/api/x.png`` answers with the ``.png`` mime type when there is no error.
     matches_extension_mime_type: ClassVar[bool] = True
+    #: Web only: add ``serverInformation`` / ``requesterInformation`` (as ``web.metadata`` allows).
+    #: Off for answers that must be exactly a document, like the OpenAPI one.
+    metadata: ClassVar[bool] = True
     #: Seconds before the action is killed with a 504 (None: ``general.action_timeout``; 0: never).
     timeout: ClassVar[float | None] = None
 

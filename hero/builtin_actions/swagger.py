@@ -244,6 +244,8 @@ class Swagger(Action):
     name = "swagger"
     description = "an OpenAPI 3.0 document of every action and route"
     output_example = {"openapi": OPENAPI_VERSION, "info": {"title": "hero", "version": "1.0.0"}, "paths": {}}
+    #: The answer is exactly the document, so OpenAPI tools can read it as served.
+    metadata = False
 
     def run(self, data: ActionData) -> Mapping[str, Any]:
         assert data.api is not None

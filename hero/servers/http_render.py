@@ -111,12 +111,13 @@ class Renderer:
                       extension: str | None, headers: list[tuple[str, str]]) -> tuple[int, list, bytes]:
         """The answer to a finished action: the response plus metadata, as JSON (or JSONP)."""
         response = data.response
-        if self.server_information:
+        metadata = data.action is None or data.action.metadata
+        if self.server_information and metadata:
             response["serverInformation"] = {
                 "serverName": self.server_name, "apiVersion": self.api_version,
                 "requestDuration": round(data.duration_ms), "currentTime": now_ms(),
             }
-        if self.requester_information:
+        if self.requester_information and metadata:
             connection = data.connection
             received = data.received_params or {"action": data.params.get("action")}
             response["requesterInformation"] = {
