@@ -459,7 +459,7 @@ class HeroWSGIServer(WSGIServer):
 
     handler_class = HeroHandler
 
-    def __init__(self, listener: Any, application: Any, *, web: WebServer, spawn: Any) -> None:
+    def __init__(self, listener: Any, application: Any, *, web: WebServer, spawn: Any, **ssl_args: Any) -> None:
         self.web = web
         super().__init__(listener, application, spawn=spawn, log=None,
-                         error_log=logging.getLogger("hero.servers.pywsgi"))
+                         error_log=logging.getLogger("hero.servers.pywsgi"), **ssl_args)

@@ -121,6 +121,11 @@ class WebServer(Server):
         if start is not None:
             start()
 
+    def attach(self, server: HeroWSGIServer) -> None:
+        """Serve on a server someone else listens with (gunicorn's worker): ``url`` and ``stop`` use it."""
+        self._server = server
+        self.stopping = False
+
     def stop(self, timeout: float) -> None:
         """Stop accepting at once; requests in flight finish (new actions get 503) within ``timeout``."""
         server = self._server

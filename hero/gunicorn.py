@@ -1,0 +1,90 @@
+"""Run hero under gunicorn, one hero process per worker:
+
+    gunicorn -k hero.gunicorn.Worker -w 4 -b 127.0.0.1:8080 hero.gunicorn:app
+
+The app folder is the current directory (``--chdir``) or ``HERO_ROOT``; processes share chat,
+cache and tasks through ``REDIS_URL``. Each worker serves HTTP and WebSockets with hero's own
+strict handler on gunicorn's listener. The TCP server runs only with one worker (several workers
+cannot share its port without SO_REUSEPORT, which hero leaves off so that two servers never
+silently share a port); run ``hero start`` beside gunicorn for TCP clients otherwise.
+
+On SIGTERM gunicorn stops accepting and drains HTTP; hero answers new actions on open connections
+with 503, closes WebSockets with 1001, then stops every initializer.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import gevent
+from gunicorn.workers.ggevent import GeventPyWSGIWorker
+
+from hero.servers.http_handler import HeroHandler, HeroWSGIServer
+
+log = logging.getLogger(__name__)
+
+
+def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """Only a placeholder for gunicorn's APP_MODULE argument: ``hero.gunicorn.Worker`` serves the real app."""
+    start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+    return [b"run gunicorn with -k hero.gunicorn.Worker\n"]
+
+
+class GunicornServer(HeroWSGIServer):
+    """hero's WSGIServer built the way gunicorn's gevent worker builds its servers."""
+
+    def __init__(self, listener: Any, application: Any, *, spawn: Any, log: Any = None, handler_class: Any = None,
+                 environ: dict[str, Any] | None = None, **ssl_args: Any) -> None:
+        web = application.web
+        super().__init__(listener, application, web=web, spawn=spawn, **ssl_args)
+        if environ:
+            self.environ.update(environ)
+        web.attach(self)
+
+
+class Worker(GeventPyWSGIWorker):
+    """gunicorn's gevent worker, serving a booted hero app."""
+
+    server_class = GunicornServer
+    wsgi_handler = HeroHandler
+
+    def load_wsgi(self) -> None:
+        # NOTE: GeventWorker.init_process has monkey-patched by now; hero boots after that, here.
+        from hero.process import Process
+        from hero.servers.web import WebServer
+
+        root = os.environ.get("HERO_ROOT") or os.getcwd()
+        overrides: dict[str, Any] = {"web": {"enabled": False}}
+        if self.cfg.workers > 1:
+            overrides["socket"] = {"enabled": False}
+        self.hero = Process(root, overrides=overrides)
+        api = self.hero.start()
+        self.web = WebServer(api, api.config.web)
+        api.servers["web"] = self.web
+        start_websockets = getattr(self.web.websocket, "start", None)
+        if start_websockets is not None:
+            start_websockets()
+        self.wsgi = self.web.app
+        gevent.spawn(self._drain_on_shutdown)
+
+    def _drain_on_shutdown(self) -> None:
+        # NOTE: gunicorn drains only its own HTTP pool; WebSockets and in-flight actions are ours.
+        while self.alive:
+            gevent.sleep(0.2)
+        api = self.hero.api
+        if api is None:
+            return
+        api.processor.stopping = True
+        self.web.stopping = True
+        if self.web.websocket is not None:
+            self.web.websocket.stop(float(self.cfg.graceful_timeout))
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            if self.hero.api is not None:
+                self.hero.api.servers.pop("web", None)
+            self.hero.stop()

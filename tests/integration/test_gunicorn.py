@@ -1,0 +1,84 @@
+"""hero under gunicorn: several workers, hero's strict handler, WebSockets, a clean SIGTERM."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+import websocket
+
+from tests.conftest import APP_ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_up(port: int, process: subprocess.Popen, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"gunicorn exited: {process.stderr.read()}")
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise AssertionError("gunicorn did not come up")
+
+
+@pytest.fixture
+def gunicorn(tmp_path):
+    port = free_port()
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("HERO_")}
+    environment.pop("REDIS_URL", None)
+    environment.update({"HERO_ENV": "test", "HOME": str(tmp_path)})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-k", "hero.gunicorn.Worker", "-w", "2", "-b", f"127.0.0.1:{port}",
+         "--no-control-socket", "--graceful-timeout", "5", "hero.gunicorn:app"],
+        cwd=APP_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_until_up(port, process)
+        yield port, process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+@pytest.mark.timeout(60)
+def test_gunicorn_serves_actions_rejects_smuggling_and_stops_cleanly(gunicorn):
+    port, process = gunicorn
+    response = requests.get(f"http://127.0.0.1:{port}/api/randomNumber", timeout=5)
+    assert response.status_code == 200 and 0 <= response.json()["randomNumber"] <= 1
+    assert response.headers["X-Powered-By"] == "hero"
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        raw.sendall(b"POST /api/randomNumber HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        assert raw.recv(4096).startswith(b"HTTP/1.1 400")
+
+    client = websocket.create_connection(f"ws://127.0.0.1:{port}/ws", timeout=5)
+    assert json.loads(client.recv())["context"] == "api"
+    client.send(json.dumps({"event": "action", "params": {"action": "randomNumber"}, "messageId": 1}))
+    assert json.loads(client.recv())["messageId"] == 1
+
+    process.send_signal(signal.SIGTERM)
+    close_code = None
+    for _ in range(20):
+        opcode, payload = client.recv_data(control_frame=True)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            close_code = struct.unpack("!H", payload[:2])[0]
+            break
+    assert close_code == 1001  # going away
+    assert process.wait(20) == 0
