@@ -113,6 +113,37 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "upload_dir": None,
         "fingerprint_cookie": "sessionID",
         "welcome_message": None,
+        #: Concurrent HTTP connections (a gevent Pool); more wait in the listen backlog.
+        "max_connections": 1000,
+        #: Seconds from a request's first byte to the end of its headers (slowloris bound) → 408 + close.
+        "header_timeout": 10.0,
+        #: Seconds an idle keep-alive connection is kept before it is closed.
+        "keepalive_timeout": 5.0,
+        #: Requests served on one keep-alive connection before it is closed.
+        "max_keepalive_requests": 1000,
+        #: Seconds a read of the body (or a write of the response) may stall → 408 / close.
+        "body_timeout": 30.0,
+        #: Request line bytes → 414; header count, one header line, the whole header block → 431.
+        "max_request_line_bytes": 8190,
+        "max_header_count": 100,
+        "max_header_bytes": 8190,
+        "max_header_block_bytes": 65_536,
+        #: JSON or urlencoded body bytes → 413.
+        "max_body_bytes": 1_048_576,
+        #: multipart/form-data total bytes (files are streamed to disk) → 413.
+        "max_upload_bytes": 104_857_600,
+        #: multipart parts, and bytes of the non-file fields kept in memory → 413.
+        "max_form_parts": 1000,
+        "max_form_memory_bytes": 500_000,
+        #: Params from the query string or a form → 413 beyond this.
+        "max_params": 1000,
+        #: Peers whose X-Forwarded-For / X-Forwarded-Proto are believed.
+        "forwarded_allow_ips": ["127.0.0.1", "::1"],
+        #: Sent with an allowed CORS origin and on OPTIONS.
+        "cors_methods": "HEAD, GET, POST, PUT, PATCH, DELETE, OPTIONS",
+        "cors_headers": "Content-Type",
+        "cors_credentials": False,
+        "cors_max_age": 600,
     },
     "socket": {
         "enabled": True,
@@ -128,6 +159,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "write_timeout": 10.0,
         #: Seconds without a byte from the client before it is closed (None: never; TCP keepalive still reaps dead peers).
         "idle_timeout": None,
+        #: Share the port with other processes (SO_REUSEPORT; gunicorn workers). Off: a second process fails to bind.
+        "reuse_port": False,
     },
     "websocket": {
         "enabled": True,
@@ -150,12 +183,29 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "tasks": {
         #: SimpleWorker greenlets in each server process (the embedded store needs >= 1 to run tasks).
         "workers": 1,
-        "queues": ["default"],
+        #: Queues the in-process workers (and `hero worker` without arguments) listen on, in priority
+        #: order; "*" means every task's queue.
+        "queues": ["*"],
         #: Run the (leader-elected) scheduler greenlet in server processes.
         "scheduler": True,
+        #: Seconds between scheduler rounds (delayed jobs are promoted with this resolution).
         "scheduler_interval": 1.0,
+        #: Seconds the scheduler's leader lock lives without renewal: how fast another process takes over.
+        "scheduler_lock_ttl": 10.0,
+        #: Seconds a task may run (a task's own `timeout` wins).
         "timeout": 180,
+        #: Retries after a failure (a task's own `retries` wins; periodic tasks default to 0).
         "retries": 3,
+        #: Seconds before each retry.
+        "retry_intervals": [1, 5, 30],
+        #: Seconds past a job's last heartbeat before it counts as abandoned (its worker died) and is
+        #: retried or filed as failed by the scheduler.
+        "heartbeat_grace": 60,
+        #: Seconds between heartbeats of a `hero worker` running a job.
+        "job_monitoring_interval": 30,
+        #: Seconds results and failed jobs are kept.
+        "result_ttl": 500,
+        "failure_ttl": 31_536_000,
     },
     "routes": {},
 }
@@ -165,7 +215,7 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "test": {
         "general": {"starting_chat_rooms": {"defaultRoom": {}, "otherRoom": {}}, "rpc_timeout": 3.0},
         "logger": {"level": "warning"},
-        "tasks": {"scheduler_interval": 0.1},
+        "tasks": {"scheduler_interval": 0.1, "scheduler_lock_ttl": 2.0, "retry_intervals": [0]},
     },
     "production": {
         "web": {"padding": None, "metadata": {"server_information": False, "requester_information": False}},

@@ -35,11 +35,20 @@ class SpecHelper:
     @classmethod
     def boot(cls, root: str | Path = ".", *, servers: bool = False,
              overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> "SpecHelper":
-        """Start the app in ``root`` in the test environment; without network servers unless asked."""
+        """Start the app in ``root`` in the test environment; without network servers unless asked.
+
+        Nor task workers or the task scheduler (as actionhero's test environment): enqueued jobs
+        stay where tests can find them (``find_enqueued_tasks``), and ``run_full_task`` runs in-line.
+        Pass ``overrides={"tasks": {"workers": 1, "scheduler": True}}`` to have them.
+        """
         layers: dict[str, dict[str, Any]] = {} if servers else {"web": {"enabled": False}, "socket": {"enabled": False}}
+        layers["tasks"] = {"workers": 0, "scheduler": False}
         for namespace, values in (overrides or {}).items():
             layers[namespace] = {**layers.get(namespace, {}), **values}
         process = Process(root, env="test", overrides=layers, environ=environ)
+        api = process.initialize()
+        if api.tasks is not None:
+            api.tasks.warn_without_workers = False  # on purpose here
         process.start()
         return cls(process)
 
@@ -60,6 +69,12 @@ class SpecHelper:
         self.api.connections.add(connection)
         messages.append({"welcome": self.api.config.general.welcome_message, "context": "api"})
         return connection
+
+    def run_verb(self, connection: Connection, verb: str, *args: Any) -> Any:
+        """Run a persistent-connection verb (``roomAdd``, ``say``, ...) as a TCP client would; raises its error."""
+        from hero.verbs import ALL_VERBS, run_verb
+
+        return run_verb(self.api, connection, verb, list(args), allowed=ALL_VERBS)
 
     def run_action(self, name: str, params: Mapping[str, Any] | None = None, *,
                    connection: Connection | None = None, **more_params: Any) -> dict[str, Any]:
@@ -86,3 +101,25 @@ class SpecHelper:
                 "receivedParams": dict(data.params),
             }
         return response
+
+    # --- tasks (actionhero's specHelper.runTask / runFullTask / findEnqueuedTasks) -----------------
+
+    def run_task(self, name: str, params: Mapping[str, Any] | None = None) -> Any:
+        """Call the task's ``run`` directly: no input validation, no middleware, no worker."""
+        from hero.task import TaskData
+
+        task = self.api.tasks.registry.find(name)
+        data = TaskData(task=task, params=dict(params or {}), queue=task.queue, api=self.api, worker="specHelper")
+        return task.run(data.params, data)
+
+    def run_full_task(self, name: str, params: Mapping[str, Any] | None = None) -> Any:
+        """Validate the inputs and run the task through its middleware in-line, as a worker would."""
+        return self.api.tasks.run_inline(name, params)
+
+    def find_enqueued_tasks(self, name: str) -> list[dict[str, Any]]:
+        """Queued and delayed jobs of task ``name``: ``{id, task, queue, params, timestamp}`` (None if queued)."""
+        return self.api.tasks.find_enqueued(name)
+
+    def delete_enqueued_tasks(self, name: str, params: Mapping[str, Any] | None = None) -> int:
+        """Remove the queued and delayed jobs of task ``name`` (only those with ``params`` when given)."""
+        return self.api.tasks.delete_enqueued(name, params)
