@@ -4,9 +4,9 @@
 
 The app folder is the current directory (``--chdir``) or ``HERO_ROOT``; processes share chat,
 cache and tasks through ``REDIS_URL``. Each worker serves HTTP and WebSockets with hero's own
-strict handler on gunicorn's listener. The TCP server runs only with one worker (several workers
-cannot share its port without SO_REUSEPORT, which hero leaves off so that two servers never
-silently share a port); run ``hero start`` beside gunicorn for TCP clients otherwise.
+strict handler on gunicorn's listener, and its own TCP server: with several workers they share the
+TCP port through SO_REUSEPORT (the kernel spreads connections), which hero turns on only here, where
+sharing is the intent (``hero start`` keeps it off so that two servers never silently share a port).
 
 On SIGTERM gunicorn stops accepting and drains HTTP; hero answers new actions on open connections
 with 503, closes WebSockets with 1001, then stops every initializer.
@@ -58,7 +58,7 @@ class Worker(GeventPyWSGIWorker):
         root = os.environ.get("HERO_ROOT") or os.getcwd()
         overrides: dict[str, Any] = {"web": {"enabled": False}}
         if self.cfg.workers > 1:
-            overrides["socket"] = {"enabled": False}
+            overrides["socket"] = {"reuse_port": True}
         self.hero = Process(root, overrides=overrides)
         api = self.hero.start()
         self.web = WebServer(api, api.config.web)

@@ -41,7 +41,8 @@ def gunicorn(tmp_path):
     port = free_port()
     environment = {key: value for key, value in os.environ.items() if not key.startswith("HERO_")}
     environment.pop("REDIS_URL", None)
-    environment.update({"HERO_ENV": "test", "HOME": str(tmp_path)})
+    socket_port = free_port()
+    environment.update({"HERO_ENV": "test", "HOME": str(tmp_path), "HERO_SOCKET_PORT": str(socket_port)})
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-k", "hero.gunicorn.Worker", "-w", "2", "-b", f"127.0.0.1:{port}",
          "--no-control-socket", "--graceful-timeout", "5", "hero.gunicorn:app"],
@@ -49,7 +50,7 @@ def gunicorn(tmp_path):
     )
     try:
         wait_until_up(port, process)
-        yield port, process
+        yield port, socket_port, process
     finally:
         if process.poll() is None:
             process.kill()
@@ -58,7 +59,7 @@ def gunicorn(tmp_path):
 
 @pytest.mark.timeout(60)
 def test_gunicorn_serves_actions_rejects_smuggling_and_stops_cleanly(gunicorn):
-    port, process = gunicorn
+    port, socket_port, process = gunicorn
     response = requests.get(f"http://127.0.0.1:{port}/api/randomNumber", timeout=5)
     assert response.status_code == 200 and 0 <= response.json()["randomNumber"] <= 1
     assert response.headers["X-Powered-By"] == "hero"
@@ -72,6 +73,13 @@ def test_gunicorn_serves_actions_rejects_smuggling_and_stops_cleanly(gunicorn):
     assert json.loads(client.recv())["context"] == "api"
     client.send(json.dumps({"event": "action", "params": {"action": "randomNumber"}, "messageId": 1}))
     assert json.loads(client.recv())["messageId"] == 1
+
+    for _ in range(4):  # the kernel spreads these over both workers, which share the port
+        with socket.create_connection(("127.0.0.1", socket_port), timeout=5) as line_client:
+            reader = line_client.makefile("rb")
+            assert json.loads(reader.readline())["context"] == "api"
+            line_client.sendall(b"randomNumber\r\n")
+            assert 0 <= json.loads(reader.readline())["randomNumber"] <= 1
 
     process.send_signal(signal.SIGTERM)
     close_code = None
