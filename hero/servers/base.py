@@ -28,14 +28,33 @@ class Server:
     def __init__(self, api: Api, config: Namespace) -> None:
         self.api = api
         self.config = config
+        #: The gevent server accepting connections, once started.
+        self._server: Any = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url or 'not listening'}>"
 
     @property
+    def scheme(self) -> str:
+        """The URL scheme clients use (``http``, ``tcp``, ``tls``)."""
+        raise NotImplementedError
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """The (host, port) it listens on, once started (port 0 in config → the port it got)."""
+        if self._server is None:
+            return None
+        host, port = self._server.address[:2]
+        return host, port
+
+    @property
     def url(self) -> str | None:
         """Where clients reach it, once it listens (for the start line)."""
-        return None
+        address = self.address
+        if address is None:
+            return None
+        host = f"[{address[0]}]" if ":" in address[0] else address[0]
+        return f"{self.scheme}://{host}:{address[1]}"
 
     def start(self) -> None:
         raise NotImplementedError

@@ -71,18 +71,8 @@ class SocketServer(Server):
         return self._ssl_context
 
     @property
-    def address(self) -> tuple[str, int] | None:
-        if self._server is None:
-            return None
-        host, port = self._server.address[:2]
-        return host, port
-
-    @property
-    def url(self) -> str | None:
-        address = self.address
-        if address is None:
-            return None
-        return f"{'tls' if self._ssl_context else 'tcp'}://{address[0]}:{address[1]}"
+    def scheme(self) -> str:
+        return "tls" if self._ssl_context else "tcp"
 
     def start(self) -> None:
         tls = self.config.tls

@@ -93,20 +93,7 @@ class WebServer(Server):
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    @property
-    def address(self) -> tuple[str, int] | None:
-        if self._server is None:
-            return None
-        host, port = self._server.address[:2]
-        return host, port
-
-    @property
-    def url(self) -> str | None:
-        address = self.address
-        if address is None:
-            return None
-        host = f"[{address[0]}]" if ":" in address[0] else address[0]
-        return f"http://{host}:{address[1]}"
+    scheme = "http"
 
     def start(self) -> None:
         bind, port = self.config.bind, self.config.port
