@@ -135,8 +135,25 @@ def _all_commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], 
     return commands
 
 
+#: Commands that must run in an unpatched process: `hero worker` forks RQ work-horses, and a fork
+#: of a gevent-patched process is broken (reference/stack-notes.md, RQ).
+UNPATCHED_COMMANDS = frozenset({"worker"})
+
+
+def _command_name(argv: Sequence[str]) -> str | None:
+    """The subcommand in ``argv``, found without importing anything (``--root X`` is skipped)."""
+    items = iter(argv)
+    for item in items:
+        if item == "--root":
+            next(items, None)
+        elif not item.startswith("-"):
+            return item
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    _patch()
+    if _command_name(sys.argv[1:] if argv is None else argv) not in UNPATCHED_COMMANDS:
+        _patch()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:

@@ -1,0 +1,266 @@
+"""Tasks across processes on the real Redis: two servers share one periodic schedule and one
+leader; `hero worker` survives unknown jobs, stops warmly on SIGTERM, and a job whose worker is
+SIGKILLed mid-run is recovered by the scheduler and run again to completion."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import gevent
+import psutil
+import pytest
+import redis
+from rq import Queue
+from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
+
+from hero.task import JSONSerializer, TaskMiddleware
+from tests.apps import write_app
+
+#: The example app (the repository root) and the Redis the `redis_url` fixture flushes.
+APP_ROOT = str(Path(__file__).resolve().parents[2])
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9")
+
+pytestmark = pytest.mark.timeout(40)
+
+TICK_APP = {
+    "config.py": '''
+        tasks = {"workers": 1}
+    ''',
+    "tasks/tick.py": '''
+        import os
+        import time
+
+        from hero.task import Task
+
+
+        class Tick(Task):
+            name = "tick"
+            frequency = 500
+            timeout = 2
+
+            def run(self, params, worker):
+                worker.api.redis.client.rpush("test:ticks", f"{time.time()} {os.getpid()}")
+    ''',
+}
+
+
+def hero_env(**extra: str) -> dict[str, str]:
+    """The environment of a hero subprocess: test env, the test Redis, free ports, no TCP server,
+    and short heartbeats (a killed job is abandoned ~2 s after its last heartbeat)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HERO_")}
+    env.update(HERO_ENV="test", REDIS_URL=REDIS_URL, PORT="0", HERO_SOCKET__ENABLED="false",
+               PYTHONPATH=APP_ROOT, HERO_TASKS__HEARTBEAT_GRACE="1", HERO_TASKS__JOB_MONITORING_INTERVAL="1")
+    env.update(extra)
+    return env
+
+
+class Processes:
+    """Start `python -m hero ...` subprocesses; every one still running is killed after the test."""
+
+    def __init__(self) -> None:
+        self.started: list[subprocess.Popen] = []
+
+    def spawn(self, root: Path | str, *command: str, ready: str | None = None) -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, "-m", "hero", "--root", str(root), *command], env=hero_env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.started.append(proc)
+        if ready is not None:
+            with gevent.Timeout(15, AssertionError(f"`hero {' '.join(command)}` did not print {ready!r}")):
+                for line in proc.stdout:  # type: ignore[union-attr]
+                    if ready in line:
+                        break
+                else:
+                    raise AssertionError(f"`hero {' '.join(command)}` exited with {proc.wait()}")
+            gevent.spawn(self._drain, proc)
+        return proc
+
+    @staticmethod
+    def _drain(proc: subprocess.Popen) -> None:
+        for _ in proc.stdout:  # type: ignore[union-attr]
+            pass
+
+    def kill_all(self) -> None:
+        for proc in self.started:
+            if proc.poll() is None:
+                for child in psutil.Process(proc.pid).children(recursive=True):
+                    child.kill()
+                proc.kill()
+            proc.wait(timeout=5)
+
+
+@pytest.fixture
+def processes(redis_url):
+    spawned = Processes()
+    yield spawned
+    spawned.kill_all()
+
+
+@pytest.fixture
+def client(redis_url):
+    connection = redis.Redis.from_url(redis_url)
+    yield connection
+    connection.close()
+
+
+def wait_for(predicate, timeout=10.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        gevent.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
+
+
+def ticks(client) -> list[tuple[float, int]]:
+    return [(float(at), int(pid)) for at, pid in (raw.decode().split() for raw in client.lrange("test:ticks", 0, -1))]
+
+
+def leader_pid(client) -> int | None:
+    raw = client.get("hero:tasks:scheduler:leader")
+    return int(raw.decode().rpartition("#")[0].rpartition(":")[2]) if raw else None
+
+
+def pending_ticks(client) -> int:
+    queue = Queue("default", connection=client, serializer=JSONSerializer)
+    return queue.count + ScheduledJobRegistry(queue=queue).count
+
+
+def start_two_servers(processes, tmp_path):
+    root = write_app(tmp_path / "app", TICK_APP)
+    return [processes.spawn(root, "start", ready="hero ready") for _ in range(2)]
+
+
+def test_two_servers_run_a_periodic_task_once_per_period(processes, client, tmp_path):
+    start_two_servers(processes, tmp_path)
+    client.delete("test:ticks")
+    gevent.sleep(3.0)
+    runs = ticks(client)
+    assert len(runs) >= 4  # a 500 ms period over 3 s
+    gaps = [b[0] - a[0] for a, b in zip(runs, runs[1:])]
+    assert min(gaps) >= 0.49, gaps  # never two runs within one period, whichever process ran them
+    assert pending_ticks(client) <= 1
+
+
+def test_a_new_leader_takes_over_when_the_leader_is_killed(processes, client, tmp_path):
+    servers = start_two_servers(processes, tmp_path)
+    pids = {server.pid for server in servers}
+    old = wait_for(lambda: leader_pid(client))
+    assert old in pids
+    os.kill(old, signal.SIGKILL)
+    killed_at = time.time()
+    new = wait_for(lambda: (pid := leader_pid(client)) not in (None, old) and pid, timeout=6)
+    assert new in pids - {old}
+    assert time.time() - killed_at < 2.0 + 1.0  # the test lock TTL (2 s) plus a round or two
+    # the survivor keeps the periodic task going (a tick the dead process was running is recovered
+    # after its timeout plus the heartbeat grace)
+    try:
+        wait_for(lambda: any(at > killed_at and pid == new for at, pid in ticks(client)), timeout=10)
+    except AssertionError:
+        marker = client.get("hero:tasks:periodic:tick")
+        state = {"marker job": client.hgetall(b"rq:job:" + marker) if marker else None,
+                 "keys": sorted(client.keys("*")), "ticks": ticks(client), "killed at": killed_at}
+        raise AssertionError(f"no tick by the new leader {new} after the kill: {state}") from None
+
+
+def capture_job_ids(api) -> list[str]:
+    ids: list[str] = []
+    api.tasks.registry.add_middleware(TaskMiddleware("capture", is_global=True,
+                                                     post_enqueue=lambda data: ids.append(data.job_id)))
+    return ids
+
+
+def fetch(client, job_id) -> Job:
+    return Job.fetch(job_id, connection=client, serializer=JSONSerializer)
+
+
+def test_a_job_whose_worker_is_killed_mid_run_runs_again(processes, client, boot_hero):
+    # this process leads the scheduler, which hands abandoned jobs to RQ's retry handling
+    api = boot_hero({"web": {"enabled": False}, "socket": {"enabled": False},
+                     "tasks": {"workers": 0, "scheduler": True}}, redis=True)
+    ids = capture_job_ids(api)
+    worker = processes.spawn(APP_ROOT, "worker", ready="listening on")
+    api.tasks.enqueue("sleepTask", {"sleepDuration": 2000})
+    job_id = ids[0]
+    wait_for(lambda: fetch(client, job_id).get_status() == JobStatus.STARTED)
+    horses = psutil.Process(worker.pid).children()
+    assert horses, "the worker forked no work-horse"
+    for process in (*horses, psutil.Process(worker.pid)):
+        process.kill()  # SIGKILL: no warm shutdown, no death registered
+    worker.wait(timeout=5)
+    job = wait_for(lambda: (job := fetch(client, job_id)).get_status() == JobStatus.QUEUED and job, timeout=8)
+    assert job.retries_left == api.config.tasks.retries - 1
+    rerun = processes.spawn(APP_ROOT, "worker", "--burst")
+    assert rerun.wait(timeout=15) == 0
+    job = fetch(client, job_id)
+    assert job.get_status() == JobStatus.FINISHED
+    assert job.return_value()["sleepDuration"] == 2000
+
+
+def test_hero_worker_finishes_its_job_on_sigterm(processes, client, boot_hero):
+    api = boot_hero({"web": {"enabled": False}, "socket": {"enabled": False},
+                     "tasks": {"workers": 0, "scheduler": False}}, redis=True)
+    ids = capture_job_ids(api)
+    worker = processes.spawn(APP_ROOT, "worker", ready="listening on")
+    api.tasks.enqueue("sleepTask", {"sleepDuration": 1500})
+    wait_for(lambda: fetch(client, ids[0]).get_status() == JobStatus.STARTED)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=10) == 0
+    assert fetch(client, ids[0]).get_status() == JobStatus.FINISHED
+    assert api.tasks.workers() == {}  # its death was registered
+
+
+def test_a_second_sigterm_stops_hero_worker_at_once(processes, client, boot_hero):
+    api = boot_hero({"web": {"enabled": False}, "socket": {"enabled": False},
+                     "tasks": {"workers": 0, "scheduler": False}}, redis=True)
+    ids = capture_job_ids(api)
+    worker = processes.spawn(APP_ROOT, "worker", ready="listening on")
+    api.tasks.enqueue("sleepTask", {"sleepDuration": 20_000})
+    wait_for(lambda: fetch(client, ids[0]).get_status() == JobStatus.STARTED)
+    horses = psutil.Process(worker.pid).children()
+    worker.send_signal(signal.SIGTERM)
+    gevent.sleep(1.2)  # RQ ignores a second signal within a second of the first
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(timeout=10)  # cold: long before the 20 s job could end
+    assert horses and not any(horse.is_running() and horse.status() != psutil.STATUS_ZOMBIE for horse in horses)
+    assert fetch(client, ids[0]).get_status() != JobStatus.FINISHED
+    assert api.tasks.workers() == {}  # its death was registered
+
+
+def test_hero_worker_survives_unknown_jobs(processes, client, boot_hero):
+    api = boot_hero({"web": {"enabled": False}, "socket": {"enabled": False},
+                     "tasks": {"workers": 0, "scheduler": False}}, redis=True)
+    ids = capture_job_ids(api)
+    queue = Queue("default", connection=client, serializer=JSONSerializer)
+    unknown = queue.enqueue("hero.tasks.perform", "someCrazyTask", {})
+    garbage = queue.enqueue("no_such_module.no_such_function")
+    api.tasks.enqueue("sayHello", {"name": "after the bad ones"})
+    worker = processes.spawn(APP_ROOT, "worker", "--burst")
+    assert worker.wait(timeout=15) == 0
+    assert fetch(client, ids[0]).return_value() == "hello after the bad ones"
+    errors = {job["id"]: job["error"] for job in api.tasks.failed()}
+    assert "task someCrazyTask not found" in errors[unknown.id]
+    assert "no_such_module" in errors[garbage.id]
+
+
+def run_cli(*command: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hero", "--root", APP_ROOT, *command], env=hero_env(),
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_enqueue_and_tasks_commands(client):
+    done = run_cli("enqueue", "sayHello", "--params", '{"name": "cli"}')
+    assert done.returncode == 0 and "enqueued: sayHello" in done.stdout
+    refused = run_cli("enqueue", "sayHello", "--params", "{}")
+    assert refused.returncode == 1 and "name is a required input for task sayHello" in refused.stderr
+    delayed = run_cli("enqueue", "sayHello", "--params", '{"name": "later"}', "--in", "60000")
+    assert delayed.returncode == 0
+    shown = run_cli("tasks")
+    assert shown.returncode == 0, shown.stderr
+    assert "default          queued 1      delayed 1" in shown.stdout
+    assert "TASKS WILL NOT RUN" not in shown.stdout + shown.stderr
