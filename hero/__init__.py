@@ -19,12 +19,13 @@ from hero.errors import HeroError
 from hero.initializer import Initializer
 from hero.middleware import ActionMiddleware, ConnectionMiddleware
 from hero.params import Input
+from hero.task import Task, TaskMiddleware
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Action", "ActionMiddleware", "Connection", "ConnectionMiddleware", "HeroError", "Initializer", "Input",
-    "action", "api", "__version__",
+    "Task", "TaskMiddleware", "action", "api", "__version__",
 ]
 
 

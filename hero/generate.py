@@ -23,7 +23,7 @@ class $class_name(Action):
 ''')
 
 TASK = Template('''"""$name: $description"""
-from hero.task import Task
+from hero import Task
 
 
 class $class_name(Task):

@@ -89,3 +89,10 @@ def test_console_runs_code_with_the_app_booted():
                             env={k: v for k, v in os.environ.items() if not k.startswith("HERO_") and k != "REDIS_URL"})
     assert result.returncode == 0, result.stderr
     assert "cacheTest" in result.stdout
+
+
+def test_generate_a_task_that_the_app_loads(tmp_path):
+    assert hero("--root", str(tmp_path), "generate", "task", "nightlyReport").returncode == 0
+    result = hero("--root", str(tmp_path), "tasks", "--json")
+    assert result.returncode == 0, result.stderr
+    assert "nightlyReport" in result.stdout
