@@ -76,9 +76,13 @@ class SpecHelper:
 
         return run_verb(self.api, connection, verb, list(args), allowed=ALL_VERBS)
 
-    def run_action(self, name: str, params: Mapping[str, Any] | None = None, *,
+    def run_action(self, name: str, params: Mapping[str, Any] | None = None, /, *,
                    connection: Connection | None = None, **more_params: Any) -> dict[str, Any]:
-        """Run an action through the whole pipeline; returns the response (``error`` on failure)."""
+        """Run an action through the whole pipeline; returns the response (``error`` on failure).
+
+        Params come as a dict, as keywords, or both (``name`` and ``params`` are positional-only, so
+        an input may be called ``name``).
+        """
         own = connection is None
         connection = connection or self.build_connection()
         raw = {**(params or {}), **more_params, "action": name}

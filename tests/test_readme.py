@@ -1,0 +1,112 @@
+"""The README's examples run: its files make an app that boots, and its API snippets work."""
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from hero.spec_helper import SpecHelper
+from tests.apps import write_app
+from tests.conftest import APP_ROOT
+
+README = Path(APP_ROOT, "README.md").read_text()
+BLOCK = re.compile(r"^## (?P<heading>.+?)$|^```(?P<lang>\w+)\n(?P<code>.*?)^```", re.M | re.S)
+
+
+def blocks(language: str = "python") -> list[tuple[str, str]]:
+    """(section heading, code) for every code block in the README of ``language``."""
+    found, heading = [], ""
+    for match in BLOCK.finditer(README):
+        if match["heading"]:
+            heading = match["heading"]
+        elif match["lang"] == language:
+            found.append((heading, match["code"]))
+    return found
+
+
+def snippets(heading: str) -> list[str]:
+    return [code for section, code in blocks() if section == heading and not code.startswith("# ")]
+
+
+FILES = {code.splitlines()[0][2:].strip(): code for _, code in blocks() if re.match(r"# [\w/]+\.py\n", code)}
+
+USES_AUTH = '''
+from hero import Action
+
+class Secret(Action):
+    name = "secret"
+    middleware = ["auth"]
+    def run(self, data):
+        return {"secret": 42}
+'''
+
+
+@pytest.fixture(scope="module")
+def readme_app(tmp_path_factory):
+    assert {"actions/greet.py", "actions/shout.py", "initializers/auth.py", "tasks/send_welcome.py"} <= set(FILES)
+    root = write_app(tmp_path_factory.mktemp("readme"), {**FILES, "actions/secret.py": USES_AUTH})
+    helper = SpecHelper.boot(root)
+    yield helper
+    helper.stop()
+
+
+def test_the_action_examples(readme_app):
+    assert readme_app.run_action("greet", name="ann", times="2")["greeting"] == "hello ann hello ann"
+    assert readme_app.run_action("greet", name="  ")["error"] == "name must not be blank"
+    assert readme_app.run_action("greet")["error"] == "name is a required parameter for this action"
+    assert readme_app.run_action("shout", text="hi")["text"] == "HI"
+
+
+def test_the_middleware_example(readme_app):
+    assert readme_app.run_action("secret")["error"] == "not authorized"
+    assert readme_app.run_action("secret", token="let-me-in")["secret"] == 42  # middleware sees raw params
+    data = readme_app.api.processor.process(readme_app.build_connection(), {"action": "secret"})
+    assert data.status == 401
+
+
+def test_the_task_examples(readme_app):
+    assert readme_app.run_task("sendWelcome", {"email": "ann@example.com"}) == "welcome sent to ann@example.com"
+    (code,) = [c for c in snippets("Tasks") if "api.tasks.enqueue" in c]
+    exec(code, {"api": readme_app.api})
+    assert len(readme_app.find_enqueued_tasks("sendWelcome")) == 3
+
+
+def test_the_cache_snippet(readme_app):
+    (code,) = snippets("Cache")
+    exec(code, {"api": readme_app.api})
+    assert readme_app.api.cache.load("greeting")["value"] == {"text": "hello"}
+
+
+def test_the_chat_snippets(readme_app):
+    api = readme_app.api
+    connection = readme_app.build_connection()
+    first, middleware, cluster = snippets("Chat")
+    exec(first, {"api": api, "connection": connection})
+    assert connection.rooms == ["lobby"]
+    exec(middleware, {"api": api})
+    api.chat.broadcast(None, "lobby", "HELLO")
+    import gevent
+
+    gevent.sleep(0.2)
+    assert connection.messages[-1]["message"] == "hello"
+    forgotten = {"users": 1}
+    exec(cluster.replace("wait=True", "wait=False"), {"api": api, "cid": connection.id, "local_cache": forgotten})
+    gevent.sleep(0.2)
+    assert forgotten == {}
+
+
+@pytest.mark.timeout(30)
+def test_the_websocket_example_against_a_live_server(boot_hero):
+    api = boot_hero()
+    (code,) = snippets("WebSocket")
+    url = api.servers["web"].url.replace("http://", "ws://")
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        exec(code.replace("ws://localhost:8080", url), {})
+    lines = output.getvalue().splitlines()
+    assert "Welcome to the hero api" in lines[0]
+    assert "randomNumber" in lines[1]
+    assert "{'any': 'JSON'}" in lines[-1]
