@@ -1,9 +1,14 @@
-"""Tiny throwaway apps for tests: write files into a folder and boot it."""
+"""Helpers for tests: throwaway apps written into a folder, free ports, polling."""
 from __future__ import annotations
 
+import socket
 import textwrap
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
+
+import gevent
 
 
 def write_app(root: Path, files: Mapping[str, str]) -> Path:
@@ -13,3 +18,22 @@ def write_app(root: Path, files: Mapping[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(source).lstrip())
     return root
+
+
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
+    """Poll ``predicate`` (cooperatively) until it returns something truthy; return that, or fail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
+        gevent.sleep(interval)

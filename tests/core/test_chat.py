@@ -1,7 +1,6 @@
 """Chat rooms (PROTOCOL §5, actionhero's core/chatRoom tests), on real Redis and the embedded store."""
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import gevent
@@ -11,6 +10,7 @@ from hero.chat import ChatMiddleware
 from hero.errors import ChatError
 from hero.spec_helper import SpecHelper
 from tests.conftest import APP_ROOT
+from tests.apps import wait_for
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -21,14 +21,6 @@ def helper(request: pytest.FixtureRequest) -> Iterator[SpecHelper]:
     booted = SpecHelper.boot(APP_ROOT, overrides={"redis": {"url": url}}, environ={})
     yield booted
     booted.stop()
-
-
-def wait_for(predicate, timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        gevent.sleep(0.01)
 
 
 def chat_messages(connection) -> list[dict]:

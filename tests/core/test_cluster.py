@@ -6,7 +6,6 @@ with its own id and clients); tests/integration/test_two_processes.py does it wi
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,16 +18,9 @@ from hero.errors import ChatError, HeroError, RpcTimeout, StoreUnavailable, erro
 from hero.jsonutil import dumps
 from hero.spec_helper import SpecHelper
 from tests.conftest import APP_ROOT
+from tests.apps import free_port, wait_for
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def wait_for(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        gevent.sleep(0.02)
 
 
 def boot(url: str | None, server_id: str, **general) -> SpecHelper:
@@ -178,12 +170,6 @@ def test_destroying_a_room_evicts_members_on_other_processes(pair) -> None:
 
 
 # --- Redis goes away and comes back (reliability R4) ----------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_redis(port: int) -> subprocess.Popen:

@@ -1,7 +1,6 @@
 """The Redis layer: bounded failures against a dead or silent store, and the embedded store."""
 from __future__ import annotations
 
-import socket
 import time
 
 import gevent
@@ -11,12 +10,7 @@ from gevent.server import StreamServer
 from hero.cache import Cache
 from hero.errors import error_message, error_status
 from hero.redis import STORE_ERRORS, RedisSettings, RedisStore
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.apps import free_port
 
 
 def test_describe_names_the_store_without_credentials():

@@ -11,6 +11,7 @@ from rq.job import Job, JobStatus
 
 from hero.errors import TaskError
 from hero.task import JSONSerializer, Task, TaskMiddleware
+from tests.apps import wait_for
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -55,16 +56,6 @@ def api(request, boot_hero):
     for task_class in (AlwaysFails, SlowTask):
         booted.tasks.registry.add(task_class)
     return booted
-
-
-def wait_for(predicate, timeout=5.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        gevent.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
 
 
 def enqueue(api, name, params=None):

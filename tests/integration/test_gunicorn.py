@@ -15,12 +15,7 @@ import requests
 import websocket
 
 from tests.conftest import APP_ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.apps import free_port
 
 
 def wait_until_up(port: int, process: subprocess.Popen, seconds: float = 20) -> None:

@@ -13,12 +13,7 @@ import pytest
 import requests
 
 from tests.conftest import APP_ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.apps import free_port
 
 
 def start_hero(port: int, **env: str) -> subprocess.Popen:

@@ -20,6 +20,7 @@ from rq.registry import ScheduledJobRegistry
 
 from hero.task import JSONSerializer, TaskMiddleware
 from tests.apps import write_app
+from tests.apps import wait_for
 
 #: The example app (the repository root) and the Redis the `redis_url` fixture flushes.
 APP_ROOT = str(Path(__file__).resolve().parents[2])
@@ -105,16 +106,6 @@ def client(redis_url):
     connection = redis.Redis.from_url(redis_url)
     yield connection
     connection.close()
-
-
-def wait_for(predicate, timeout=10.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        gevent.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
 
 
 def ticks(client) -> list[tuple[float, int]]:

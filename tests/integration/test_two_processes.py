@@ -20,25 +20,12 @@ import pytest
 import redis
 
 from tests.servers.test_socket import LineClient
+from tests.apps import free_port, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 
 APP = Path(__file__).parent / "cluster_app"
 REPO = Path(__file__).parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        gevent.sleep(0.05)
 
 
 class HeroProcess:

@@ -12,18 +12,11 @@ import gevent
 import pytest
 
 from tests.servers.test_socket import LineClient, hero_socket  # noqa: F401 - the fixture is used by name
+from tests.apps import wait_for
 
 pytestmark = pytest.mark.timeout(30)
 
 TOO_BIG = "data length is too big ({} bytes max)"
-
-
-def wait_for(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        gevent.sleep(0.02)
 
 
 def test_a_line_without_newline_over_the_limit_is_refused_and_read(hero_socket) -> None:
