@@ -153,13 +153,16 @@ class WebServer(Server):
         self.api.stats.increment("web:rejected")
 
     def stats(self) -> dict[str, Any]:
-        return {
+        numbers = {
             **super().stats(),
             "openSockets": len(self.handlers),
             "requests": self.requests,
             "files": self.files,
             "rejected": self.rejected,
         }
+        if self.websocket is not None:
+            numbers["websocket"] = self.websocket.stats()
+        return numbers
 
 
 def _wake(handler: HeroHandler) -> None:
