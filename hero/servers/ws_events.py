@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import gevent
 from gevent.event import Event
 
 from hero import jsonutil
@@ -106,8 +105,7 @@ class MessageRouter:
         self.running += 1
         self._idle.clear()
         # NOTE: params are not sticky on WebSockets: each action carries its own (a fresh dict).
-        # A raw greenlet costs half of a Greenlet (no links); _run_action keeps the count itself.
-        gevent.spawn_raw(self._run_action, dict(params), message_id)
+        self.session.run_in_reader(self._run_action, dict(params), message_id)
 
     def _run_action(self, params: dict[str, Any], message_id: Any) -> None:
         try:

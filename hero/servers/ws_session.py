@@ -49,6 +49,8 @@ INTERNAL_ERROR = 1011
 TRY_AGAIN_LATER = 1013
 #: Codes that may be received but never sent in a close frame.
 _UNSENDABLE = frozenset({1005, 1006, 1015})
+#: Returned by a reader whose socket another greenlet now reads.
+HANDED_OFF = object()
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,9 @@ class WebSocketSession:
         self._writer: gevent.Greenlet | None = None
         self._pinger: gevent.Greenlet | None = None
         self._abort_timer: gevent.Greenlet | None = None
+        #: The greenlet reading the socket now (another takes over while an action waits).
+        self._reader: Any = None
+        self._loop = gevent.get_hub().loop
 
     def __repr__(self) -> str:
         state = "open" if self.close_code is None else f"closing {self.close_code}"
@@ -279,21 +284,62 @@ class WebSocketSession:
         self._writer = gevent.spawn(self._write_loop)
         if self.limits.ping_interval > 0:
             self._pinger = gevent.spawn(self._ping_loop)
+        self._reader = gevent.getcurrent()
+        self._reader_main(first=True)
+        # NOTE: stay until the session is over even when another greenlet took over reading:
+        # the web server's handler (and its pool slot) ends when this returns.
+        self.finished.wait()
+
+    def run_in_reader(self, function: Callable[..., Any], *args: Any) -> None:
+        """Run ``function`` now, in the reader; if it waits, a new greenlet reads on meanwhile.
+
+        A fast action answers without ever leaving the reader (no greenlet spawned, no trip
+        through the hub); one that waits on I/O hands the socket to a new reader, so the
+        connection keeps reading and actions still run concurrently.
+        """
+        me = gevent.getcurrent()
+        if self._reader is not me:
+            gevent.spawn_raw(function, *args)
+            return
+        handoff = self._loop.run_callback(self._take_over, me)
         try:
-            self._read_loop()
+            function(*args)
+        finally:
+            if self._reader is me:
+                handoff.stop()
+
+    def _take_over(self, blocked: Any) -> None:
+        # NOTE: runs in the hub, only once the reader's work has yielded to it.
+        if self._reader is not blocked or self.finished.is_set():
+            return
+        self._reader = gevent.spawn_raw(self._reader_main, False)
+
+    def _reader_main(self, first: bool) -> None:
+        me = gevent.getcurrent()
+        outcome: Any = None
+        try:
+            outcome = self._read_loop(me, first)
         except Exception:
             log.exception("websocket %s: the reader failed", self.name)
-        finally:
-            if self.close_code is None:
-                self.close_code = ABNORMAL  # the TCP connection ended without a close frame
-            self.abort()
-            for greenlet in (self._pinger, self._writer, self._abort_timer):
-                if greenlet is not None:
-                    greenlet.kill(block=False)
-            self.finished.set()
+        if outcome is HANDED_OFF:
+            return
+        if self.close_code is None:
+            self.close_code = ABNORMAL  # the TCP connection ended without a close frame
+        self.abort()
+        for greenlet in (self._pinger, self._writer, self._abort_timer):
+            if greenlet is not None:
+                greenlet.kill(block=False)
+        self.finished.set()
 
-    def _read_loop(self) -> None:
-        pending, self._leftover = self._leftover, b""
+    def _read_loop(self, me: Any, first: bool) -> Any:
+        """Read and act until the connection ends, or until another greenlet took over reading."""
+        pending = b""
+        if first:
+            pending, self._leftover = self._leftover, b""
+        else:
+            outcome = self._handle_events(me)  # what the previous reader had parsed but not acted on
+            if outcome is not True:
+                return outcome
         while True:
             if pending:
                 data, pending = pending, b""
@@ -301,20 +347,24 @@ class WebSocketSession:
                 try:
                     data = self.sock.recv(RECV_BYTES)
                 except OSError:
-                    return
+                    return None
             if not data:
-                return
+                return None
             if self._failed:
                 continue  # NOTE: drained so the close frame is not lost to a RST (stack-notes)
             self.ws.receive_data(data)
-            if not self._handle_events():
-                return
+            outcome = self._handle_events(me)
+            if outcome is not True:
+                return outcome
 
-    def _handle_events(self) -> bool:
-        """Act on what wsproto parsed; False once the closing handshake is complete."""
+    def _handle_events(self, me: Any) -> Any:
+        """Act on what wsproto parsed: True to read on, False once the closing handshake is
+        complete, HANDED_OFF when another greenlet became the reader meanwhile."""
         for event in self.ws.events():
             if isinstance(event, Message):
                 self._on_message_part(event)
+                if self._reader is not me:
+                    return HANDED_OFF
             elif isinstance(event, Ping):
                 self._pending_pongs.append(bytes(event.payload))
                 self._wake.set()
