@@ -124,7 +124,8 @@ class CacheInitializer(Initializer):
                           lock_prefix=api.redis.key(general.lock_prefix),
                           lock_duration_ms=general.lock_duration_ms, lock_name=api.id)
         api.stats = Stats(api.redis)
-        api.processor.listeners.append(lambda data: api.stats.increment(f"requests:{data.connection.type}"))
+        # NOTE: "actions:<connection type>", beside the transports' own counters such as "web:requests"
+        api.processor.listeners.append(lambda data: api.stats.increment(f"actions:{data.connection.type}"))
 
     def start(self, api: Api) -> None:
         api.stats.start()
@@ -237,7 +238,7 @@ class Process:
         watch_hub(self.config.general.max_blocking_time)
         self.api.running = True
         self.api.processor.stopping = False
-        log.info("hero %s started (env %s, id %s)", self.config.general.server_name, self.config.env, self.api.id)
+        log.info("%s started (env %s, id %s)", self.config.general.server_name, self.config.env, self.api.id)
         return self.api
 
     def stop(self) -> None:

@@ -507,5 +507,5 @@ def test_status_counts_websocket_connections_and_requests(client: websocket.WebS
     ask(client, {"event": "action", "params": {"action": "randomNumber"}})
     stats = ask(client, {"event": "action", "params": {"action": "status"}})["stats"]
     assert stats["connections"]["websocket"] == 1
-    assert stats["requests"]["local"]["requests:websocket"] >= 1
+    assert stats["requests"]["local"]["actions:websocket"] >= 1
     assert stats["servers"]["web"]["websocket"]["activeConnections"] == 1
