@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import textwrap
 import time
 from collections.abc import Callable, Mapping
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import redis
 
 
 def write_app(root: Path, files: Mapping[str, str]) -> Path:
@@ -37,3 +39,21 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
         gevent.sleep(interval)
+
+
+def start_redis(port: int) -> subprocess.Popen:
+    """A redis-server of the test's own on ``port`` (to stop and restart at will), once it answers."""
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port, socket_connect_timeout=0.2)
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            client.ping()
+            return process
+        except redis.exceptions.ConnectionError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            gevent.sleep(0.05)

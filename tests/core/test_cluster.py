@@ -6,7 +6,6 @@ with its own id and clients); tests/integration/test_two_processes.py does it wi
 from __future__ import annotations
 
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -18,7 +17,7 @@ from hero.errors import ChatError, HeroError, RpcTimeout, StoreUnavailable, erro
 from hero.jsonutil import dumps
 from hero.spec_helper import SpecHelper
 from tests.conftest import APP_ROOT
-from tests.apps import free_port, wait_for
+from tests.apps import free_port, start_redis, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -170,23 +169,6 @@ def test_destroying_a_room_evicts_members_on_other_processes(pair) -> None:
 
 
 # --- Redis goes away and comes back (reliability R4) ----------------------------------------------
-
-
-def start_redis(port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port, socket_connect_timeout=0.2)
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            client.ping()
-            return process
-        except redis.exceptions.ConnectionError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise
-            gevent.sleep(0.05)
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server to restart its own Redis")
