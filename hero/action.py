@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from hero.errors import BootError, UnknownAction
 from hero.loader import iter_modules
@@ -133,7 +133,7 @@ def action(name: str, *, inputs: Any = None, version: Version = 1, description: 
             "__doc__": function.__doc__,
             **attributes,
         }
-        action_class = type(f"{function.__name__}_action", (Action,), body)
+        action_class = cast(type[Action], type(f"{function.__name__}_action", (Action,), body))
         action_class.validate()
         function.hero_action = action_class  # type: ignore[attr-defined]
         return function

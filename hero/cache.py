@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import time
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import redis
@@ -213,7 +213,9 @@ class Cache:
 
     def pop(self, key: str) -> Any | None:
         """Remove and return the oldest item of the list ``key``; None when it is empty."""
-        raw = self.redis.lpop(self.prefix + key)
+        # NOTE: the client decodes responses and LPOP without a count gives one item; the stubs
+        # only know the wide ``bytes | str | list`` union.
+        raw = cast("str | None", self.redis.lpop(self.prefix + key))
         if raw is None:
             return None
         return self._decode(key, raw).get("data")

@@ -12,9 +12,10 @@ Redis is unreachable, and nothing is queued.
 """
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from hero.connection import Connection, now_ms
 from hero.errors import ChatError
@@ -60,6 +61,8 @@ class Chat:
 
     def __init__(self, client: redis.Redis, connections: Connections, cluster: Cluster, *,
                  key: Callable[..., str], server_id: str, max_rooms_per_connection: int = 100) -> None:
+        # NOTE: the client decodes responses (str, never bytes); redis-py's stubs only know
+        # ``bytes | str``, hence the casts on what it returns below.
         self.client = client
         self.connections = connections
         self.cluster = cluster
@@ -92,7 +95,7 @@ class Chat:
         room = _require_room(room)
         if not self.exists(room):
             raise ChatError("room does not exist")
-        members = list(self.client.hkeys(self.members_key(room)))
+        members = list(cast("list[str]", self.client.hkeys(self.members_key(room))))
         # NOTE: the notice names its receivers, because local members leave before it is delivered.
         self._publish(room, self._payload(None, room, "this room has been deleted"), to=members)
         for connection_id in members:
@@ -109,7 +112,7 @@ class Chat:
         return bool(isinstance(room, str) and room and self.client.sismember(self._rooms_key, room))
 
     def list(self) -> list[str]:
-        return sorted(self.client.smembers(self._rooms_key))
+        return sorted(cast("set[str]", self.client.smembers(self._rooms_key)))
 
     def status(self, room: str) -> dict[str, Any]:
         """``{"room", "members": {id: {"id", "joinedAt"}}, "membersCount"}``."""
@@ -117,7 +120,7 @@ class Chat:
         if not self.exists(room):
             raise ChatError("room does not exist")
         members: dict[str, Any] = {}
-        for connection_id, raw in self.client.hgetall(self.members_key(room)).items():
+        for connection_id, raw in cast("dict[str, str]", self.client.hgetall(self.members_key(room))).items():
             try:
                 details = loads(raw)
             except JSONError:
@@ -221,7 +224,8 @@ class Chat:
         return {"context": "user", "from": connection.id if connection is not None else "0", "room": room,
                 "message": message, "sentAt": now_ms()}
 
-    def _publish(self, room: str, payload: Payload, *, to: list[str] | None = None) -> None:
+    # NOTE: ``builtins.list``, because the ``list`` method above shadows it in the class body.
+    def _publish(self, room: str, payload: Payload, *, to: builtins.list[str] | None = None) -> None:
         message: dict[str, Any] = {"messageType": "chat", "room": room, "payload": payload}
         if to is not None:
             message["to"] = to
@@ -260,7 +264,8 @@ class Chat:
         """Drop the members held by a process that died without leaving; returns how many."""
         removed = 0
         for room in self.list():
-            stale = [connection_id for connection_id, raw in self.client.hgetall(self.members_key(room)).items()
+            held = cast("dict[str, str]", self.client.hgetall(self.members_key(room)))
+            stale = [connection_id for connection_id, raw in held.items()
                      if _host_of(raw) == host]
             if stale:
                 removed += int(self.client.hdel(self.members_key(room), *stale))

@@ -101,7 +101,8 @@ def command_version(args: argparse.Namespace) -> int:
 
 
 #: Subcommands: name → (help, configure-parser, run). Other modules add theirs with :func:`command`.
-COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
+#: NOTE: configure's result is ignored (``object``), so a lambda may return add_argument's Action.
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], object], Callable[[argparse.Namespace], int]]] = {
     "start": ("boot the server and block until SIGINT/SIGTERM", lambda parser: None, command_start),
     "actions": ("list actions with versions and inputs",
                 lambda parser: parser.add_argument("--json", action="store_true", help="print JSON"),
@@ -122,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _all_commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
+def _all_commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], object],
                                        Callable[[argparse.Namespace], int]]]:
     commands = dict(COMMANDS)
     # NOTE: commands that belong to optional parts live beside them (hero.tasks_cli etc.).

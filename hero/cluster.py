@@ -201,7 +201,7 @@ class Cluster:
                     self._run_reconnect_hooks()
                 message = self._pubsub.get_message(timeout=1.0)
                 backoff = 0.05
-            except (*STORE_ERRORS, HeroError, OSError) as error:
+            except STORE_ERRORS + (HeroError, OSError) as error:  # NOTE: mypy rejects a starred tuple
                 if self._pubsub is not None:
                     log.warning("cluster: lost the subscription to %s (%s); re-subscribing",
                                 self.channel, type(error).__name__)

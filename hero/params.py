@@ -16,7 +16,7 @@ import copy
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields as dataclass_fields
-from typing import Any
+from typing import Any, cast
 
 from marshmallow import Schema, ValidationError, fields
 
@@ -160,7 +160,7 @@ class ParamSpec:
         Raises :class:`BootError` naming ``owner`` and the input for any bad declaration.
         """
         is_missing = _missing_predicate(missing_param_checks)
-        options = {"is_missing": is_missing, "scrub": scrub, "prefix": _prefix}
+        options: dict[str, Any] = {"is_missing": is_missing, "scrub": scrub, "prefix": _prefix}
         if inputs is None or (isinstance(inputs, Mapping) and not inputs):
             if _prefix:  # a nested input without inputs of its own still loads as an object
                 return cls(owner, schema=pf.build_schema({}, mm.class_name(owner, _prefix)), **options)
@@ -275,7 +275,9 @@ class ParamSpec:
         try:
             loaded = self.load_object(params)
         except ValidationError as error:
-            messages = error.messages
+            # NOTE: load_object only raises ValidationError with ObjectErrors; marshmallow types
+            # ``messages`` as any list or dict.
+            messages = cast(mm.ObjectErrors, error.messages)
         else:
             if not isinstance(loaded, dict):
                 raise TypeError(f"the inputs schema of {self.owner} must load a dict, not {type(loaded).__name__}")
@@ -293,7 +295,8 @@ class ParamSpec:
             loaded = self._schema.load(data)
         except ValidationError as error:
             # NOTE: the errors keep the data they came from, so the walk reports the values loaded.
-            raise ValidationError(mm.ObjectErrors(error.messages, data)) from error
+            # NOTE: Schema.load always reports a dict of errors (by field name or ``_schema``).
+            raise ValidationError(mm.ObjectErrors(cast("dict[str, Any]", error.messages), data)) from error
         if not isinstance(loaded, dict):
             return loaded
         if self._renames:

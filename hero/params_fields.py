@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing
+from marshmallow.types import StrSequenceOrSet
 
 from hero import params_marshmallow as mm
 from hero.errors import BootError
@@ -109,7 +110,8 @@ class _Steps(fields.Field):
             value = self.default()
         return self._deserialize(value, attr, data, **kwargs)
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> Any:
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     partial: bool | StrSequenceOrSet | None = None, **kwargs: Any) -> Any:
         many = self.is_list
         if many and not isinstance(value, list):
             value = list(value) if isinstance(value, tuple) else [value]
@@ -143,7 +145,8 @@ class ObjectField(fields.Nested):
     child: ParamSpec
 
     def __init__(self, child: ParamSpec, **kwargs: Any) -> None:
-        schema = child.marshmallow_schema()
+        # NOTE: a nested child spec always has a schema (compile gives an empty one when needed).
+        schema = cast(Schema, child.marshmallow_schema())
         super().__init__(schema, unknown=EXCLUDE, **kwargs)
         self._schema = schema  # NOTE: the child's own schema, not a copy, so docs and loading agree
         self.child = child
@@ -153,7 +156,8 @@ class ObjectField(fields.Nested):
             raise ValidationError(mm.InputError.not_an_object(value))
         return self.child.load_object(value)  # its errors are ObjectErrors, read at this input's place
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> Any:
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     partial: bool | StrSequenceOrSet | None = None, **kwargs: Any) -> Any:
         return self.load_value(value)
 
 

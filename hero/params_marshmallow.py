@@ -11,7 +11,7 @@ import copy
 import functools
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing
 from marshmallow.decorators import VALIDATES, VALIDATES_SCHEMA
@@ -71,7 +71,7 @@ class InputError(str):
         return self.template.format(name=path) if self.template else str(self)
 
 
-class ObjectErrors(dict):  # type: ignore[type-arg]
+class ObjectErrors(dict[Any, Any]):
     """A nested input's error dict, with the (formatted) value its children were loaded from."""
 
     def __init__(self, messages: Mapping[Any, Any], raw: Any) -> None:
@@ -173,20 +173,24 @@ def prepare_field(field: fields.Field, memo: _Memo | None = None) -> fields.Fiel
     prepared.name = None
     prepared.root = None
     prepared.validators = [_strict(v) for v in field.validators]
+    # NOTE: copy.copy keeps the class, so ``prepared`` is the same subclass as ``field``; the casts
+    # only tell mypy what the isinstance check on ``field`` already proved.
     if isinstance(field, fields.Nested):
+        nested = cast(fields.Nested, prepared)
         # NOTE: .schema is resolved on the copy, so the user's field keeps its own cache.
-        prepared._schema = None
-        prepared._schema = prepare_schema(prepared.schema, memo)
-        prepared.unknown = EXCLUDE
+        nested._schema = None
+        nested._schema = prepare_schema(nested.schema, memo)
+        nested.unknown = EXCLUDE
     elif isinstance(field, fields.List):
-        prepared.inner = prepare_field(field.inner, memo)
+        cast(fields.List, prepared).inner = prepare_field(field.inner, memo)
     elif isinstance(field, fields.Tuple):
-        prepared.tuple_fields = [prepare_field(f, memo) for f in field.tuple_fields]
+        cast(fields.Tuple, prepared).tuple_fields = [prepare_field(f, memo) for f in field.tuple_fields]
     elif isinstance(field, fields.Mapping):
+        mapping = cast(fields.Mapping, prepared)
         if field.key_field is not None:
-            prepared.key_field = prepare_field(field.key_field, memo)
+            mapping.key_field = prepare_field(field.key_field, memo)
         if field.value_field is not None:
-            prepared.value_field = prepare_field(field.value_field, memo)
+            mapping.value_field = prepare_field(field.value_field, memo)
     return prepared
 
 

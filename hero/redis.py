@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import redis
@@ -88,7 +88,7 @@ class RedisStore:
         s = self.settings
         retry = Retry(ExponentialBackoff(cap=0.2, base=0.05), s.retries)
         pool = redis.BlockingConnectionPool.from_url(
-            s.url,
+            cast(str, s.url),  # NOTE: not embedded, so the url is set
             max_connections=s.max_connections,
             timeout=s.pool_timeout,
             socket_connect_timeout=s.connect_timeout,

@@ -26,6 +26,7 @@ from hero.redis import STORE_ERRORS
 from hero.task import JSONSerializer
 
 if TYPE_CHECKING:
+    from hero.task_inspection import TaskInspection
     from hero.tasks import Tasks
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ return moved
 PROMOTE_BATCH = 1000
 
 
-def current_leader(tasks: Tasks) -> str | None:
+def current_leader(tasks: TaskInspection) -> str | None:
     """The process id held in the leader lock, if any."""
     raw = tasks.client.get(tasks.key("scheduler", "leader"))
     return raw.decode().rpartition("#")[0] if raw else None
@@ -96,7 +97,7 @@ class Scheduler:
             self.leading = False
             try:
                 self.lock.release()
-            except (LockError, *STORE_ERRORS):
+            except (LockError,) + STORE_ERRORS:  # NOTE: concatenated; mypy rejects a starred tuple
                 pass  # already expired or taken: nothing of ours to release
 
     def _run(self) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 import gevent
 
@@ -38,7 +38,8 @@ class Stats:
     def cluster(self) -> dict[str, int]:
         """Counts across every process (what was flushed, plus this process's unflushed deltas)."""
         try:
-            stored = self.store.client.hgetall(self.key)
+            # NOTE: ``client`` decodes responses; the stubs only know ``bytes | str`` keys.
+            stored = cast("dict[str, str]", self.store.client.hgetall(self.key))
         except STORE_ERRORS:
             stored = {}
         totals: Counter[str] = Counter({key: int(value) for key, value in stored.items()})

@@ -143,7 +143,8 @@ def _configure_enqueue(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--at", type=int, help="run at this time (epoch milliseconds)")
 
 
-COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
+# NOTE: configure's result is ignored (``object``): the lambda below returns add_argument's Action.
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], object], Callable[[argparse.Namespace], int]]] = {
     "worker": ("work tasks (RQ's forking worker with the app loaded)", _configure_worker, command_worker),
     "enqueue": ("validate and enqueue a task", _configure_enqueue, command_enqueue),
     "tasks": ("show queues, workers and failed jobs",

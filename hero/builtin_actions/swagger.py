@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -23,6 +23,8 @@ from hero.params_marshmallow import json_safe
 from hero.routes import Route, RouteTable
 
 if TYPE_CHECKING:
+    from apispec.ext.marshmallow.openapi import OpenAPIConverter
+
     from hero.processor import ActionData
     from hero.process import Api
 
@@ -114,6 +116,11 @@ class _OperationBuilder:
         self.plugin = plugin
         self.operation_ids: set[str] = set()
 
+    @property
+    def converter(self) -> OpenAPIConverter:
+        # NOTE: APISpec(plugins=[plugin]) ran init_spec, which sets it; apispec types it Optional.
+        return cast("OpenAPIConverter", self.plugin.converter)
+
     def operation(self, action: Action, verb: str, captures: list[dict[str, Any]], *, pinned: bool = False,
                   versions: Iterable[str] = (), note: str = "") -> dict[str, Any]:
         captured = {capture["name"] for capture in captures}
@@ -156,7 +163,7 @@ class _OperationBuilder:
         described = action.params.describe()
         try:
             schema = action.params.marshmallow_schema()
-            converted = self.plugin.converter.schema2parameters(schema, location="query") if schema else []
+            converted = self.converter.schema2parameters(schema, location="query") if schema else []
         except Exception as error:  # NOTE: one odd schema must not take the whole document down
             log.warning("swagger: the inputs of %s could not be converted (%s); documenting their names only",
                         action.name, error)
@@ -186,7 +193,7 @@ class _OperationBuilder:
                 # NOTE: path captures win over body params; document the body without them.
                 target = type(target)(exclude=[name for name in target.fields if _wire(target, name) in captured],
                                       unknown=target.unknown)
-            self.plugin.converter.resolve_nested_schema(target)  # fails here, not inside spec.path()
+            self.converter.resolve_nested_schema(target)  # fails here, not inside spec.path()
         except Exception as error:  # NOTE: one odd schema must not take the whole document down
             log.warning("swagger: the inputs of %s could not be converted (%s); documenting their names only",
                         action.name, error)

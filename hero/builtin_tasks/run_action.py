@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from hero.errors import TaskError
 from hero.task import Task, TaskData
@@ -13,7 +13,7 @@ class RunAction(Task):
     description = "I run an action in-line (params: action, version, params) and return its response"
     # NOTE: `action` is a reserved input name (a global safe param of actions), so the inputs are
     # checked by hand in load_params rather than declared.
-    inputs: dict[str, Any] = {}
+    inputs: ClassVar[dict[str, Any]] = {}
 
     def load_params(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
         loaded = super().load_params(params)

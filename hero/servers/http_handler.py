@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote_to_bytes
 
 import gevent
@@ -89,10 +89,10 @@ def raw_response(status: int, payload: dict[str, Any]) -> bytes:
 _TIMED_OUT = raw_response(408, {"error": "the request headers were not received in time"})
 
 
-class RequestHeaders(dict):  # type: ignore[type-arg]
+class RequestHeaders(dict[str, Any]):
     """Request headers by lowercase name (repeats joined with ``, ``); ``get`` ignores case."""
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         return dict.get(self, name.lower(), default)
 
 
@@ -140,6 +140,11 @@ class HeroHandler(WSGIHandler):
     idle = True
     upgrade = False
     chunked = False
+    # NOTE: pywsgi declares these as bare ``= None`` class attributes, which mypy cannot type.
+    #: Status code parsed from ``status`` (negated after a socket error); None before a response.
+    code: int | None
+    #: Whether the application supplied its own ``Date`` header; None until headers are finalized.
+    provided_date: bool | None
 
     def __init__(self, sock: Any, address: Any, server: HeroWSGIServer) -> None:
         super().__init__(sock, address, server)
@@ -381,7 +386,7 @@ class HeroHandler(WSGIHandler):
     def _connection_upgrade_requested(self) -> bool:
         return self.upgrade
 
-    def _sendall(self, data: bytes) -> None:
+    def _sendall(self, data: bytes | bytearray) -> None:
         # NOTE: gevent's sendall() asks the kernel for SO_SNDBUF on every call; one plain send()
         # takes a small answer whole, and sendall() only finishes what it could not take.
         try:
@@ -404,7 +409,8 @@ class HeroHandler(WSGIHandler):
             self.response_headers.append((b"Date", _http_date()))
         self.finalize_headers()
         head = bytearray(b"HTTP/1.1 ")
-        head += self.status
+        # NOTE: start_response has encoded the status line to bytes by now; pywsgi's inferred type is str.
+        head += cast(bytes, self.status)
         head += b"\r\n"
         for name, value in self.response_headers:
             head += name

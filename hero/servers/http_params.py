@@ -53,7 +53,7 @@ class Uploads:
         """werkzeug's ``stream_factory``: a fresh file under a generated name (never the client's)."""
         handle = tempfile.NamedTemporaryFile("wb+", dir=self.directory, prefix="hero-upload-", delete=False)
         self.files.append(handle)
-        return handle  # type: ignore[return-value]
+        return handle
 
     def cleanup(self) -> None:
         for handle in self.files:
@@ -62,11 +62,11 @@ class Uploads:
             except OSError:
                 pass
             try:
-                os.unlink(handle.name)  # type: ignore[attr-defined]
+                os.unlink(handle.name)
             except FileNotFoundError:
                 pass
             except OSError as error:
-                log.warning("could not remove upload %s: %s", handle.name, error)  # type: ignore[attr-defined]
+                log.warning("could not remove upload %s: %s", handle.name, error)
         self.files = []
 
 

@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import http_date, is_resource_modified, parse_accept_header
@@ -189,7 +189,8 @@ class StaticFiles:
             if status == 304:
                 headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "content-type")]
             return status, headers, b""
-        return status, headers, response.response
+        # NOTE: ``_response`` only ever wraps byte streams; werkzeug types the body as str or bytes.
+        return status, headers, cast(Iterable[bytes], response.response)
 
     def _response(self, environ: dict[str, Any], file: IO[bytes], info: os.stat_result, gzipped: bool) -> Response:
         if not gzipped:

@@ -243,7 +243,8 @@ class WebSocketSession:
         code = self.close_code
         if self.ws.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
             sendable = code if code is not None and code not in _UNSENDABLE else None
-            frame = CloseConnection(code=sendable, reason=self.close_reason if sendable else None)
+            # NOTE: wsproto sends a close frame without a code for None, but annotates ``code: int``.
+            frame = CloseConnection(code=sendable, reason=self.close_reason if sendable else None)  # type: ignore[arg-type]
             self.sock.sendall(self.ws.send(frame))
         if self.ws.state is ConnectionState.CLOSED:
             # NOTE: the client closed first and has our answer: nothing more will come.
