@@ -30,6 +30,7 @@ setup(
             "requests>=2.31",
             "websocket-client>=1.7",
             "psutil>=5.9",
+            "mypy>=1.10",
             "gunicorn[gevent]>=23",
         ],
     },
