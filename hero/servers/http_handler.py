@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote_to_bytes
 
 import gevent
-from gevent.pywsgi import Input, WSGIHandler, WSGIServer, format_date_time
+from gevent.pywsgi import MAX_REQUEST_LINE, Input, WSGIHandler, WSGIServer, _InvalidClientInput, format_date_time
 
 from hero.jsonutil import dumps
 
@@ -112,10 +112,36 @@ def _environ_key(name: str) -> str:
     return "HTTP_" + name.upper().replace("-", "_")
 
 
+#: Fields a chunked body's trailer may not carry: they frame or route the request, and a proxy that
+#: honoured them would read the request differently from hero (reliability.md H6).
+FORBIDDEN_TRAILERS = frozenset({b"content-length", b"transfer-encoding", b"host", b"content-type",
+                                b"content-encoding", b"connection", b"expect", b"te", b"trailer"})
+_TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
 class HeroInput(Input):
-    """pywsgi's body reader, which never drains a large unread body: it closes the connection instead."""
+    """pywsgi's body reader, which never drains a large unread body (it closes the connection
+    instead) and refuses trailers that would reframe or reroute the request."""
 
     __slots__ = ("handler",)
+
+    def _Input__read_chunk_trailer(self, rfile: Any) -> bool:
+        # NOTE: replaces pywsgi's private trailer reader (name-mangled), which accepts any field.
+        # True: a trailer field was read; False: the blank line that ends the body.
+        line = rfile.readline(MAX_REQUEST_LINE + 1)
+        if not line.endswith(b"\r\n"):
+            self._chunked_input_error = True
+            raise _InvalidClientInput("a chunk trailer line must end with CRLF within the line limit")
+        if line == b"\r\n":
+            return False
+        name, colon, _ = line.partition(b":")
+        if not colon or not _TOKEN.match(name):
+            self._chunked_input_error = True
+            raise _InvalidClientInput("invalid chunk trailer field")
+        if name.lower() in FORBIDDEN_TRAILERS:
+            self._chunked_input_error = True
+            raise _InvalidClientInput(f"a chunk trailer may not carry {name.decode('latin-1')}")
+        return True
 
     def _discard(self) -> None:
         handler = self.handler

@@ -59,7 +59,20 @@ SMUGGLING = {
     "PROXY prefix": b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
     "bad chunk size": b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                       b"Content-Type: application/json\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n",
+    "trailer Content-Length": b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                              b"Content-Type: application/json\r\n\r\n2\r\n{}\r\n0\r\nContent-Length: 5\r\n\r\n",
+    "trailer Host": b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                    b"Content-Type: application/json\r\n\r\n2\r\n{}\r\n0\r\nHost: evil\r\n\r\n",
+    "trailer bare LF": b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                       b"Content-Type: application/json\r\n\r\n2\r\n{}\r\n0\r\nX-A: 1\n\r\n",
 }
+
+
+def test_a_harmless_chunk_trailer_is_accepted(address):
+    answer = raw_exchange(address, b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                                   b"Content-Type: application/json\r\nConnection: close\r\n\r\n"
+                                   b"b\r\n{\"key\": 22}\r\n0\r\nX-Checksum: 1\r\n\r\n")
+    assert status_of(answer) == 200 and b'"key":22' in answer
 
 
 @pytest.mark.parametrize("name", list(SMUGGLING))
