@@ -130,18 +130,21 @@ class HeroInput(Input):
         # True: a trailer field was read; False: the blank line that ends the body.
         line = rfile.readline(MAX_REQUEST_LINE + 1)
         if not line.endswith(b"\r\n"):
-            self._chunked_input_error = True
-            raise _InvalidClientInput("a chunk trailer line must end with CRLF within the line limit")
+            raise self._refuse("a chunk trailer line must end with CRLF within the line limit")
         if line == b"\r\n":
             return False
         name, colon, _ = line.partition(b":")
         if not colon or not _TOKEN.match(name):
-            self._chunked_input_error = True
-            raise _InvalidClientInput("invalid chunk trailer field")
+            raise self._refuse("invalid chunk trailer field")
         if name.lower() in FORBIDDEN_TRAILERS:
-            self._chunked_input_error = True
-            raise _InvalidClientInput(f"a chunk trailer may not carry {name.decode('latin-1')}")
+            raise self._refuse(f"a chunk trailer may not carry {name.decode('latin-1')}")
         return True
+
+    def _refuse(self, reason: str) -> Exception:
+        """Mark the body broken (pywsgi then answers 400 and closes) and return the error to raise."""
+        # NOTE: the flag is in pywsgi Input's own __slots__, which mypy cannot see.
+        self._chunked_input_error = True  # type: ignore[misc]
+        return _InvalidClientInput(reason)
 
     def _discard(self) -> None:
         handler = self.handler
