@@ -2,6 +2,7 @@
 fresh client is served meanwhile."""
 from __future__ import annotations
 
+import resource
 import socket
 import time
 
@@ -14,6 +15,19 @@ pytestmark = pytest.mark.timeout(60)
 
 SLOW_CLIENTS = 300
 IDLE_CLIENTS = 500
+
+
+@pytest.fixture(autouse=True)
+def enough_file_descriptors():
+    """Both ends of every connection live in this process: make room for them (within the hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 4 * max(SLOW_CLIENTS, IDLE_CLIENTS)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            pytest.skip(f"needs {wanted} file descriptors; the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 @pytest.fixture
