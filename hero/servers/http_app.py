@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from hero.errors import error_message, error_status
 from hero.routes import RouteMatch, RouteTable
+from hero.servers.http_handler import HeroInput
 from hero.servers.http_params import BodyError, ParamReader, Uploads, merge
 from hero.servers.http_render import JSON_TYPE, Renderer, status_line
 
@@ -102,7 +103,10 @@ class HttpApp:
                           environ.get("PATH_INFO"))
             body = b'{"error":"internal server error"}'
             status, headers = 500, [JSON_TYPE, ("Content-Length", str(len(body))), ("Connection", "close")]
-        if self.web.stopping:
+        body_input = environ.get("wsgi.input")
+        # NOTE: say so when the connection will close: stopping, or a request body left unread that
+        # is too large to drain (HeroInput._discard closes instead).
+        if self.web.stopping or (isinstance(body_input, HeroInput) and body_input.abandons_body()):
             headers.append(("Connection", "close"))
         start_response(status_line(status), headers)
         if environ["REQUEST_METHOD"] == "HEAD" or status in (204, 304):

@@ -146,18 +146,22 @@ class HeroInput(Input):
         self._chunked_input_error = True  # type: ignore[misc]
         return _InvalidClientInput(reason)
 
+    def abandons_body(self) -> bool:
+        """True when what is left of the body will not be read: the connection must close after the
+        response (rather than drain up to a large body to keep it alive)."""
+        if self.chunked_input:
+            return bool(self.chunk_length != 0)  # NOTE: 0 only once the last chunk has been read
+        return (self.content_length or 0) - self.position > DISCARD_LIMIT
+
     def _discard(self) -> None:
         handler = self.handler
         if handler.close_connection:
             return
-        if self.chunked_input:
-            if self.chunk_length != 0:  # NOTE: 0 only once the last chunk has been read
-                handler.close_connection = True
-            return
-        if (self.content_length or 0) - self.position > DISCARD_LIMIT:
+        if self.abandons_body():
             handler.close_connection = True
             return
-        super()._discard()
+        if not self.chunked_input:
+            super()._discard()
 
 
 class HeroHandler(WSGIHandler):

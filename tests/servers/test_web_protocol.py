@@ -168,6 +168,13 @@ def test_an_unread_body_is_drained_for_keep_alive(address):
     assert answer.count(b"HTTP/1.1 200 OK") == 2
 
 
+def test_a_large_unread_body_is_announced_with_connection_close(address):
+    # only the head is sent: the body the server will not read never arrives, so the close is clean
+    answer = raw_exchange(address, b"GET /api/echo?key=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n")
+    assert status_of(answer) == 200
+    assert b"Connection: close" in answer
+
+
 def test_http10_closes_unless_keep_alive(address):
     answer = raw_exchange(address, b"GET /api/randomNumber HTTP/1.0\r\n\r\n")
     assert status_of(answer) == 200 and b"Connection: close" in answer
