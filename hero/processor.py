@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -94,8 +93,6 @@ class ActionProcessor:
         self.filtered_params = filtered_params
         #: True once the process is stopping: new actions get 503.
         self.stopping = False
-        #: Actions run by this process, per connection type.
-        self.counts: Counter[str] = Counter()
         #: Called with every finished ActionData (stats, exception reporters).
         self.listeners: list[Callable[[ActionData], None]] = []
         self.in_flight = 0
@@ -167,7 +164,6 @@ class ActionProcessor:
         data.duration_ms = (time.monotonic() - data.started_at) * 1000
         if data.error is not None and "error" not in data.response:
             data.response["error"] = error_message(data.error)
-        self.counts[data.connection.type] += 1
         self.log(data)
         for listener in self.listeners:
             try:

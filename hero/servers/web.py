@@ -48,9 +48,6 @@ class WebServer(Server):
         #: Live client connections (sockets), for a graceful stop and the status numbers.
         self.handlers: set[HeroHandler] = set()
         self.stopping = False
-        self.requests = 0
-        self.files = 0
-        self.rejected = 0
         #: The static engine of the app's public folder, and of each ``dir`` route by its index.
         self.public_files = self._static(api.config.path("public"))
         self.mounts: dict[int, Any] = {route.index: self._mount(route) for route in self.routes.routes
@@ -140,25 +137,26 @@ class WebServer(Server):
 
     # --- numbers ------------------------------------------------------------------------------
 
+    # NOTE: the numbers live in api.stats only (counted locally, flushed to Redis in batches);
+    # stats() reads this process's share back from there.
+
     def count_request(self) -> None:
-        self.requests += 1
         self.api.stats.increment("web:requests")
 
     def count_file(self) -> None:
-        self.files += 1
         self.api.stats.increment("web:files")
 
     def count_rejected(self) -> None:
-        self.rejected += 1
         self.api.stats.increment("web:rejected")
 
     def stats(self) -> dict[str, Any]:
+        local = self.api.stats.local()
         numbers = {
             **super().stats(),
             "openSockets": len(self.handlers),
-            "requests": self.requests,
-            "files": self.files,
-            "rejected": self.rejected,
+            "requests": local.get("web:requests", 0),
+            "files": local.get("web:files", 0),
+            "rejected": local.get("web:rejected", 0),
         }
         if self.websocket is not None:
             numbers["websocket"] = self.websocket.stats()
