@@ -2,10 +2,11 @@
 
 A client's reader splits lines, runs verbs, and runs each action in the greenlet that read it:
 when the action yields (I/O, sleep), a new greenlet takes over reading, so up to
-``general.simultaneous_actions`` actions run at once and reply in completion order. Replies go
-straight to the socket when nothing is queued; what the socket cannot take is queued for a writer
-greenlet, and a client that stops reading is closed (``socket.max_queued_messages`` queued, or one
-write blocked for ``socket.write_timeout``) without slowing anyone else.
+``general.simultaneous_actions`` actions run at once and reply in completion order. Replies are
+written once per turn of the event loop (see :mod:`hero.servers.flush`), straight to the socket
+when nothing is queued; what the socket cannot take is queued for a writer greenlet, and a client
+that stops reading is closed (``socket.max_queued_messages`` queued, or one write blocked for
+``socket.write_timeout``) without slowing anyone else.
 
     $ telnet localhost 5000
     {"welcome":"Welcome to the hero api","context":"api"}
@@ -30,6 +31,7 @@ from gevent.server import StreamServer
 from hero.errors import BootError, HeroError, error_message
 from hero.jsonutil import JSONError, dumps, loads
 from hero.servers.base import Server
+from hero.servers.flush import FlushBatch
 from hero.verbs import ALL_VERBS, QUIT_VERBS, run_verb
 
 if TYPE_CHECKING:
@@ -64,6 +66,7 @@ class SocketServer(Server):
         self.clients: set[SocketClient] = set()
         self._server: StreamServer | None = None
         self._ssl_context: Any = None
+        self.flushes = FlushBatch()
 
     @property
     def tls(self) -> Any:
@@ -132,6 +135,8 @@ class SocketClient:
         self.write_timeout = config.write_timeout
         self.idle_timeout = config.idle_timeout
         self.limit = self.api.config.general.simultaneous_actions
+        #: Encoded messages waiting for this turn's flush.
+        self.outbox: list[bytes] = []
         #: Encoded messages the socket could not take yet, oldest first (the writer's work).
         self.pending: deque[bytes] = deque()
         self.max_pending = config.max_queued_messages
@@ -206,6 +211,7 @@ class SocketClient:
                     self._idle.wait(timeout=wait)
             if ending in ("quit", "stopping"):
                 self.push(GOODBYE)
+            self.flush()
             self.server.destroy_connection(self.connection)
             self._closing = True
             self._wake.set()
@@ -396,8 +402,7 @@ class SocketClient:
     def push(self, message: dict[str, Any]) -> None:
         """Send one message to the client (the connection's ``send``); never blocks.
 
-        When nothing is waiting it goes straight to the socket; what the socket cannot take now
-        is queued for the writer greenlet, up to ``socket.max_queued_messages``.
+        It goes out with the others of this turn of the event loop (:meth:`flush`).
         """
         if self.closed:
             return
@@ -407,10 +412,23 @@ class SocketClient:
             log.error("socket: a reply could not be encoded: %s", error)
             encoded = dumps({"error": f"the response could not be encoded: {error}", "context": "response",
                              "messageId": message.get("messageId")}) + b"\r\n"
+        if not self.outbox:
+            self.server.flushes.add(self)
+        self.outbox.append(encoded)
+
+    def flush(self) -> None:
+        """Write this turn's messages: straight to the socket when nothing is queued, else (and
+        what the socket cannot take now) to the writer, up to ``socket.max_queued_messages``."""
+        outbox = self.outbox
+        if not outbox or self.closed:
+            outbox.clear()
+            return
         if self.direct and not self.pending and not self._writing:
+            encoded = outbox[0] if len(outbox) == 1 else b"".join(outbox)
+            outbox.clear()
             try:
-                # NOTE: timeout 0.0 makes gevent's send fail instead of waiting, so a push from
-                # the chat subscriber never blocks on one slow client.
+                # NOTE: timeout 0.0 makes gevent's send fail instead of waiting: a flush runs in
+                # the hub and must never block on one slow client.
                 sent = self.sock.send(encoded, 0, 0.0)  # type: ignore[call-arg]
             except BlockingIOError:
                 sent = 0
@@ -419,11 +437,13 @@ class SocketClient:
                 return
             if sent == len(encoded):
                 return
-            encoded = encoded[sent:]
-        if len(self.pending) >= self.max_pending:
+            outbox.append(encoded[sent:])
+        if len(self.pending) + len(outbox) > self.max_pending:
             self.abort(f"it is not reading ({len(self.pending)} messages queued)")
+            outbox.clear()
             return
-        self.pending.append(encoded)
+        self.pending.extend(outbox)
+        outbox.clear()
         self._wake.set()
 
     def _write_loop(self) -> None:
