@@ -264,6 +264,14 @@ class ParamSpec:
                 scrubbed[key] = [child.scrub(item) if isinstance(item, Mapping) else item for item in value]
         return scrubbed
 
+    def receive(self, params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Raw request params → (scrubbed, loaded): :meth:`scrub`, then :meth:`load` of the result."""
+        received = self.scrub(params)
+        if self._schema is None and self._scrubbing:
+            # NOTE: with no inputs, scrubbing kept only global safe params: all that load would keep.
+            return received, dict(received)
+        return received, self.load(received)
+
     def load(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """A new dict of loaded inputs (plus global safe params, plus undeclared ones when not scrubbing).
 

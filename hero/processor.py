@@ -111,8 +111,8 @@ class ActionProcessor:
             middleware = self.actions.middleware_for(action)
             for each in middleware:
                 each.pre_process(data)
-            data.received_params = action.params.scrub(data.params)
-            data.params = MappingProxyType(action.params.load(data.received_params))
+            data.received_params, loaded = action.params.receive(data.params)
+            data.params = MappingProxyType(loaded)
             if data.to_process:
                 self.run_action(action, data)
                 for each in middleware:
@@ -147,7 +147,7 @@ class ActionProcessor:
                 self.deadlines.leave(entered)
         if result is None:
             return
-        if not isinstance(result, Mapping):
+        if type(result) is not dict and not isinstance(result, Mapping):
             raise TypeError(f"action {action.name} returned {type(result).__name__}; it must return a dict or None")
         data.response.update(result)
 

@@ -21,19 +21,22 @@ class Stats:
         self.store = store
         self.key = store.key("stats")
         self.flush_seconds = flush_seconds
-        self._local: Counter[str] = Counter()
+        #: Deltas not flushed yet (the only thing the hot path touches), and what this process flushed.
         self._pending: Counter[str] = Counter()
+        self._flushed: Counter[str] = Counter()
         self._flusher: gevent.Greenlet | None = None
 
     def __repr__(self) -> str:
-        return f"Stats({dict(self._local)!r})"
+        return f"Stats({self.local()!r})"
 
     def increment(self, key: str, amount: int = 1) -> None:
-        self._local[key] += amount
         self._pending[key] += amount
 
     def local(self) -> dict[str, int]:
-        return dict(self._local)
+        """This process's counts since it started."""
+        totals = self._flushed.copy()
+        totals.update(self._pending)
+        return dict(totals)
 
     def cluster(self) -> dict[str, int]:
         """Counts across every process (what was flushed, plus this process's unflushed deltas)."""
@@ -50,12 +53,15 @@ class Stats:
         if not self._pending:
             return
         pending, self._pending = self._pending, Counter()
+        # NOTE: counted as flushed before the round trip, so local() never misses them meanwhile.
+        self._flushed.update(pending)
         try:
             pipe = self.store.client.pipeline(transaction=False)
             for key, amount in pending.items():
                 pipe.hincrby(self.key, key, amount)
             pipe.execute()
         except STORE_ERRORS:
+            self._flushed -= pending
             self._pending.update(pending)  # keep them for the next try
             log.warning("stats: could not flush to %s", self.store.describe())
 
