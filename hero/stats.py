@@ -22,7 +22,7 @@ class Stats:
         self.key = store.key("stats")
         self.flush_seconds = flush_seconds
         #: Deltas not flushed yet (the only thing the hot path touches), and what this process flushed.
-        self._pending: Counter[str] = Counter()
+        self._pending: dict[str, int] = {}
         self._flushed: Counter[str] = Counter()
         self._flusher: gevent.Greenlet | None = None
 
@@ -30,7 +30,9 @@ class Stats:
         return f"Stats({self.local()!r})"
 
     def increment(self, key: str, amount: int = 1) -> None:
-        self._pending[key] += amount
+        # NOTE: a plain dict: a Counter's ``+=`` costs twice as much, on every action.
+        pending = self._pending
+        pending[key] = pending.get(key, 0) + amount
 
     def local(self) -> dict[str, int]:
         """This process's counts since it started."""
@@ -52,7 +54,7 @@ class Stats:
     def flush(self) -> None:
         if not self._pending:
             return
-        pending, self._pending = self._pending, Counter()
+        pending, self._pending = Counter(self._pending), {}
         # NOTE: counted as flushed before the round trip, so local() never misses them meanwhile.
         self._flushed.update(pending)
         try:
@@ -62,7 +64,8 @@ class Stats:
             pipe.execute()
         except STORE_ERRORS:
             self._flushed -= pending
-            self._pending.update(pending)  # keep them for the next try
+            for key, amount in pending.items():  # keep them for the next try
+                self.increment(key, amount)
             log.warning("stats: could not flush to %s", self.store.describe())
 
     def start(self) -> None:

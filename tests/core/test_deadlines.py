@@ -7,6 +7,7 @@ import gevent
 import pytest
 
 from hero.deadlines import DeadlineExpired, Deadlines
+from tests.apps import wait_for
 
 
 def test_an_overrun_is_interrupted_near_its_deadline():
@@ -59,5 +60,17 @@ def test_many_greenlets_each_get_their_own_deadline():
     greenlets = [gevent.spawn(work, 0.01, 1), gevent.spawn(work, 1, 0.05), gevent.spawn(work, 0.02, 1)]
     gevent.joinall(greenlets, timeout=3)
     assert [g.value for g in greenlets] == ["done", "expired", "done"]
-    gevent.sleep(0.05)
-    assert deadlines._watcher is None  # the watcher stops when nothing is open
+    assert wait_for(lambda: deadlines._watcher is None, timeout=2)  # the watcher stops when nothing is open
+
+
+def test_the_watcher_outlives_actions_that_never_yield():
+    """One watcher serves a stream of quick actions, instead of a greenlet spawned for each."""
+    deadlines = Deadlines(resolution=0.01)
+    with deadlines.limit(1):
+        pass
+    watcher = deadlines._watcher
+    gevent.sleep(0.03)
+    for _ in range(100):
+        with deadlines.limit(1):
+            pass
+        assert deadlines._watcher is watcher
