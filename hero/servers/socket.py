@@ -3,7 +3,7 @@
 A client's reader splits lines, runs verbs, and runs each action in the greenlet that read it:
 when the action yields (I/O, sleep), a new greenlet takes over reading, so up to
 ``general.simultaneous_actions`` actions run at once and reply in completion order. Replies are
-written once per turn of the event loop (see :mod:`hero.servers.flush`), straight to the socket
+written once per turn of the event loop (see :mod:`hero.servers.loopio`), straight to the socket
 when nothing is queued; what the socket cannot take is queued for a writer greenlet, and a client
 that stops reading is closed (``socket.max_queued_messages`` queued, or one write blocked for
 ``socket.write_timeout``) without slowing anyone else.
@@ -31,7 +31,7 @@ from gevent.server import StreamServer
 from hero.errors import BootError, HeroError, error_message
 from hero.jsonutil import JSONError, dumps, loads
 from hero.servers.base import Server
-from hero.servers.flush import FlushBatch
+from hero.servers.loopio import FLUSHES, wait_readable
 from hero.verbs import ALL_VERBS, QUIT_VERBS, run_verb
 
 if TYPE_CHECKING:
@@ -66,7 +66,6 @@ class SocketServer(Server):
         self.clients: set[SocketClient] = set()
         self._server: StreamServer | None = None
         self._ssl_context: Any = None
-        self.flushes = FlushBatch()
 
     @property
     def tls(self) -> Any:
@@ -273,7 +272,7 @@ class SocketClient:
                 return self._too_big()
             try:
                 if self.direct:
-                    _wait_readable(self.sock)
+                    wait_readable(self.sock)
                 chunk = self.sock.recv(65536)
             except socket.timeout:
                 return "idle"
@@ -415,7 +414,7 @@ class SocketClient:
             encoded = dumps({"error": f"the response could not be encoded: {error}", "context": "response",
                              "messageId": message.get("messageId")}) + b"\r\n"
         if not self.outbox:
-            self.server.flushes.add(self)
+            FLUSHES.add(self)
         self.outbox.append(encoded)
 
     def flush(self) -> None:
@@ -503,19 +502,6 @@ def _shared_listener(bind: str, port: int) -> socket.socket:
         listener.close()
         raise
     return listener
-
-
-def _wait_readable(sock: Any) -> None:
-    """Block this greenlet until ``sock`` (a gevent socket) has input, EOF or an error.
-
-    NOTE: waiting first and then reading saves what gevent's ``recv`` does otherwise when a client
-    has sent nothing new: a failed ``recv`` system call and the exception it raises, before the
-    same wait. A lock-step client (a request, then its reply) hits that after every line; measured,
-    skipping it takes about 1.5 us off each reply. Not for TLS: OpenSSL may hold decrypted input
-    that the socket does not show. It uses gevent's socket internals (``_wait`` and
-    ``_read_event``, there since gevent 1.0), which also apply the socket's timeout.
-    """
-    sock._wait(sock._read_event)
 
 
 def _tune(sock: socket.socket, idle_timeout: float | None) -> None:

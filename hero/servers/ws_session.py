@@ -5,8 +5,9 @@ Three greenlets per socket:
 * the reader (the pywsgi handler's own greenlet) feeds bytes to wsproto, sums partial messages
   (closing with 1009 over the cap) and hands each whole message to ``on_message``;
 * one writer sends whatever waits, so frames never interleave: control frames (pong, ping) go
-  before queued data, and the close frame goes last (when nothing waits, a frame is handed to the
-  kernel at once, without waiting, and the writer only sends what the kernel did not take);
+  before queued data, and the close frame goes last (when nothing waits, a frame goes to the
+  kernel without waiting, with the others of this turn of the event loop (see
+  :mod:`hero.servers.loopio`), and the writer only sends what the kernel did not take);
 * a pinger sends a ping every ``ping_interval`` seconds and closes with 1011 when no pong arrives in
   ``ping_timeout`` seconds.
 
@@ -30,6 +31,7 @@ from wsproto.events import BytesMessage, CloseConnection, Message, Ping, Pong, T
 from wsproto.utilities import LocalProtocolError
 
 from hero import jsonutil
+from hero.servers.loopio import FLUSHES, may_wait_first, wait_readable
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,8 @@ class WebSocketSession:
         #: Frames waiting for the writer: (payload, is text).
         self._queue: deque[tuple[bytes, bool]] = deque()
         self._queued_bytes = 0
+        #: Frames encoded while nothing waited, for this turn's flush (they go before the queue).
+        self._outbox: list[bytes] = []
         #: The tail of a frame the kernel did not take at once (the writer sends it first).
         self._unsent = b""
         #: The writer is sending: new frames queue behind it.
@@ -139,8 +143,10 @@ class WebSocketSession:
         if self.close_code is not None:
             return False
         if self._idle() and self.ws.state is ConnectionState.OPEN:
-            self._send_now(self.ws.send(TextMessage(data=payload.decode("utf-8")) if text
-                                        else BytesMessage(data=payload)))
+            if not self._outbox:
+                FLUSHES.add(self)
+            self._outbox.append(self.ws.send(TextMessage(data=payload.decode("utf-8")) if text
+                                             else BytesMessage(data=payload)))
             return True
         limits = self.limits
         if self._queue and (len(self._queue) >= limits.max_queued_messages
@@ -158,11 +164,19 @@ class WebSocketSession:
         """Nothing waits to be sent and the writer is not sending: a frame may go out at once."""
         return not (self._writing or self._queue or self._unsent or self._pending_pongs or self._pending_ping)
 
-    def _send_now(self, data: bytes) -> None:
-        """Hand a frame to the kernel without waiting; the writer sends whatever it did not take."""
+    def flush(self) -> None:
+        """Hand this turn's frames to the kernel without waiting; the writer sends what it did not take."""
         # NOTE: a fast path that saves a switch to the writer greenlet per message. gevent's
-        # ``timeout=0.0`` makes this send fail with EAGAIN instead of waiting, so the caller (an
-        # action, or a room broadcast) is never held up by a slow client.
+        # ``timeout=0.0`` makes this send fail with EAGAIN instead of waiting, so the flush (in the
+        # hub) is never held up by a slow client.
+        if not self._outbox:
+            return  # NOTE: the writer took them
+        data = self._outbox[0] if len(self._outbox) == 1 else b"".join(self._outbox)
+        self._outbox.clear()
+        if self._writing or self._unsent:
+            self._unsent += data
+            self._wake.set()
+            return
         try:
             sent = self.sock.send(data, timeout=0.0)  # type: ignore[call-arg]
         except BlockingIOError:
@@ -223,9 +237,11 @@ class WebSocketSession:
 
     def _flush_one(self) -> bool:
         """Send one frame, control frames first; False when nothing is waiting."""
-        if self._unsent:
-            data, self._unsent = self._unsent, b""
-            self.sock.sendall(data)  # NOTE: the rest of a frame goes before anything else
+        if self._unsent or self._outbox:
+            # NOTE: the rest of a frame, then frames encoded this turn, go before anything else.
+            data, self._unsent = self._unsent + b"".join(self._outbox), b""
+            self._outbox.clear()
+            self.sock.sendall(data)
         elif self._pending_pongs:
             self._send(Pong(payload=self._pending_pongs.popleft()))
         elif self._pending_ping is not None:
@@ -341,11 +357,14 @@ class WebSocketSession:
             outcome = self._handle_events(me)  # what the previous reader had parsed but not acted on
             if outcome is not True:
                 return outcome
+        wait_first = may_wait_first(self.sock)
         while True:
             if pending:
                 data, pending = pending, b""
             else:
                 try:
+                    if wait_first:
+                        wait_readable(self.sock)
                     data = self.sock.recv(RECV_BYTES)
                 except OSError:
                     return None
