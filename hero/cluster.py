@@ -90,6 +90,8 @@ class Cluster:
         ``general.rpc_timeout`` seconds); without, return None at once.
         """
         args = list(args)
+        if wait and not self._running:
+            return self._do_without_listener(method, args, connection_id)
         if connection_id is not None and connection_id in self.api.connections:
             # NOTE: the holder is this process: call directly rather than round-trip through Redis.
             if wait:
@@ -111,9 +113,27 @@ class Cluster:
                 raise RpcTimeout() from None
         finally:
             self._pending.pop(message_id, None)
-        if reply.get("error"):
-            raise _remote_error(reply["error"])
-        return reply.get("response")
+        return _outcome(reply)
+
+    def _do_without_listener(self, method: str, args: list[Any], connection_id: str | None) -> Any:
+        """``do(wait=True)`` in a process whose subscriber does not run (a ``hero worker``, which
+        is not monkey-patched): it subscribes for this one answer and blocks until it comes."""
+        message_id = uuid.uuid4().hex
+        pubsub = self._subscribe()
+        try:
+            self.publish({"messageType": "do", "messageId": message_id, "method": method,
+                          "connectionId": connection_id, "args": args, "wait": True})
+            deadline = time.monotonic() + self.rpc_timeout
+            while (remaining := deadline - time.monotonic()) > 0:
+                raw = pubsub.get_message(timeout=remaining)
+                if not raw or raw.get("type") != "message":
+                    continue
+                reply = self.verified(raw["data"])
+                if reply and reply.get("messageType") == "doResponse" and reply.get("messageId") == message_id:
+                    return _outcome(reply)
+            raise RpcTimeout()
+        finally:
+            pubsub.close()
 
     def publish(self, message: dict[str, Any]) -> None:
         """Send one message to every process (this one included); raises when Redis is unreachable."""
@@ -219,17 +239,25 @@ class Cluster:
             except Exception as error:  # noqa: BLE001 - one failed hook must not stop the subscriber
                 log.warning("cluster: a reconnect hook failed: %s", errors.error_message(error))
 
-    def receive(self, raw: str | bytes) -> None:
-        """Handle one raw channel message: check the token, dispatch by ``messageType``."""
+    def verified(self, raw: str | bytes) -> dict[str, Any] | None:
+        """One raw channel message as a dict, or None (logged and counted) when it is not JSON or
+        does not carry this cluster's token."""
         try:
             message = loads(raw)
         except JSONError as error:
             log.warning("cluster: dropped a message that is not JSON (%s)", error)
-            return
+            return None
         token = message.get("serverToken") if isinstance(message, dict) else None
         if not isinstance(token, str) or not hmac.compare_digest(token.encode(), self.token.encode()):
             self.dropped += 1
             log.warning("cluster: dropped a message without this cluster's token")
+            return None
+        return message
+
+    def receive(self, raw: str | bytes) -> None:
+        """Handle one raw channel message: check the token, dispatch by ``messageType``."""
+        message = self.verified(raw)
+        if message is None:
             return
         handler = self.handlers.get(message.get("messageType"))
         if handler is None:
@@ -319,6 +347,13 @@ class Cluster:
                 self._heartbeat()
             except STORE_ERRORS as error:
                 log.warning("cluster: heartbeat failed: %s", error)
+
+
+def _outcome(reply: dict[str, Any]) -> Any:
+    """The answer of a ``doResponse``: its response, or its error raised here."""
+    if reply.get("error"):
+        raise _remote_error(reply["error"])
+    return reply.get("response")
 
 
 def _remote_error(error: dict[str, Any]) -> HeroError:

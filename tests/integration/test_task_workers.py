@@ -255,3 +255,47 @@ def test_enqueue_and_tasks_commands(client):
     assert shown.returncode == 0, shown.stderr
     assert "default          queued 1      delayed 1" in shown.stdout
     assert "TASKS WILL NOT RUN" not in shown.stdout + shown.stderr
+
+
+ASKING_APP = {
+    "config.py": '''
+        tasks = {"workers": 0}
+    ''',
+    "initializers/answer.py": '''
+        import os
+
+        from hero import Initializer
+
+
+        class Answer(Initializer):
+            name = "answer"
+
+            def initialize(self, api):
+                api.cluster.register("test.whoami", lambda greeting: f"{greeting} from {os.getpid()}")
+    ''',
+    "tasks/ask.py": '''
+        from hero.task import Task
+
+
+        class Ask(Task):
+            name = "ask"
+
+            def run(self, params, worker):
+                answer = worker.api.cluster.do("test.whoami", ["hello"], wait=True)
+                worker.api.redis.client.set("test:answer", answer)
+    ''',
+}
+
+
+def test_a_task_in_hero_worker_waits_for_a_cluster_answer(processes, client, tmp_path):
+    """`hero worker` does not run the cluster's subscriber (it is not monkey-patched); a waited
+    `cluster.do` there still gets the answer of the server process that has the method."""
+    root = write_app(tmp_path / "app", ASKING_APP)
+    server = processes.spawn(root, "start", ready="hero ready")
+    client.delete("test:answer")
+    enqueued = subprocess.run([sys.executable, "-m", "hero", "--root", str(root), "enqueue", "ask"],
+                              env=hero_env(), capture_output=True, text=True, timeout=30)
+    assert enqueued.returncode == 0, enqueued.stderr
+    worker = processes.spawn(root, "worker", "--burst")
+    assert worker.wait(timeout=20) == 0
+    assert client.get("test:answer") == f"hello from {server.pid}".encode()
