@@ -1,14 +1,19 @@
 """Socket I/O shaped for the event loop, shared by the TCP and WebSocket servers.
 
-Replies are written together once per turn of the event loop, instead of one ``send`` per reply.
+Each client with something to do at the end of the event loop's current turn, after every greenlet
+that was ready has run, is called then, by one loop callback for the whole process (:class:`TurnEnd`).
+What it does there:
 
-On loopback and LANs the costly part of a small ``send`` is not the copy but what the kernel does
-around it: waking the peer's process, sometimes on another core. When a greenlet's reply goes out
-the moment it is ready, a server under load pays that for every reply. Holding replies until the
-loop has run every greenlet that was ready (one callback per turn), then writing each client's
-replies in one ``send``, lets those wake-ups overlap: measured on a 2-core machine with 50
-lock-step TCP clients, the server's CPU per reply fell by a fifth to a third. A reply waits at most
-for the rest of the current turn, which is the time the other ready greenlets take.
+* It writes its replies, all of this turn's in one ``send``, instead of one ``send`` per reply. On
+  loopback and LANs the costly part of a small ``send`` is not the copy but what the kernel does
+  around it: waking the peer's process, sometimes on another core. Written the moment they are
+  ready, replies pay that each; written together, the wake-ups overlap. Measured on a 2-core
+  machine with 50 lock-step clients, the server's CPU per reply fell by a fifth (TCP) to a third
+  (WebSocket). A reply waits at most for the rest of the current turn.
+* It hands reading to a new greenlet when its reader is still inside an action: an action runs in
+  the greenlet that read it, and if that greenlet is suspended when the turn ends, the action has
+  yielded (I/O, sleep), so another greenlet must read on. Checking this once per turn costs less
+  than a loop callback armed and disarmed around every action.
 
 Reads wait for input first and then read (:func:`wait_readable`), instead of reading, failing
 and then waiting.
@@ -24,42 +29,42 @@ import gevent
 log = logging.getLogger(__name__)
 
 
-class Flushable(Protocol):
-    def flush(self) -> None:
-        """Write what this client has waiting (never blocks)."""
+class TurnClient(Protocol):
+    def end_turn(self) -> None:
+        """Called in the hub at the end of a turn it asked for: must neither block nor switch."""
 
 
-class FlushBatch:
-    """The clients with replies waiting; flushed together by one loop callback per turn."""
+class TurnEnd:
+    """The clients that asked to be called at the end of this turn; one loop callback calls them all."""
 
     def __init__(self) -> None:
-        self._waiting: list[Flushable] = []
+        self._waiting: list[TurnClient] = []
         self._scheduled = False
 
     def __repr__(self) -> str:
-        return f"FlushBatch({len(self._waiting)} waiting)"
+        return f"TurnEnd({len(self._waiting)} waiting)"
 
-    def add(self, client: Flushable) -> None:
-        """Flush ``client`` at the end of this turn (the caller adds each client once per turn)."""
+    def add(self, client: TurnClient) -> None:
+        """Call ``client.end_turn()`` at the end of this turn (a client asks once per turn)."""
         self._waiting.append(client)
         if not self._scheduled:
             self._scheduled = True
-            gevent.get_hub().loop.run_callback(self._flush_all)
+            gevent.get_hub().loop.run_callback(self._run)
 
-    def _flush_all(self) -> None:
+    def _run(self) -> None:
         # NOTE: runs in the hub, so it must not block or raise: one client's failure is logged and
-        # the others are still written.
+        # the others are still called.
         waiting, self._waiting = self._waiting, []
         self._scheduled = False
         for client in waiting:
             try:
-                client.flush()
+                client.end_turn()
             except Exception:
-                log.exception("writing the replies of %r failed", client)
+                log.exception("the end of turn of %r failed", client)
 
 
-#: The batch every server's clients flush through: one loop callback per turn for the process.
-FLUSHES = FlushBatch()
+#: The one every server's clients use: one loop callback per turn for the process.
+TURN_END = TurnEnd()
 
 
 def wait_readable(sock: Any) -> None:

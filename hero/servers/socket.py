@@ -16,7 +16,6 @@ that stops reading is closed (``socket.max_queued_messages`` queued, or one writ
 from __future__ import annotations
 
 import logging
-import re
 import socket
 import time
 from collections import deque
@@ -31,7 +30,7 @@ from gevent.server import StreamServer
 from hero.errors import BootError, HeroError, error_message
 from hero.jsonutil import JSONError, dumps, loads
 from hero.servers.base import Server
-from hero.servers.loopio import FLUSHES, wait_readable
+from hero.servers.loopio import TURN_END, wait_readable
 from hero.verbs import ALL_VERBS, QUIT_VERBS, run_verb
 
 if TYPE_CHECKING:
@@ -41,8 +40,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: A line ends at ``\r\n``, ``\n`` or a lone ``\r``.
-LINE_END = re.compile(rb"\r\n|\r|\n")
+#: A line ends at ``\r\n``, ``\n`` or a lone ``\r`` (what ``bytes.splitlines`` splits at).
+LINE_ENDINGS = (b"\n", b"\r")
 #: What telnet sends for Ctrl-C (IAC IP IAC DO TIMING-MARK) and Ctrl-D (EOT): both close.
 CLOSE_SEQUENCES = (b"\xff\xf4\xff\xfd\x06", b"\x04")
 _VERB_NAMES = frozenset(ALL_VERBS)
@@ -156,7 +155,10 @@ class SocketClient:
         self.readers = Group()
         self._reader: Any = None
         self._writer: gevent.Greenlet | None = None
-        self._loop = gevent.get_hub().loop
+        #: The reader running an action in-line, while it does (see :meth:`end_turn`).
+        self._acting: Any = None
+        #: Waiting for the end of this turn of the event loop (:data:`TURN_END`).
+        self._due = False
         self._in_flight = 0
         #: Set when the last in-flight action ends, while :meth:`_finish` waits for it.
         self._idle: Event | None = None
@@ -261,7 +263,7 @@ class SocketClient:
                     self._wait_for_writer()
                 if len(line) > self.max_line:
                     return self._too_big()
-                outcome = self._handle_line(line) if line.strip() else None
+                outcome = self._handle_line(line)
                 if outcome is not None:
                     return outcome
                 if self.closed:
@@ -282,9 +284,10 @@ class SocketClient:
                 return "stopping" if self.stopping else "gone"
             if not chunk:
                 return "stopping" if self.stopping else "eof"
-            parts = LINE_END.split(self.buffer + chunk)
-            self.buffer = parts.pop()
-            self.lines.extend(parts)
+            data = self.buffer + chunk if self.buffer else chunk
+            lines = data.splitlines()
+            self.buffer = b"" if data.endswith(LINE_ENDINGS) else lines.pop()
+            self.lines.extend(lines)
         return "gone"
 
     def _wait_for_writer(self) -> None:
@@ -315,8 +318,8 @@ class SocketClient:
             return self._run_verb(word, rest.strip())
         if text.startswith("{"):
             return self._run_json(text)
-        params = {**self.connection.params, "action": word}
-        return self._start_action(params, self._message_id(self.connection.params.get("messageId")))
+        sticky = self.connection.params
+        return self._start_action({**sticky, "action": word}, self._message_id(sticky.get("messageId")))
 
     def _message_id(self, given: Any) -> Any:
         assert self.connection is not None
@@ -370,25 +373,33 @@ class SocketClient:
             # NOTE: the processor refuses it at once (too many pending), without yielding.
             self._run_action(params, message_id)
             return None
-        me = gevent.getcurrent()
-        handoff = self._loop.run_callback(self._take_over, me)
+        me = self._acting = gevent.getcurrent()
+        self._due_at_turn_end()
         self._in_flight += 1
         try:
             self._run_action(params, message_id)
         finally:
             self._in_flight -= 1
+            if self._acting is me:
+                self._acting = None
             if not self._in_flight and self._idle is not None:
                 self._idle.set()
-        if self._reader is me:
-            handoff.stop()
-            return None
-        return "handed off"
+        return None if self._reader is me else "handed off"
 
-    def _take_over(self, blocked: Any) -> None:
-        """The reader's action yielded: read on in a new greenlet (unless the client is ending)."""
-        if self._reader is not blocked or self.closed or self._closing:
-            return
-        self._reader = self.readers.spawn(self._reader_loop)
+    def _due_at_turn_end(self) -> None:
+        if not self._due:
+            self._due = True
+            TURN_END.add(self)
+
+    def end_turn(self) -> None:
+        """At the end of a turn of the event loop (in the hub): if the reader is still inside an
+        action, that action yielded, so a new greenlet reads on; then this turn's replies go out."""
+        self._due = False
+        acting = self._acting
+        if acting is not None and self._reader is acting and not (self.closed or self._closing):
+            self._acting = None
+            self._reader = self.readers.spawn(self._reader_loop)
+        self.flush()
 
     def _run_action(self, params: dict[str, Any], message_id: Any) -> None:
         assert self.connection is not None
@@ -403,7 +414,7 @@ class SocketClient:
     def push(self, message: dict[str, Any]) -> None:
         """Send one message to the client (the connection's ``send``); never blocks.
 
-        It goes out with the others of this turn of the event loop (:meth:`flush`).
+        It goes out with the others of this turn of the event loop (:meth:`end_turn`).
         """
         if self.closed:
             return
@@ -413,9 +424,8 @@ class SocketClient:
             log.error("socket: a reply could not be encoded: %s", error)
             encoded = dumps({"error": f"the response could not be encoded: {error}", "context": "response",
                              "messageId": message.get("messageId")}) + b"\r\n"
-        if not self.outbox:
-            FLUSHES.add(self)
         self.outbox.append(encoded)
+        self._due_at_turn_end()
 
     def flush(self) -> None:
         """Write this turn's messages: straight to the socket when nothing is queued, else (and
@@ -428,8 +438,8 @@ class SocketClient:
             encoded = outbox[0] if len(outbox) == 1 else b"".join(outbox)
             outbox.clear()
             try:
-                # NOTE: timeout 0.0 makes gevent's send fail instead of waiting: a flush runs in
-                # the hub and must never block on one slow client.
+                # NOTE: timeout 0.0 makes gevent's send fail instead of waiting: this runs in the
+                # hub (end_turn) and must never block on one slow client.
                 sent = self.sock.send(encoded, 0, 0.0)  # type: ignore[call-arg]
             except BlockingIOError:
                 sent = 0

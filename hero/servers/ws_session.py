@@ -31,7 +31,7 @@ from wsproto.events import BytesMessage, CloseConnection, Message, Ping, Pong, T
 from wsproto.utilities import LocalProtocolError
 
 from hero import jsonutil
-from hero.servers.loopio import FLUSHES, may_wait_first, wait_readable
+from hero.servers.loopio import TURN_END, may_wait_first, wait_readable
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,10 @@ class WebSocketSession:
         self._abort_timer: gevent.Greenlet | None = None
         #: The greenlet reading the socket now (another takes over while an action waits).
         self._reader: Any = None
-        self._loop = gevent.get_hub().loop
+        #: The reader running work in-line, while it does (see :meth:`end_turn`).
+        self._acting: Any = None
+        #: Waiting for the end of this turn of the event loop (:data:`TURN_END`).
+        self._due = False
 
     def __repr__(self) -> str:
         state = "open" if self.close_code is None else f"closing {self.close_code}"
@@ -143,10 +146,9 @@ class WebSocketSession:
         if self.close_code is not None:
             return False
         if self._idle() and self.ws.state is ConnectionState.OPEN:
-            if not self._outbox:
-                FLUSHES.add(self)
             self._outbox.append(self.ws.send(TextMessage(data=payload.decode("utf-8")) if text
                                              else BytesMessage(data=payload)))
+            self._due_at_turn_end()
             return True
         limits = self.limits
         if self._queue and (len(self._queue) >= limits.max_queued_messages
@@ -163,6 +165,21 @@ class WebSocketSession:
     def _idle(self) -> bool:
         """Nothing waits to be sent and the writer is not sending: a frame may go out at once."""
         return not (self._writing or self._queue or self._unsent or self._pending_pongs or self._pending_ping)
+
+    def _due_at_turn_end(self) -> None:
+        if not self._due:
+            self._due = True
+            TURN_END.add(self)
+
+    def end_turn(self) -> None:
+        """At the end of a turn of the event loop (in the hub): if the reader is still inside an
+        action, that action yielded, so a new greenlet reads on; then this turn's frames go out."""
+        self._due = False
+        acting = self._acting
+        if acting is not None and self._reader is acting and not self.finished.is_set():
+            self._acting = None
+            self._reader = gevent.spawn_raw(self._reader_main, False)
+        self.flush()
 
     def flush(self) -> None:
         """Hand this turn's frames to the kernel without waiting; the writer sends what it did not take."""
@@ -318,18 +335,13 @@ class WebSocketSession:
         if self._reader is not me:
             gevent.spawn_raw(function, *args)
             return
-        handoff = self._loop.run_callback(self._take_over, me)
+        self._acting = me
+        self._due_at_turn_end()
         try:
             function(*args)
         finally:
-            if self._reader is me:
-                handoff.stop()
-
-    def _take_over(self, blocked: Any) -> None:
-        # NOTE: runs in the hub, only once the reader's work has yielded to it.
-        if self._reader is not blocked or self.finished.is_set():
-            return
-        self._reader = gevent.spawn_raw(self._reader_main, False)
+            if self._acting is me:
+                self._acting = None
 
     def _reader_main(self, first: bool) -> None:
         me = gevent.getcurrent()
