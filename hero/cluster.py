@@ -259,7 +259,7 @@ class Cluster:
         message = self.verified(raw)
         if message is None:
             return
-        handler = self.handlers.get(message.get("messageType"))
+        handler = self.handlers.get(str(message.get("messageType")))
         if handler is None:
             return
         try:
