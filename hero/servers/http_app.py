@@ -104,9 +104,11 @@ class HttpApp:
             body = b'{"error":"internal server error"}'
             status, headers = 500, [JSON_TYPE, ("Content-Length", str(len(body))), ("Connection", "close")]
         body_input = environ.get("wsgi.input")
-        # NOTE: say so when the connection will close: stopping, or a request body left unread that
-        # is too large to drain (HeroInput._discard closes instead).
-        if self.web.stopping or (isinstance(body_input, HeroInput) and body_input.abandons_body()):
+        # NOTE: say so when the connection will close: stopping, the connection's last keep-alive
+        # request, or a request body left unread that is too large to drain (HeroInput._discard
+        # closes instead).
+        if self.web.stopping or environ.get("hero.closes") or (
+                isinstance(body_input, HeroInput) and body_input.abandons_body()):
             headers.append(("Connection", "close"))
         start_response(status_line(status), headers)
         if environ["REQUEST_METHOD"] == "HEAD" or status in (204, 304):

@@ -255,6 +255,8 @@ class HeroHandler(WSGIHandler):
         except OSError:
             return None
         self.requests_served += 1
+        if self.requests_served >= self.limits.keepalive_requests:
+            self.close_connection = True  # NOTE: the app says so (Connection: close), see hero.closes
         self.environ = self.get_environ()
         websocket = self.web.websocket
         if self.upgrade and websocket is not None and self.hero_path == self.web.websocket_path:
@@ -471,6 +473,8 @@ class HeroHandler(WSGIHandler):
             environ["REMOTE_ADDR"] = str(address[0])
             environ["REMOTE_PORT"] = str(address[1])
         environ["hero.path"] = self.hero_path
+        #: The connection ends after this response (the client asked, or its last keep-alive request).
+        environ["hero.closes"] = self.close_connection
         headers = self.headers
         for key, value in headers.items():
             if key == "content-type":

@@ -175,6 +175,17 @@ def test_a_large_unread_body_is_announced_with_connection_close(address):
     assert b"Connection: close" in answer
 
 
+def test_the_last_keep_alive_request_is_answered_with_connection_close(boot_hero):
+    """web.max_keepalive_requests: the last response says the connection closes, so a client
+    reconnects instead of sending into a closed socket."""
+    api = boot_web(boot_hero, web={"max_keepalive_requests": 3})
+    one = b"GET /api/randomNumber HTTP/1.1\r\nHost: x\r\n\r\n"
+    answer = raw_exchange(api.servers["web"].address, one * 4)
+    responses = answer.split(b"HTTP/1.1 ")[1:]
+    assert len(responses) == 3  # the fourth request is not read
+    assert [b"Connection: close" in response for response in responses] == [False, False, True]
+
+
 def test_http10_closes_unless_keep_alive(address):
     answer = raw_exchange(address, b"GET /api/randomNumber HTTP/1.0\r\n\r\n")
     assert status_of(answer) == 200 and b"Connection: close" in answer
