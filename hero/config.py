@@ -159,6 +159,15 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "write_timeout": 10.0,
         #: Seconds without a byte from the client before it is closed (None: never; TCP keepalive still reaps dead peers).
         "idle_timeout": None,
+        #: A client that vanished without closing (cable pulled, NAT forgot it) is found by TCP
+        #: keepalive: a probe after ``keepalive_idle`` quiet seconds, then every
+        #: ``keepalive_interval`` seconds; ``keepalive_count`` unanswered probes close it.
+        "keepalive_idle": 60,
+        "keepalive_interval": 10,
+        "keepalive_count": 6,
+        #: Seconds data sent to a client may stay unacknowledged before the connection is dropped
+        #: (TCP_USER_TIMEOUT; keepalive does not probe while replies wait). None: the kernel's ~15 minutes.
+        "unacked_timeout": 120,
         #: Share the port with other processes (SO_REUSEPORT; gunicorn workers). Off: a second process fails to bind.
         "reuse_port": False,
     },

@@ -171,7 +171,7 @@ class SocketClient:
 
     def run(self) -> None:
         """The pool's greenlet for this client: the first reader; it returns once the client is finished."""
-        _tune(self.sock, self.idle_timeout)
+        _tune(self.sock, self.server.config)
         try:
             self.connection = self.server.build_connection(
                 remote_ip=self.address[0], remote_port=self.address[1], send=self.push)
@@ -514,17 +514,20 @@ def _shared_listener(bind: str, port: int) -> socket.socket:
     return listener
 
 
-def _tune(sock: socket.socket, idle_timeout: float | None) -> None:
-    """No Nagle delay on replies; keepalive reaps peers that vanished; idle clients time out."""
+def _tune(sock: socket.socket, config: Namespace) -> None:
+    """No Nagle delay on replies; keepalive and a bound on unacknowledged data reap peers that
+    vanished without closing; idle clients time out."""
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         if hasattr(socket, "TCP_KEEPIDLE"):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 10)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 6)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, max(1, int(config.keepalive_idle)))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, int(config.keepalive_interval)))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, max(1, int(config.keepalive_count)))
+        if hasattr(socket, "TCP_USER_TIMEOUT") and config.unacked_timeout:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(config.unacked_timeout * 1000))
     except OSError:
         pass
     # NOTE: no socket timeout unless idle clients are to be closed: writes are bounded by a
     # timer in the writer, and a timeout on the socket would cost a timer on every read.
-    sock.settimeout(idle_timeout or None)
+    sock.settimeout(config.idle_timeout or None)
