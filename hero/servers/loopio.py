@@ -25,6 +25,7 @@ import ssl
 from typing import Any, Protocol
 
 import gevent
+from gevent import ssl as gevent_ssl
 
 log = logging.getLogger(__name__)
 
@@ -82,4 +83,4 @@ def wait_readable(sock: Any) -> None:
 def may_wait_first(sock: Any) -> bool:
     """Whether :func:`wait_readable` suits ``sock``: not for TLS, where OpenSSL may hold decrypted
     input that the socket does not show."""
-    return not isinstance(sock, ssl.SSLSocket) and hasattr(sock, "_read_event")
+    return not isinstance(sock, (ssl.SSLSocket, gevent_ssl.SSLSocket)) and hasattr(sock, "_read_event")
