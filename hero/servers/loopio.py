@@ -21,6 +21,7 @@ and then waiting.
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 from typing import Any, Protocol
 
@@ -41,6 +42,9 @@ class TurnEnd:
     def __init__(self) -> None:
         self._waiting: list[TurnClient] = []
         self._scheduled = False
+        # NOTE: a child forked while a callback was due would never see it run (the loop's
+        # callbacks stay behind), and with ``_scheduled`` still set it would never schedule again.
+        os.register_at_fork(after_in_child=self._forget)
 
     def __repr__(self) -> str:
         return f"TurnEnd({len(self._waiting)} waiting)"
@@ -51,6 +55,10 @@ class TurnEnd:
         if not self._scheduled:
             self._scheduled = True
             gevent.get_hub().loop.run_callback(self._run)
+
+    def _forget(self) -> None:
+        self._waiting = []
+        self._scheduled = False
 
     def _run(self) -> None:
         # NOTE: runs in the hub, so it must not block or raise: one client's failure is logged and

@@ -1,6 +1,7 @@
 """The end-of-turn hook and the wait-first read shared by the TCP and WebSocket servers."""
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 
@@ -48,6 +49,26 @@ def test_each_turn_schedules_anew():
         turn_end.add(Recorder(log, str(turn)))
         gevent.sleep(0)
     assert log == ["0", "1", "2"]
+
+
+def test_a_forked_child_starts_with_no_turn_due():
+    turn_end, log = TurnEnd(), []
+    turn_end.add(Recorder(log, "parent"))
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a fresh turn must still be called
+        try:
+            turn_end.add(Recorder(log, "child"))
+            gevent.sleep(0)
+            os.write(write, ",".join(log).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    assert os.read(read, 100) == b"child" and status == 0
+    os.close(read)
+    gevent.sleep(0)
+    assert log == ["parent"]
 
 
 def test_wait_readable_returns_on_input_and_keeps_the_socket_timeout():
