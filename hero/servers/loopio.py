@@ -76,6 +76,57 @@ class TurnEnd:
 TURN_END = TurnEnd()
 
 
+class InlineReading:
+    """The end-of-turn side of a client whose reader runs actions in-line (a mixin).
+
+    The client calls :meth:`enter_inline` / :meth:`leave_inline` around an action its reader runs,
+    and :meth:`due_at_turn_end` when it has something to write. It provides :meth:`flush` (write
+    what waits, without blocking), :meth:`spawn_reader` (a new greenlet that reads on) and
+    :meth:`reading_goes_on` (False once the client is ending).
+    """
+
+    #: Waiting for the end of this turn (:data:`TURN_END`).
+    _due: bool = False
+    #: The reader running an action in-line, while it does.
+    _acting: Any = None
+    #: The greenlet reading the socket now.
+    _reader: Any = None
+
+    def flush(self) -> None:
+        raise NotImplementedError
+
+    def spawn_reader(self) -> Any:
+        raise NotImplementedError
+
+    def reading_goes_on(self) -> bool:
+        raise NotImplementedError
+
+    def due_at_turn_end(self) -> None:
+        if not self._due:
+            self._due = True
+            TURN_END.add(self)
+
+    def enter_inline(self) -> Any:
+        """The reader starts an action in-line; returns the reader, for :meth:`leave_inline`."""
+        me = self._acting = gevent.getcurrent()
+        self.due_at_turn_end()
+        return me
+
+    def leave_inline(self, me: Any) -> None:
+        if self._acting is me:
+            self._acting = None
+
+    def end_turn(self) -> None:
+        """At the end of a turn (in the hub): if the reader is still inside an action, that action
+        yielded, so a new greenlet reads on; then what waits is written."""
+        self._due = False
+        acting = self._acting
+        if acting is not None and self._reader is acting and self.reading_goes_on():
+            self._acting = None
+            self._reader = self.spawn_reader()
+        self.flush()
+
+
 def wait_readable(sock: Any) -> None:
     """Block this greenlet until ``sock`` (a plain gevent socket) has input, EOF or an error.
 

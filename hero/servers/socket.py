@@ -30,7 +30,7 @@ from gevent.server import StreamServer
 from hero.errors import BootError, HeroError, error_message
 from hero.jsonutil import JSONError, dumps, loads
 from hero.servers.base import Server
-from hero.servers.loopio import TURN_END, wait_readable
+from hero.servers.loopio import InlineReading, wait_readable
 from hero.verbs import ALL_VERBS, QUIT_VERBS, run_verb
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ class SocketServer(Server):
             self.clients.discard(client)
 
 
-class SocketClient:
+class SocketClient(InlineReading):
     """One TCP client: its framing, its in-flight actions, and its outbound bytes."""
 
     def __init__(self, server: SocketServer, sock: socket.socket, address: Any) -> None:
@@ -155,10 +155,6 @@ class SocketClient:
         self.readers = Group()
         self._reader: Any = None
         self._writer: gevent.Greenlet | None = None
-        #: The reader running an action in-line, while it does (see :meth:`end_turn`).
-        self._acting: Any = None
-        #: Waiting for the end of this turn of the event loop (:data:`TURN_END`).
-        self._due = False
         self._in_flight = 0
         #: Set when the last in-flight action ends, while :meth:`_finish` waits for it.
         self._idle: Event | None = None
@@ -373,33 +369,22 @@ class SocketClient:
             # NOTE: the processor refuses it at once (too many pending), without yielding.
             self._run_action(params, message_id)
             return None
-        me = self._acting = gevent.getcurrent()
-        self._due_at_turn_end()
+        me = self.enter_inline()
         self._in_flight += 1
         try:
             self._run_action(params, message_id)
         finally:
             self._in_flight -= 1
-            if self._acting is me:
-                self._acting = None
+            self.leave_inline(me)
             if not self._in_flight and self._idle is not None:
                 self._idle.set()
         return None if self._reader is me else "handed off"
 
-    def _due_at_turn_end(self) -> None:
-        if not self._due:
-            self._due = True
-            TURN_END.add(self)
+    def spawn_reader(self) -> Any:
+        return self.readers.spawn(self._reader_loop)
 
-    def end_turn(self) -> None:
-        """At the end of a turn of the event loop (in the hub): if the reader is still inside an
-        action, that action yielded, so a new greenlet reads on; then this turn's replies go out."""
-        self._due = False
-        acting = self._acting
-        if acting is not None and self._reader is acting and not (self.closed or self._closing):
-            self._acting = None
-            self._reader = self.readers.spawn(self._reader_loop)
-        self.flush()
+    def reading_goes_on(self) -> bool:
+        return not (self.closed or self._closing)
 
     def _run_action(self, params: dict[str, Any], message_id: Any) -> None:
         assert self.connection is not None
@@ -425,7 +410,7 @@ class SocketClient:
             encoded = dumps({"error": f"the response could not be encoded: {error}", "context": "response",
                              "messageId": message.get("messageId")}) + b"\r\n"
         self.outbox.append(encoded)
-        self._due_at_turn_end()
+        self.due_at_turn_end()
 
     def flush(self) -> None:
         """Write this turn's messages: straight to the socket when nothing is queued, else (and

@@ -31,7 +31,7 @@ from wsproto.events import BytesMessage, CloseConnection, Message, Ping, Pong, T
 from wsproto.utilities import LocalProtocolError
 
 from hero import jsonutil
-from hero.servers.loopio import TURN_END, may_wait_first, wait_readable
+from hero.servers.loopio import InlineReading, may_wait_first, wait_readable
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class Limits:
 
 
 
-class WebSocketSession:
+class WebSocketSession(InlineReading):
     """The I/O of one WebSocket client; what its messages mean is ``on_message``'s business."""
 
     def __init__(self, sock: socket.socket, limits: Limits, *, leftover: bytes = b"", name: str = "") -> None:
@@ -117,10 +117,6 @@ class WebSocketSession:
         self._abort_timer: gevent.Greenlet | None = None
         #: The greenlet reading the socket now (another takes over while an action waits).
         self._reader: Any = None
-        #: The reader running work in-line, while it does (see :meth:`end_turn`).
-        self._acting: Any = None
-        #: Waiting for the end of this turn of the event loop (:data:`TURN_END`).
-        self._due = False
 
     def __repr__(self) -> str:
         state = "open" if self.close_code is None else f"closing {self.close_code}"
@@ -148,7 +144,7 @@ class WebSocketSession:
         if self._idle() and self.ws.state is ConnectionState.OPEN:
             self._outbox.append(self.ws.send(TextMessage(data=payload.decode("utf-8")) if text
                                              else BytesMessage(data=payload)))
-            self._due_at_turn_end()
+            self.due_at_turn_end()
             return True
         limits = self.limits
         if self._queue and (len(self._queue) >= limits.max_queued_messages
@@ -166,20 +162,11 @@ class WebSocketSession:
         """Nothing waits to be sent and the writer is not sending: a frame may go out at once."""
         return not (self._writing or self._queue or self._unsent or self._pending_pongs or self._pending_ping)
 
-    def _due_at_turn_end(self) -> None:
-        if not self._due:
-            self._due = True
-            TURN_END.add(self)
+    def spawn_reader(self) -> Any:
+        return gevent.spawn_raw(self._reader_main, False)
 
-    def end_turn(self) -> None:
-        """At the end of a turn of the event loop (in the hub): if the reader is still inside an
-        action, that action yielded, so a new greenlet reads on; then this turn's frames go out."""
-        self._due = False
-        acting = self._acting
-        if acting is not None and self._reader is acting and not self.finished.is_set():
-            self._acting = None
-            self._reader = gevent.spawn_raw(self._reader_main, False)
-        self.flush()
+    def reading_goes_on(self) -> bool:
+        return not self.finished.is_set()
 
     def flush(self) -> None:
         """Hand this turn's frames to the kernel without waiting; the writer sends what it did not take."""
@@ -335,13 +322,11 @@ class WebSocketSession:
         if self._reader is not me:
             gevent.spawn_raw(function, *args)
             return
-        self._acting = me
-        self._due_at_turn_end()
+        self.enter_inline()
         try:
             function(*args)
         finally:
-            if self._acting is me:
-                self._acting = None
+            self.leave_inline(me)
 
     def _reader_main(self, first: bool) -> None:
         me = gevent.getcurrent()
