@@ -278,7 +278,12 @@ class Process:
                 self.started.append(initializer)
 
     def run_forever(self, on_ready: Callable[[Api], None] | None = None) -> int:
-        """Start, then block until SIGINT/SIGTERM (a second signal stops at once); 0 on a clean stop."""
+        """Start, then block until SIGINT, SIGTERM or SIGHUP (a second signal stops at once); 0 on a clean stop.
+
+        SIGHUP stops gracefully too: its default would end the process on the spot (a closed
+        terminal, a stray ``kill -HUP``), dropping in-flight actions; hero has no config to reload
+        and logs to stderr, so there is no file to reopen.
+        """
         self.start()
         assert self.api is not None
         signals = 0
@@ -293,7 +298,8 @@ class Process:
                 log.warning("second signal; exiting now")
                 os._exit(1)
 
-        handlers = [gevent.signal_handler(number, on_signal) for number in (signal.SIGINT, signal.SIGTERM)]
+        handlers = [gevent.signal_handler(number, on_signal)
+                    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)]
         try:
             if on_ready is not None:
                 on_ready(self.api)

@@ -1,4 +1,4 @@
-"""``python -m hero start`` as a user runs it: ready lines, a request, a graceful SIGTERM, a busy port."""
+"""``python -m hero start`` as a user runs it: ready lines, a request, a graceful SIGTERM or SIGHUP, a busy port."""
 from __future__ import annotations
 
 import os
@@ -39,7 +39,8 @@ def read_until_ready(process: subprocess.Popen, seconds: float = 20) -> list[str
 
 
 @pytest.mark.timeout(60)
-def test_start_serves_then_stops_on_sigterm_letting_in_flight_actions_finish():
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_start_serves_then_stops_on_a_signal_letting_in_flight_actions_finish(stop_signal):
     port = free_port()
     process = start_hero(port)
     try:
@@ -56,7 +57,7 @@ def test_start_serves_then_stops_on_sigterm_letting_in_flight_actions_finish():
         worker = threading.Thread(target=slow_request)
         worker.start()
         time.sleep(0.3)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop_signal)
         worker.join(10)
         assert result["response"].status_code == 200
         assert result["response"].json()["sleepDuration"] == 800
