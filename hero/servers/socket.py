@@ -505,11 +505,12 @@ def _tune(sock: socket.socket, config: Namespace) -> None:
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        if hasattr(socket, "TCP_KEEPIDLE"):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, max(1, int(config.keepalive_idle)))
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, int(config.keepalive_interval)))
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, max(1, int(config.keepalive_count)))
-        if hasattr(socket, "TCP_USER_TIMEOUT") and config.unacked_timeout:
+        # NOTE: a setting of None (or 0) leaves the kernel's default.
+        for option, value in (("TCP_KEEPIDLE", config.keepalive_idle), ("TCP_KEEPINTVL", config.keepalive_interval),
+                              ("TCP_KEEPCNT", config.keepalive_count)):
+            if value and hasattr(socket, option):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), max(1, int(value)))
+        if config.unacked_timeout and hasattr(socket, "TCP_USER_TIMEOUT"):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(config.unacked_timeout * 1000))
     except OSError:
         pass

@@ -211,3 +211,25 @@ def test_reuse_port_lets_two_processes_share_the_port(boot_hero) -> None:
     client = LineClient(("127.0.0.1", port))
     assert client.ask("randomNumber")["messageId"] == 1
     client.close()
+
+
+KEEPALIVE_OPTIONS = (socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL, socket.TCP_KEEPCNT, socket.TCP_USER_TIMEOUT)
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ({"keepalive_idle": 7, "keepalive_interval": 3, "keepalive_count": 2, "unacked_timeout": 4.5}, (7, 3, 2, 4500)),
+    ({"keepalive_idle": None, "keepalive_interval": 0, "keepalive_count": None, "unacked_timeout": None}, None),
+])
+def test_keepalive_and_unacked_timeout_reach_the_socket(settings, expected):
+    """socket.keepalive_* and socket.unacked_timeout set the kernel's options; None leaves its defaults."""
+    from types import SimpleNamespace
+
+    from hero.servers.socket import _tune
+
+    with socket.socket() as sock:
+        defaults = [sock.getsockopt(socket.IPPROTO_TCP, option) for option in KEEPALIVE_OPTIONS]
+        _tune(sock, SimpleNamespace(idle_timeout=None, **settings))
+        values = tuple(sock.getsockopt(socket.IPPROTO_TCP, option) for option in KEEPALIVE_OPTIONS)
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+    assert values == (expected if expected is not None else tuple(defaults))
+
