@@ -90,14 +90,14 @@ class Cluster:
         ``general.rpc_timeout`` seconds); without, return None at once.
         """
         args = list(args)
-        if wait and not self._running:
-            return self._do_without_listener(method, args, connection_id)
         if connection_id is not None and connection_id in self.api.connections:
             # NOTE: the holder is this process: call directly rather than round-trip through Redis.
             if wait:
                 return self._call(method, args)
             gevent.spawn(self._call_and_log, method, args)
             return None
+        if wait and not self._running:
+            return self._do_without_listener(method, args, connection_id)
         message_id = uuid.uuid4().hex
         result: AsyncResult | None = None
         if wait:
