@@ -9,17 +9,15 @@ Needs root and iproute2 (``ip netns``, veth); the traffic never leaves this mach
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from tests.apps import wait_for
+from tests.netns import ip, namespace  # noqa: F401 - the fixture is used by name
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -36,48 +34,8 @@ time.sleep(60)                                      # holds the socket; the test
 """
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
-
-
-def _netns_available() -> str | None:
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        return "needs root and iproute2"
-    probe = f"h6p{os.getpid() % 100000}"
-    try:
-        _ip("netns", "add", probe)
-    except (subprocess.CalledProcessError, OSError) as error:
-        return f"cannot create a network namespace: {error}"
-    _ip("netns", "del", probe)
-    return None
-
-
-@pytest.fixture
-def namespace() -> Iterator[tuple[str, str, str, str]]:
-    """(namespace, its link, the client's address, this side's address), removed afterwards."""
-    reason = _netns_available()
-    if reason is not None:
-        pytest.skip(f"a vanishing client needs a network namespace: {reason}")
-    tag = os.getpid() % 100000
-    name, here, there = f"hero-t6-{tag}", f"h6a{tag}", f"h6b{tag}"
-    subnet = f"10.231.{tag % 250}"
-    _ip("netns", "add", name)
-    try:
-        _ip("link", "add", here, "type", "veth", "peer", "name", there)
-        _ip("link", "set", there, "netns", name)
-        _ip("addr", "add", f"{subnet}.1/30", "dev", here)
-        _ip("link", "set", here, "up")
-        _ip("netns", "exec", name, "ip", "addr", "add", f"{subnet}.2/30", "dev", there)
-        _ip("netns", "exec", name, "ip", "link", "set", there, "up")
-        _ip("netns", "exec", name, "ip", "link", "set", "lo", "up")
-        yield name, there, f"{subnet}.2", f"{subnet}.1"
-    finally:
-        subprocess.run(["ip", "link", "del", here], capture_output=True, timeout=10)
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
-
-
 def test_a_client_that_vanishes_is_reaped_and_its_rooms_left(boot_hero, namespace, caplog):
-    name, link, _, server_address = namespace
+    name, link, client_address, server_address = namespace
     api = boot_hero({"web": {"enabled": False},
                      "socket": {"bind": "0.0.0.0", "keepalive_idle": 1, "keepalive_interval": 1,
                                 "keepalive_count": 2, "unacked_timeout": 2}})
@@ -90,7 +48,7 @@ def test_a_client_that_vanishes_is_reaped_and_its_rooms_left(boot_hero, namespac
         wait_for(lambda: api.chat.status("lobby")["membersCount"] == 1)
         caplog.set_level(logging.WARNING)
 
-        _ip("netns", "exec", name, "ip", "link", "set", link, "down")  # the cable is pulled
+        ip("netns", "exec", name, "ip", "link", "set", link, "down")  # the cable is pulled
         vanished_at = time.monotonic()
 
         # hero keeps serving others while it waits to find out
@@ -101,7 +59,7 @@ def test_a_client_that_vanishes_is_reaped_and_its_rooms_left(boot_hero, namespac
             assert b"randomNumber" in reader.readline()
 
         # the sleepTest reply (due 1.5 s in) can never be acknowledged: hero gives up on the client
-        wait_for(lambda: not any(connection.type == "socket" and connection.remote_ip == namespace[2]
+        wait_for(lambda: not any(connection.type == "socket" and connection.remote_ip == client_address
                                  for connection in api.connections), timeout=20)
         reaped_after = time.monotonic() - vanished_at
         assert api.chat.status("lobby")["membersCount"] == 0
