@@ -24,6 +24,7 @@ import gevent
 from gevent.pywsgi import MAX_REQUEST_LINE, Input, WSGIHandler, WSGIServer, _InvalidClientInput, format_date_time
 
 from hero.jsonutil import dumps
+from hero.servers.loopio import TURN_END
 
 if TYPE_CHECKING:
     from hero.servers.web import WebServer
@@ -35,6 +36,10 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
 #: A body left unread by the application is drained up to this many bytes to keep the connection;
 #: anything larger closes it instead.
 DISCARD_LIMIT = 65_536
+#: Writes up to this size wait for the end of the loop's turn (larger ones go out at once), and
+#: at most this much waits per connection (a pipelining client that does not read is held back).
+SMALL_WRITE_BYTES = 65_536
+MAX_WAITING_BYTES = 262_144
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
@@ -190,6 +195,11 @@ class HeroHandler(WSGIHandler):
         # gevent.Timeout per request (a visible cost on the hot path).
         self._header_deadline = gevent.Timeout(self.limits.header_timeout)
         self._idle_deadline = gevent.Timeout(self.limits.keepalive_timeout)
+        #: Small response bytes waiting for the end of this turn of the event loop (see end_turn).
+        self._outbox = bytearray()
+        self._due = False
+        #: Sends what the kernel did not take at the end of a turn (None: nothing left over).
+        self._drainer: gevent.Greenlet | None = None
 
     def __repr__(self) -> str:
         return f"<HeroHandler {self.client_address} requests={self.requests_served}>"
@@ -215,6 +225,14 @@ class HeroHandler(WSGIHandler):
         """hero logs actions itself; pywsgi's access log line is not wanted."""
 
     def handle_one_request(self) -> Any:
+        result = self._serve_one_request()
+        if result is not True:
+            # NOTE: the connection ends, or pywsgi answers directly on the socket: the responses
+            # still waiting for the end of the turn go first.
+            self._write_waiting()
+        return result
+
+    def _serve_one_request(self) -> Any:
         if self.rfile.closed or self.web.stopping:
             return None
         if self.requests_served >= self.limits.keepalive_requests:
@@ -261,6 +279,7 @@ class HeroHandler(WSGIHandler):
         websocket = self.web.websocket
         if self.upgrade and websocket is not None and self.hero_path == self.web.websocket_path:
             # NOTE: a WebSocket lives as long as it likes; its endpoint runs its own ping/pong.
+            self._write_waiting()
             self.socket.settimeout(None)
             try:
                 websocket.handle(self)
@@ -421,7 +440,72 @@ class HeroHandler(WSGIHandler):
     def _connection_upgrade_requested(self) -> bool:
         return self.upgrade
 
+    # --- writing --------------------------------------------------------------------------------
+    # NOTE: small responses are written at the end of the event loop's turn, together with every
+    # other connection's (hero.servers.loopio): a send per response made the kernel wake the
+    # client for each; measured with wrk -c50, hero's requests/s rose by a fifth. Large writes go
+    # out at once (after what waits), with backpressure.
+
     def _sendall(self, data: bytes | bytearray) -> None:
+        if len(data) <= SMALL_WRITE_BYTES and len(self._outbox) < MAX_WAITING_BYTES:
+            self._outbox += data
+            if not self._due:
+                self._due = True
+                TURN_END.add(self)
+            self.response_length += len(data)
+            return
+        self._write_waiting()
+        self._send_now(data)
+
+    def end_turn(self) -> None:
+        """At the end of a turn (in the hub): send what waits without blocking; a greenlet sends
+        whatever the kernel did not take."""
+        self._due = False
+        if not self._outbox or self._drainer is not None:
+            return  # NOTE: a draining greenlet sends the outbox after its leftover
+        data = bytes(self._outbox)
+        self._outbox.clear()
+        sock = getattr(self, "socket", None)
+        if sock is None:
+            return  # NOTE: the handler failed and pywsgi closed the connection; nobody to answer
+        try:
+            sent = sock.send(data, 0, 0.0)  # NOTE: timeout 0.0: fail rather than wait
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            return  # NOTE: the client went away; the handler's next read or write finds out
+        if sent < len(data):
+            self._drainer = gevent.spawn(self._drain, sock, data[sent:])
+
+    def _drain(self, sock: Any, leftover: bytes) -> None:
+        try:
+            while leftover:
+                sock.sendall(leftover)  # bounded by the socket's timeout (web.body_timeout)
+                leftover = bytes(self._outbox)
+                self._outbox.clear()
+        except OSError:
+            self.close_connection = True
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # NOTE: wakes the handler if it waits to read
+            except OSError:
+                pass
+        finally:
+            self._drainer = None
+
+    def _write_waiting(self) -> None:
+        """Send what waits for the end of the turn now, blocking (before the connection ends, an
+        upgrade, a 100 Continue or a large write)."""
+        if self._drainer is not None:
+            self._drainer.join()
+        if self._outbox:
+            data = bytes(self._outbox)
+            self._outbox.clear()
+            try:
+                self.socket.sendall(data)
+            except OSError:
+                self.close_connection = True
+
+    def _send_now(self, data: bytes | bytearray) -> None:
         # NOTE: gevent's sendall() asks the kernel for SO_SNDBUF on every call; one plain send()
         # takes a small answer whole, and sendall() only finishes what it could not take.
         try:
@@ -488,6 +572,8 @@ class HeroHandler(WSGIHandler):
             environ["wsgi.input_terminated"] = False
         else:
             expect = headers.get("expect") == "100-continue"
+            if expect:
+                self._write_waiting()  # NOTE: earlier responses go before this one's 100 Continue
             body = HeroInput(self.rfile, self.content_length, socket=self.socket if expect else None,
                              chunked_input=self.chunked)
             body.handler = self

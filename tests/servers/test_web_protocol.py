@@ -162,6 +162,50 @@ def test_keep_alive_and_pipelining_answer_in_order(address):
     assert answer.index(b'"key":"1"') < answer.index(b'"key":22') < answer.index(b'"key":"4"')
 
 
+def test_a_deep_pipeline_is_answered_in_order_whatever_the_socket_takes(boot_hero):
+    """Small responses wait for the end of the loop's turn; 3000 pipelined requests to a client
+    with a tiny receive buffer that reads slowly make the kernel take them piecemeal (the drain
+    path) and fill the per-connection cap (the handler then waits)."""
+    api = boot_web(boot_hero, web={"max_keepalive_requests": 10_000})
+    count, padding = 3000, b"p" * 1500  # ~5 MB of responses: more than the kernel buffers on its own
+    pipeline = b"".join(b"GET /api/echo?key=%d&value=%s HTTP/1.1\r\nHost: x\r\n\r\n" % (index, padding)
+                        for index in range(count))
+    pipeline += b"GET /api/echo?key=last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(10)
+        sock.connect(api.servers["web"].address)
+        sender = gevent.spawn(sock.sendall, pipeline)
+        chunks = []
+        while chunk := sock.recv(4096):
+            chunks.append(chunk)
+            if len(chunks) % 50 == 0:
+                gevent.sleep(0.001)
+        sender.get(timeout=5)
+    answer = b"".join(chunks)
+    assert answer.count(b"HTTP/1.1 200 OK") == count + 1
+    positions = [answer.index(b'"key":"%d"' % index) for index in (0, 1, 1000, 2999)]
+    assert positions == sorted(positions) and answer.rindex(b'"key":"last"') > positions[-1]
+
+
+def test_a_100_continue_comes_after_the_responses_before_it(address):
+    head = (b"GET /api/echo?key=first HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 11\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
+    with socket.create_connection(address, timeout=5) as sock:
+        sock.sendall(head)
+        received = b""
+        while b"100 Continue" not in received:
+            chunk = sock.recv(65536)
+            assert chunk, received
+            received += chunk
+        assert received.index(b'"key":"first"') < received.index(b"100 Continue")
+        sock.sendall(b'{"key": 22}')
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert received.count(b"HTTP/1.1 200 OK") == 2 and b'"key":22' in received
+
+
 def test_an_unread_body_is_drained_for_keep_alive(address):
     answer = raw_exchange(address, b"GET /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
                                    b"GET /api/echo?key=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
