@@ -36,7 +36,7 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
 #: A body left unread by the application is drained up to this many bytes to keep the connection;
 #: anything larger closes it instead.
 DISCARD_LIMIT = 65_536
-#: Writes up to this size wait for the end of the loop's turn (larger ones go out at once), and
+#: Responses up to this size wait for the end of the loop's turn (larger ones go out at once), and
 #: at most this much waits per connection (a pipelining client that does not read is held back).
 SMALL_WRITE_BYTES = 65_536
 MAX_WAITING_BYTES = 262_144
@@ -447,7 +447,9 @@ class HeroHandler(WSGIHandler):
     # out at once (after what waits), with backpressure.
 
     def _sendall(self, data: bytes | bytearray) -> None:
-        if len(data) <= SMALL_WRITE_BYTES and len(self._outbox) < MAX_WAITING_BYTES:
+        # NOTE: only small responses wait; once a response passes SMALL_WRITE_BYTES (a file
+        # streamed in chunks) the rest goes straight out, with the socket's backpressure.
+        if self.response_length + len(data) <= SMALL_WRITE_BYTES and len(self._outbox) < MAX_WAITING_BYTES:
             self._outbox += data
             if not self._due:
                 self._due = True
