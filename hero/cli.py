@@ -1,6 +1,7 @@
 """The ``hero`` command (also ``python -m hero``).
 
-    hero start                 boot everything configured; stop cleanly on SIGINT/SIGTERM
+    hero start [--reload]      boot everything configured; stop cleanly on SIGINT/SIGTERM/SIGHUP
+                               (--reload: restart whenever the app's .py files change)
     hero actions [--json]      list the app's actions with their versions and inputs
     hero console               a Python prompt with the app booted (``api``)
     hero generate KIND NAME    a new project, action, task or initializer
@@ -35,6 +36,10 @@ def _process(args: argparse.Namespace, **kwargs: Any) -> Any:
 def command_start(args: argparse.Namespace) -> int:
     from hero.process import Api
 
+    if args.reload:
+        from hero.reloader import reload_forever
+
+        return reload_forever(args.root)
     process = _process(args)
 
     def ready(api: Api) -> None:
@@ -102,8 +107,13 @@ def command_version(args: argparse.Namespace) -> int:
 
 #: Subcommands: name → (help, configure-parser, run). Other modules add theirs with :func:`command`.
 #: NOTE: configure's result is ignored (``object``), so a lambda may return add_argument's Action.
+def _configure_start(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reload", action="store_true",
+                        help="development: restart the server whenever a .py file of the app changes")
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], object], Callable[[argparse.Namespace], int]]] = {
-    "start": ("boot the server and block until SIGINT/SIGTERM", lambda parser: None, command_start),
+    "start": ("boot the server and block until SIGINT/SIGTERM", _configure_start, command_start),
     "actions": ("list actions with versions and inputs",
                 lambda parser: parser.add_argument("--json", action="store_true", help="print JSON"),
                 command_actions),
