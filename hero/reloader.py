@@ -101,7 +101,9 @@ class Reloader:
         self._stop_requested = True
 
     def _start(self) -> None:
-        self.child = subprocess.Popen(self.command)
+        # NOTE: a session of its own, so a terminal's Ctrl-C reaches only the supervisor, which
+        # passes on one SIGTERM: the child would take a second signal as "stop at once".
+        self.child = subprocess.Popen(self.command, start_new_session=True)
 
     def _stop_child(self) -> int:
         """Stop the child gracefully (killed after the stop timeout); its exit code."""
