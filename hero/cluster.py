@@ -103,8 +103,7 @@ class Cluster:
         if wait:
             result = self._pending[message_id] = AsyncResult()
         try:
-            self.publish({"messageType": "do", "messageId": message_id, "method": method,
-                          "connectionId": connection_id, "args": args, "wait": wait})
+            self._publish_do(message_id, method, args, connection_id, wait)
             if result is None:
                 return None
             try:
@@ -121,8 +120,7 @@ class Cluster:
         message_id = uuid.uuid4().hex
         pubsub = self._subscribe()
         try:
-            self.publish({"messageType": "do", "messageId": message_id, "method": method,
-                          "connectionId": connection_id, "args": args, "wait": True})
+            self._publish_do(message_id, method, args, connection_id, True)
             deadline = time.monotonic() + self.rpc_timeout
             while (remaining := deadline - time.monotonic()) > 0:
                 raw = pubsub.get_message(timeout=remaining)
@@ -134,6 +132,11 @@ class Cluster:
             raise RpcTimeout()
         finally:
             pubsub.close()
+
+    def _publish_do(self, message_id: str, method: str, args: list[Any], connection_id: str | None,
+                    wait: bool) -> None:
+        self.publish({"messageType": "do", "messageId": message_id, "method": method,
+                      "connectionId": connection_id, "args": args, "wait": wait})
 
     def publish(self, message: dict[str, Any]) -> None:
         """Send one message to every process (this one included); raises when Redis is unreachable."""

@@ -24,7 +24,7 @@ import gevent
 from gevent.pywsgi import MAX_REQUEST_LINE, Input, WSGIHandler, WSGIServer, _InvalidClientInput, format_date_time
 
 from hero.jsonutil import dumps
-from hero.servers.loopio import TURN_END
+from hero.servers.loopio import DueAtTurnEnd
 
 if TYPE_CHECKING:
     from hero.servers.web import WebServer
@@ -169,7 +169,7 @@ class HeroInput(Input):
             super()._discard()
 
 
-class HeroHandler(WSGIHandler):
+class HeroHandler(DueAtTurnEnd, WSGIHandler):
     """One client connection: strict parsing, deadlines, keep-alive, then pywsgi's response writer."""
 
     #: The decoded (UTF-8) request path, for routing.
@@ -195,9 +195,8 @@ class HeroHandler(WSGIHandler):
         # gevent.Timeout per request (a visible cost on the hot path).
         self._header_deadline = gevent.Timeout(self.limits.header_timeout)
         self._idle_deadline = gevent.Timeout(self.limits.keepalive_timeout)
-        #: Small response bytes waiting for the end of this turn of the event loop (see end_turn).
+        #: Small response bytes waiting for the end of this turn of the event loop (see at_turn_end).
         self._outbox = bytearray()
-        self._due = False
         #: Sends what the kernel did not take at the end of a turn (None: nothing left over).
         self._drainer: gevent.Greenlet | None = None
 
@@ -451,18 +450,14 @@ class HeroHandler(WSGIHandler):
         # streamed in chunks) the rest goes straight out, with the socket's backpressure.
         if self.response_length + len(data) <= SMALL_WRITE_BYTES and len(self._outbox) < MAX_WAITING_BYTES:
             self._outbox += data
-            if not self._due:
-                self._due = True
-                TURN_END.add(self)
+            self.due_at_turn_end()
             self.response_length += len(data)
             return
         self._write_waiting()
         self._send_now(data)
 
-    def end_turn(self) -> None:
-        """At the end of a turn (in the hub): send what waits without blocking; a greenlet sends
-        whatever the kernel did not take."""
-        self._due = False
+    def at_turn_end(self) -> None:
+        """Send what waits without blocking; a greenlet sends whatever the kernel did not take."""
         if not self._outbox or self._drainer is not None:
             return  # NOTE: a draining greenlet sends the outbox after its leftover
         data = bytes(self._outbox)

@@ -77,7 +77,28 @@ class TurnEnd:
 TURN_END = TurnEnd()
 
 
-class InlineReading:
+class DueAtTurnEnd:
+    """A client that asks, at most once per turn, to be called at the end of it (a mixin): it calls
+    :meth:`due_at_turn_end` and provides :meth:`at_turn_end`."""
+
+    #: Waiting for the end of this turn (:data:`TURN_END`).
+    _due: bool = False
+
+    def due_at_turn_end(self) -> None:
+        if not self._due:
+            self._due = True
+            TURN_END.add(self)
+
+    def end_turn(self) -> None:
+        self._due = False
+        self.at_turn_end()
+
+    def at_turn_end(self) -> None:
+        """In the hub: must neither block nor switch."""
+        raise NotImplementedError
+
+
+class InlineReading(DueAtTurnEnd):
     """The end-of-turn side of a client whose reader runs actions in-line (a mixin).
 
     The client calls :meth:`enter_inline` / :meth:`leave_inline` around an action its reader runs,
@@ -86,8 +107,6 @@ class InlineReading:
     :meth:`reading_goes_on` (False once the client is ending).
     """
 
-    #: Waiting for the end of this turn (:data:`TURN_END`).
-    _due: bool = False
     #: The reader running an action in-line, while it does.
     _acting: Any = None
     #: The greenlet reading the socket now.
@@ -102,11 +121,6 @@ class InlineReading:
     def reading_goes_on(self) -> bool:
         raise NotImplementedError
 
-    def due_at_turn_end(self) -> None:
-        if not self._due:
-            self._due = True
-            TURN_END.add(self)
-
     def enter_inline(self) -> Any:
         """The reader starts an action in-line; returns the reader, for :meth:`leave_inline`."""
         me = self._acting = gevent.getcurrent()
@@ -117,10 +131,9 @@ class InlineReading:
         if self._acting is me:
             self._acting = None
 
-    def end_turn(self) -> None:
-        """At the end of a turn (in the hub): if the reader is still inside an action, that action
-        yielded, so a new greenlet reads on; then what waits is written."""
-        self._due = False
+    def at_turn_end(self) -> None:
+        """If the reader is still inside an action, that action yielded, so a new greenlet reads
+        on; then what waits is written."""
         acting = self._acting
         if acting is not None and self._reader is acting and self.reading_goes_on():
             self._acting = None
