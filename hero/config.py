@@ -217,7 +217,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "failure_ttl": 31_536_000,
     },
     "routes": {},
+    #: Plugins by name: ``{"path": folder}`` (relative to the app) or ``{"module": package}``, whose
+    #: actions/, tasks/, initializers/ and public/ load after the app's own; ``"public": False``
+    #: etc. leaves a part out.
+    "plugins": {},
 }
+
+#: The parts of an app a plugin may bring, each on unless its entry says False.
+PLUGIN_PARTS = ("actions", "tasks", "initializers", "public")
 
 #: Per-environment adjustments of hero's own defaults (the app's sections overlay these).
 ENVIRONMENT_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
@@ -232,7 +239,7 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 #: Namespaces whose keys are free-form (no type check against a default).
-FREE_FORM = frozenset({"routes"})
+FREE_FORM = frozenset({"routes", "plugins"})
 
 #: Simple environment variables, each → (namespace, key).
 ENV_SHORTCUTS: dict[str, tuple[str, str]] = {
@@ -308,6 +315,15 @@ class Config(Namespace):
     def path(self, kind: str) -> Path:
         """An app folder (``actions``, ``tasks``, ``initializers``, ``public``) as an absolute path."""
         return (self.root / self.general.paths[kind]).resolve()
+
+    def sources(self, kind: str) -> list[tuple[str, Path]]:
+        """Where ``kind`` loads from, in order, each with a module namespace: the app's folder, then
+        that folder of each plugin that brings it (see ``plugins``)."""
+        found = [(kind, self.path(kind))]
+        for name, entry in self.plugins.items():
+            if entry.get(kind, True) and (plugin_root(name, entry, self.root) / kind).is_dir():
+                found.append((f"plugins.{name}.{kind}", plugin_root(name, entry, self.root) / kind))
+        return found
 
 
 def merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
@@ -425,6 +441,38 @@ def _check_values(values: Mapping[str, Any]) -> None:
         raise ConfigError("config general.simultaneous_actions must be at least 1")
 
 
+def plugin_root(name: str, entry: Mapping[str, Any], app_root: Path) -> Path:
+    """The folder of plugin ``name``: its ``path`` (relative to the app) or its ``module``'s package."""
+    if "module" in entry:
+        try:
+            spec = importlib.util.find_spec(str(entry["module"]))
+        except (ImportError, ValueError):
+            spec = None
+        locations = list(spec.submodule_search_locations or []) if spec is not None else []
+        if not locations:
+            raise ConfigError(f"config plugins.{name}: no package {entry['module']!r} to import")
+        return Path(locations[0]).resolve()
+    return (app_root / str(entry["path"])).resolve()
+
+
+def _check_plugins(plugins: Mapping[str, Any], app_root: Path) -> None:
+    for name, entry in plugins.items():
+        where = f"config plugins.{name}"
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{where} must be a dict with a `path` or a `module`, got {entry!r}")
+        if ("path" in entry) == ("module" in entry):
+            raise ConfigError(f"{where} needs one of `path` (a folder) or `module` (a package)")
+        for key, value in entry.items():
+            if key in PLUGIN_PARTS:
+                if not isinstance(value, bool):
+                    raise ConfigError(f"{where}.{key} must be true or false, got {value!r}")
+            elif key not in ("path", "module"):
+                raise ConfigError(f"{where}: unknown key `{key}` (path, module, {', '.join(PLUGIN_PARTS)})")
+        folder = plugin_root(name, entry, app_root)
+        if not folder.is_dir():
+            raise ConfigError(f"{where}: {folder} is not a folder")
+
+
 def load_config(root: str | Path = ".", *, env: str | None = None,
                 environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
     """Build the configuration of the app in ``root`` for ``env`` (default: ``HERO_ENV`` or development).
@@ -448,4 +496,5 @@ def load_config(root: str | Path = ".", *, env: str | None = None,
                 _check_types(section, DEFAULTS[namespace], namespace)
             values[namespace] = merge(values[namespace], section)
     _check_values(values)
+    _check_plugins(values["plugins"], root)
     return Config(values, env=env, root=root)

@@ -47,10 +47,10 @@ class Initializer:
                 raise BootError(f"initializer {cls.name}: {attribute} must be a number > 0")
 
 
-def load_initializers(directory: Path) -> list[Initializer]:
+def load_initializers(directory: Path, *, namespace: str = "initializers") -> list[Initializer]:
     """Instances of every Initializer subclass defined below ``directory``."""
     found: list[Initializer] = []
-    for module, path in iter_modules(directory, "initializers"):
+    for module, path in iter_modules(directory, namespace):
         for value in vars(module).values():
             if (inspect.isclass(value) and issubclass(value, Initializer) and value is not Initializer
                     and value.__module__ == module.__name__):

@@ -141,8 +141,9 @@ class ActionsInitializer(Initializer):
     def initialize(self, api: Api) -> None:
         builtin = Path(__file__).parent / "builtin_actions"
         api.actions.load_directory(builtin, namespace="builtin_actions")
-        count = api.actions.load_directory(api.config.path("actions"))
-        log.debug("loaded %d actions from %s", count, api.config.path("actions"))
+        for namespace, directory in api.config.sources("actions"):
+            count = api.actions.load_directory(directory, namespace=namespace)
+            log.debug("loaded %d actions from %s", count, directory)
 
     def start(self, api: Api) -> None:
         api.actions.check_middleware()
@@ -223,7 +224,8 @@ class Process:
         api.process = self
         CURRENT[:] = [api]
         self.initializers = [cls() for cls in CORE_INITIALIZERS] + _extra_initializers()
-        self.initializers += load_initializers(config.path("initializers"))
+        for namespace, directory in config.sources("initializers"):
+            self.initializers += load_initializers(directory, namespace=namespace)
         self._run_phase("initialize", "load_priority", self.initializers)
         return api
 

@@ -361,8 +361,9 @@ class TasksInitializer(Initializer):
     def initialize(self, api: Api) -> None:
         registry = TaskRegistry(missing_param_checks=api.config.general.missing_param_checks)
         registry.load_directory(Path(__file__).parent / "builtin_tasks", namespace="builtin_tasks")
-        count = registry.load_directory(api.config.path("tasks"))
-        log.debug("loaded %d tasks from %s", count, api.config.path("tasks"))
+        for namespace, directory in api.config.sources("tasks"):
+            count = registry.load_directory(directory, namespace=namespace)
+            log.debug("loaded %d tasks from %s", count, directory)
         api.tasks = Tasks(api, registry)
 
     def start(self, api: Api) -> None:

@@ -150,7 +150,8 @@ def _file(api: Api, connection: Connection, args: list[Any]) -> Any:
     # process may not load at all.
     from hero.servers.static import StaticFiles
 
-    return StaticFiles.from_config(api.config.path("public"), api.config.web).read(path)
+    folders = [directory for _, directory in api.config.sources("public")]
+    return StaticFiles.for_folders(folders, api.config.web).read(path)
 
 
 def _quit(api: Api, connection: Connection, args: list[Any]) -> None:

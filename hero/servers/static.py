@@ -19,7 +19,7 @@ import mimetypes
 import os
 import stat
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, cast
@@ -77,6 +77,12 @@ class StaticFiles:
         """Built from the ``web`` config namespace (``file_cache_seconds``, ``compress``, ...)."""
         return cls(root, cache_seconds=web.get("file_cache_seconds", 60), compress=web.get("compress", False),
                    follow_symlinks_outside_root=web.get("follow_symlinks_outside_root", False))
+
+    @classmethod
+    def for_folders(cls, roots: Sequence[Path], web: Mapping[str, Any]) -> StaticFiles | StaticChain:
+        """The engine for the app's public folder, then the plugins' (the first that has the file serves it)."""
+        engines = [cls.from_config(root, web) for root in roots]
+        return engines[0] if len(engines) == 1 else StaticChain(engines)
 
     def __repr__(self) -> str:
         return f"StaticFiles({str(self.root)!r}, cache_seconds={self.cache_seconds}, compress={self.compress})"
@@ -234,6 +240,29 @@ class StaticFiles:
             "length": len(raw),
             "lastModified": modified.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         }
+
+
+class StaticChain:
+    """Several public folders searched in order (the app's, then each plugin's), each with its own
+    root checks; a path none of them has answers as the first would (404)."""
+
+    def __init__(self, engines: Sequence[StaticFiles]) -> None:
+        self.engines = list(engines)
+
+    def __repr__(self) -> str:
+        return f"StaticChain({self.engines!r})"
+
+    def _engine_for(self, relative_path: str) -> StaticFiles:
+        for engine in self.engines:
+            if engine.resolve(relative_path) is not None:
+                return engine
+        return self.engines[0]
+
+    def respond(self, environ: dict[str, Any], relative_path: str) -> tuple[int, list[tuple[str, str]], Body]:
+        return self._engine_for(relative_path).respond(environ, relative_path)
+
+    def read(self, relative_path: str) -> dict[str, Any]:
+        return self._engine_for(relative_path).read(relative_path)
 
 
 def _accepts_gzip(environ: Mapping[str, Any]) -> bool:
