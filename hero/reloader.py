@@ -41,14 +41,15 @@ def watched_files(root: Path) -> Iterator[Path]:
                 yield Path(folder, name)
 
 
-def snapshot(root: Path) -> dict[Path, int]:
+def snapshot(*roots: Path) -> dict[Path, int]:
     """Each watched file with its modification time (ns); files that vanish meanwhile are skipped."""
     times: dict[Path, int] = {}
-    for path in watched_files(root):
-        try:
-            times[path] = path.stat().st_mtime_ns
-        except OSError:
-            continue
+    for root in roots:
+        for path in watched_files(root):
+            try:
+                times[path] = path.stat().st_mtime_ns
+            except OSError:
+                continue
     return times
 
 
@@ -58,10 +59,12 @@ def changes(before: dict[Path, int], after: dict[Path, int]) -> list[Path]:
 
 
 class Reloader:
-    """Runs ``command`` as a child and restarts it whenever a file under ``root`` changes."""
+    """Runs ``command`` as a child and restarts it whenever a file under ``roots`` changes (the
+    app's folder, then the folders of its plugins)."""
 
-    def __init__(self, root: Path, command: Sequence[str], *, stop_timeout: float) -> None:
-        self.root = root
+    def __init__(self, roots: Sequence[Path], command: Sequence[str], *, stop_timeout: float) -> None:
+        self.roots = list(roots)
+        self.root = self.roots[0]
         self.command = list(command)
         self.stop_timeout = stop_timeout
         self.child: subprocess.Popen[bytes] | None = None
@@ -74,18 +77,18 @@ class Reloader:
         """Supervise until SIGINT, SIGTERM or SIGHUP; returns the last child's exit code (0 when stopped)."""
         for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(number, self._on_signal)
-        files = snapshot(self.root)
+        files = snapshot(*self.roots)
         log.warning("hero reload: watching %d files under %s; the server restarts when one changes",
-                    len(files), self.root)
+                    len(files), ", ".join(str(root) for root in self.roots))
         self._start()
         reported_exit = False
         while not self._stop_requested:
             time.sleep(POLL_SECONDS)
-            current = snapshot(self.root)
+            current = snapshot(*self.roots)
             changed = changes(files, current)
             files = current
             if changed:
-                names = ", ".join(str(path.relative_to(self.root)) for path in changed[:3])
+                names = ", ".join(self._name(path) for path in changed[:3])
                 more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
                 log.warning("hero reload: %s%s changed; restarting", names, more)
                 self._stop_child()
@@ -96,6 +99,9 @@ class Reloader:
                             self.child.returncode)
                 reported_exit = True
         return self._stop_child()
+
+    def _name(self, path: Path) -> str:
+        return str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path)
 
     def _on_signal(self, number: int, frame: FrameType | None) -> None:
         self._stop_requested = True
@@ -123,17 +129,21 @@ class Reloader:
 
 def reload_forever(root: str) -> int:
     """``hero start --reload``: supervise ``hero start`` for the app in ``root``."""
-    from hero.config import DEFAULTS, load_config
+    from hero.config import DEFAULTS, load_config, plugin_root
     from hero.errors import BootError
     from hero.logutil import configure_logging
 
+    app_root = Path(root).resolve()
+    roots = [app_root]
     shutdown_timeout = DEFAULTS["general"]["shutdown_timeout"]
     try:
-        config = load_config(Path(root).resolve())
+        config = load_config(app_root)
         configure_logging(config.logger.level, config.logger.format)
         shutdown_timeout = config.general.shutdown_timeout
+        roots += [folder for name, entry in config.plugins.items()
+                  if not (folder := plugin_root(name, entry, app_root)).is_relative_to(app_root)]
     except BootError as error:
         configure_logging()
         log.warning("hero reload: %s (the server will say so too)", error.message)
     command = [sys.executable, "-m", "hero", "--root", root, "start"]
-    return Reloader(Path(root).resolve(), command, stop_timeout=shutdown_timeout + STOP_MARGIN).run()
+    return Reloader(roots, command, stop_timeout=shutdown_timeout + STOP_MARGIN).run()

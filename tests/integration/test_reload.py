@@ -49,6 +49,18 @@ def test_snapshots_notice_added_changed_and_removed_files(tmp_path):
         "actions/a.py", "actions/b.py", "initializers/e.py"]
 
 
+def test_the_folders_of_plugins_outside_the_app_are_watched_too(tmp_path):
+    from hero.reloader import Reloader
+
+    app = write_app(tmp_path / "app", {"actions/a.py": "", "config.py": "plugins = {'p': {'path': '../plugin'}}\n"})
+    plugin = write_app(tmp_path / "plugin", {"actions/b.py": ""})
+    watched = snapshot(app, plugin)
+    assert {path.name for path in watched} == {"a.py", "b.py", "config.py"}
+    reloader = Reloader([app, plugin], ["true"], stop_timeout=1)
+    assert reloader._name(app / "actions/a.py") == "actions/a.py"
+    assert reloader._name(plugin / "actions/b.py") == str(plugin / "actions/b.py")
+
+
 class Output:
     """A child's merged output, read by a thread, so the test can wait for a line."""
 
