@@ -321,8 +321,9 @@ class Config(Namespace):
         that folder of each plugin that brings it (see ``plugins``)."""
         found = [(kind, self.path(kind))]
         for name, entry in self.plugins.items():
-            if entry.get(kind, True) and (plugin_root(name, entry, self.root) / kind).is_dir():
-                found.append((f"plugins.{name}.{kind}", plugin_root(name, entry, self.root) / kind))
+            folder = plugin_root(name, entry, self.root) / kind
+            if entry.get(kind, True) and folder.is_dir():
+                found.append((f"plugins.{name}.{kind}", folder))
         return found
 
 
