@@ -148,10 +148,9 @@ def _file(api: Api, connection: Connection, args: list[Any]) -> Any:
         raise InvalidParam("file needs a path")
     # NOTE: imported lazily: static files belong to the web server's module, which a TCP-only
     # process may not load at all.
-    from hero.servers.static import StaticFiles
+    from hero.servers.static import public_files
 
-    folders = [directory for _, directory in api.config.sources("public")]
-    return StaticFiles.for_folders(folders, api.config.web).read(path)
+    return public_files(api).read(path)
 
 
 def _quit(api: Api, connection: Connection, args: list[Any]) -> None:

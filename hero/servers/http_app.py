@@ -24,13 +24,13 @@ from hero.servers.http_params import BodyError, ParamReader, Uploads, merge
 from hero.servers.http_render import JSON_TYPE, Renderer, status_line
 
 if TYPE_CHECKING:
+    from hero.servers.static import StaticChain, StaticFiles
     from hero.servers.web import WebServer
 
 log = logging.getLogger(__name__)
 
 Answer = tuple[int, list[tuple[str, str]], Any]
 
-_NOT_FOUND = b"that file is not found"
 #: Methods whose body is never read for params.
 _NO_BODY = frozenset({"GET", "HEAD"})
 _FINGERPRINT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
@@ -179,12 +179,9 @@ class HttpApp:
         target = environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
         return self.allowed_hosts[0].rstrip("/") + target
 
-    def file_request(self, environ: dict[str, Any], files: Any, relative: str,
+    def file_request(self, environ: dict[str, Any], files: StaticFiles | StaticChain, relative: str,
                      headers: list[tuple[str, str]]) -> Answer:
         self.web.count_file()
-        if files is None:
-            headers += [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(_NOT_FOUND)))]
-            return 404, headers, _NOT_FOUND
         status, file_headers, body = files.respond(environ, relative)
         return status, headers + list(file_headers), body
 

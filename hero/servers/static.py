@@ -18,11 +18,12 @@ import logging
 import mimetypes
 import os
 import stat
+import weakref
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import http_date, is_resource_modified, parse_accept_header
@@ -32,6 +33,9 @@ from werkzeug.wrappers import Response
 from werkzeug.wsgi import ClosingIterator, wrap_file
 
 from hero.errors import HeroError
+
+if TYPE_CHECKING:
+    from hero.process import Api
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +267,19 @@ class StaticChain:
 
     def read(self, relative_path: str) -> dict[str, Any]:
         return self._engine_for(relative_path).read(relative_path)
+
+
+_PUBLIC_FILES: weakref.WeakKeyDictionary[Api, StaticFiles | StaticChain] = weakref.WeakKeyDictionary()
+
+
+def public_files(api: Api) -> StaticFiles | StaticChain:
+    """The engine of the app's public folder and its plugins' (built once per process: finding a
+    plugin's folder may import-search a package)."""
+    engine = _PUBLIC_FILES.get(api)
+    if engine is None:
+        folders = [directory for _, directory in api.config.sources("public")]
+        engine = _PUBLIC_FILES[api] = StaticFiles.for_folders(folders, api.config.web)
+    return engine
 
 
 def _accepts_gzip(environ: Mapping[str, Any]) -> bool:

@@ -26,6 +26,7 @@ from hero.routes import Route, RouteTable
 from hero.servers.base import Server
 from hero.servers.http_app import HttpApp
 from hero.servers.http_handler import HeroHandler, HeroWSGIServer, HttpLimits
+from hero.servers.static import StaticFiles, public_files
 
 if TYPE_CHECKING:
     from hero.config import Namespace
@@ -49,7 +50,7 @@ class WebServer(Server):
         self.handlers: set[HeroHandler] = set()
         self.stopping = False
         #: The static engine of the app's public folder, and of each ``dir`` route by its index.
-        self.public_files = self._static([directory for _, directory in api.config.sources("public")])
+        self.public_files = public_files(api)
         self.mounts: dict[int, Any] = {route.index: self._mount(route) for route in self.routes.routes
                                        if route.dir is not None}
         self.app = HttpApp(self)
@@ -63,14 +64,6 @@ class WebServer(Server):
 
     # --- parts built at boot ------------------------------------------------------------------
 
-    def _static(self, roots: list[Path]) -> Any:
-        """hero.servers.static's engine for ``roots`` (None until that module exists: files answer 404)."""
-        if importlib.util.find_spec("hero.servers.static") is None:
-            return None
-        from hero.servers.static import StaticFiles
-
-        return StaticFiles.for_folders(roots, self.config)
-
     def _mount(self, route: Route) -> Any:
         """The static engine of a ``dir`` route (relative dirs are below the app root); a missing
         folder fails the boot rather than the first request."""
@@ -79,7 +72,7 @@ class WebServer(Server):
             directory = (self.api.config.root / directory).resolve()
         if not directory.is_dir():
             raise BootError(f"config routes.{route.verb}[{route.path}]: dir {directory} is not a folder")
-        return self._static([directory])
+        return StaticFiles.from_config(directory, self.config)
 
     def _websocket(self, ws_config: Namespace) -> Any:
         if not ws_config.enabled or importlib.util.find_spec("hero.servers.websocket") is None:
