@@ -460,8 +460,7 @@ class HeroHandler(DueAtTurnEnd, WSGIHandler):
         """Send what waits without blocking; a greenlet sends whatever the kernel did not take."""
         if not self._outbox or self._drainer is not None:
             return  # NOTE: a draining greenlet sends the outbox after its leftover
-        data = bytes(self._outbox)
-        self._outbox.clear()
+        data = self._take_waiting()
         sock = getattr(self, "socket", None)
         if sock is None:
             return  # NOTE: the handler failed and pywsgi closed the connection; nobody to answer
@@ -478,8 +477,7 @@ class HeroHandler(DueAtTurnEnd, WSGIHandler):
         try:
             while leftover:
                 sock.sendall(leftover)  # bounded by the socket's timeout (web.body_timeout)
-                leftover = bytes(self._outbox)
-                self._outbox.clear()
+                leftover = self._take_waiting()
         except OSError:
             self.close_connection = True
             try:
@@ -495,12 +493,16 @@ class HeroHandler(DueAtTurnEnd, WSGIHandler):
         if self._drainer is not None:
             self._drainer.join()
         if self._outbox:
-            data = bytes(self._outbox)
-            self._outbox.clear()
+            data = self._take_waiting()
             try:
                 self.socket.sendall(data)
             except OSError:
                 self.close_connection = True
+
+    def _take_waiting(self) -> bytes:
+        data = bytes(self._outbox)
+        self._outbox.clear()
+        return data
 
     def _send_now(self, data: bytes | bytearray) -> None:
         # NOTE: gevent's sendall() asks the kernel for SO_SNDBUF on every call; one plain send()
