@@ -121,6 +121,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "keepalive_timeout": 5.0,
         #: Requests served on one keep-alive connection before it is closed.
         "max_keepalive_requests": 1000,
+        #: Response bytes one connection may hold for the end of the loop's turn while the client is
+        #: slow to take them (a pipelining client that does not read); past it the handler waits.
+        "max_waiting_response_bytes": 262_144,
         #: Seconds a read of the body (or a write of the response) may stall → 408 / close.
         "body_timeout": 30.0,
         #: Request line bytes → 414; header count, one header line, the whole header block → 431.

@@ -36,10 +36,9 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
 #: A body left unread by the application is drained up to this many bytes to keep the connection;
 #: anything larger closes it instead.
 DISCARD_LIMIT = 65_536
-#: Responses up to this size wait for the end of the loop's turn (larger ones go out at once), and
-#: at most this much waits per connection (a pipelining client that does not read is held back).
+#: Responses up to this size wait for the end of the loop's turn (larger ones go out at once); how
+#: much may wait per connection is ``web.max_waiting_response_bytes``.
 SMALL_WRITE_BYTES = 65_536
-MAX_WAITING_BYTES = 262_144
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
@@ -61,13 +60,15 @@ class HttpLimits:
     keepalive_timeout: float = 5.0
     keepalive_requests: int = 1000
     body_timeout: float = 30.0
+    waiting_bytes: int = 262_144
 
     @classmethod
     def from_config(cls, web: Mapping[str, Any]) -> HttpLimits:
         return cls(request_line=web["max_request_line_bytes"], header_count=web["max_header_count"],
                    header_bytes=web["max_header_bytes"], header_block=web["max_header_block_bytes"],
                    header_timeout=web["header_timeout"], keepalive_timeout=web["keepalive_timeout"],
-                   keepalive_requests=web["max_keepalive_requests"], body_timeout=web["body_timeout"])
+                   keepalive_requests=web["max_keepalive_requests"], body_timeout=web["body_timeout"],
+                   waiting_bytes=web["max_waiting_response_bytes"])
 
 
 class Reject(Exception):
@@ -448,7 +449,7 @@ class HeroHandler(DueAtTurnEnd, WSGIHandler):
     def _sendall(self, data: bytes | bytearray) -> None:
         # NOTE: only small responses wait; once a response passes SMALL_WRITE_BYTES (a file
         # streamed in chunks) the rest goes straight out, with the socket's backpressure.
-        if self.response_length + len(data) <= SMALL_WRITE_BYTES and len(self._outbox) < MAX_WAITING_BYTES:
+        if self.response_length + len(data) <= SMALL_WRITE_BYTES and len(self._outbox) < self.limits.waiting_bytes:
             self._outbox += data
             self.due_at_turn_end()
             self.response_length += len(data)

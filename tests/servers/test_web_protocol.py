@@ -162,11 +162,23 @@ def test_keep_alive_and_pipelining_answer_in_order(address):
     assert answer.index(b'"key":"1"') < answer.index(b'"key":22') < answer.index(b'"key":"4"')
 
 
-def test_a_deep_pipeline_is_answered_in_order_whatever_the_socket_takes(boot_hero):
+@pytest.mark.parametrize("cap", [262_144, 4096])
+def test_a_deep_pipeline_is_answered_in_order_whatever_the_socket_takes(boot_hero, monkeypatch, cap):
     """Small responses wait for the end of the loop's turn; 3000 pipelined requests to a client
     with a tiny receive buffer that reads slowly make the kernel take them piecemeal (the drain
-    path) and fill the per-connection cap (the handler then waits)."""
-    api = boot_web(boot_hero, web={"max_keepalive_requests": 10_000})
+    path) and fill the per-connection cap, web.max_waiting_response_bytes (the handler then waits)."""
+    from hero.servers.http_handler import HeroHandler
+
+    api = boot_web(boot_hero, web={"max_keepalive_requests": 10_000, "max_waiting_response_bytes": cap})
+    largest = {"waiting": 0, "write": 0}
+    queue_write = HeroHandler._sendall
+
+    def measured(handler, data):
+        queue_write(handler, data)
+        largest["waiting"] = max(largest["waiting"], len(handler._outbox))
+        largest["write"] = max(largest["write"], len(data))
+
+    monkeypatch.setattr(HeroHandler, "_sendall", measured)
     count, padding = 3000, b"p" * 1500  # ~5 MB of responses: more than the kernel buffers on its own
     pipeline = b"".join(b"GET /api/echo?key=%d&value=%s HTTP/1.1\r\nHost: x\r\n\r\n" % (index, padding)
                         for index in range(count))
@@ -186,6 +198,7 @@ def test_a_deep_pipeline_is_answered_in_order_whatever_the_socket_takes(boot_her
     assert answer.count(b"HTTP/1.1 200 OK") == count + 1
     positions = [answer.index(b'"key":"%d"' % index) for index in (0, 1, 1000, 2999)]
     assert positions == sorted(positions) and answer.rindex(b'"key":"last"') > positions[-1]
+    assert 0 < largest["waiting"] < cap + largest["write"]  # one response past the cap at most
 
 
 def test_a_100_continue_comes_after_the_responses_before_it(address):
