@@ -10,7 +10,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["hero", "hero.*"]),
-    package_data={"hero": ["py.typed", "builtin_actions/*.py", "builtin_tasks/*.py", "templates/*"]},
+    package_data={"hero": ["py.typed", "builtin_actions/*.py", "tasks/builtin/*.py"]},
     install_requires=[
         "gevent>=24.2",
         "werkzeug>=3.1,<4",

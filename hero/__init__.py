@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from hero.action import Action, action
-from hero.connection import Connection
+from hero.core.action import Action, action
+from hero.core.connection import Connection
 from hero.errors import HeroError
-from hero.initializer import Initializer
-from hero.middleware import ActionMiddleware, ConnectionMiddleware
-from hero.params import Input
-from hero.task import Task, TaskMiddleware
+from hero.runtime.initializer import Initializer
+from hero.core.middleware import ActionMiddleware, ConnectionMiddleware
+from hero.core.params.spec import Input
+from hero.tasks.task import Task, TaskMiddleware
 
 __version__ = "0.1.0"
 

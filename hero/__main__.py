@@ -1,6 +1,6 @@
 """``python -m hero``: the CLI."""
 import sys
 
-from hero.cli import main
+from hero.cli.main import main
 
 sys.exit(main())

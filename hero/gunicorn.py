@@ -21,7 +21,7 @@ from typing import Any
 import gevent
 from gunicorn.workers.ggevent import GeventPyWSGIWorker
 
-from hero.servers.http_handler import HeroHandler, HeroWSGIServer
+from hero.servers.http.handler import HeroHandler, HeroWSGIServer
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class Worker(GeventPyWSGIWorker):
     def load_wsgi(self) -> None:
         # NOTE: GeventWorker.init_process has monkey-patched by now; hero boots after that, here.
         from hero.process import Process
-        from hero.servers.web import WebServer
+        from hero.servers.http.server import WebServer
 
         root = os.environ.get("HERO_ROOT") or os.getcwd()
         overrides: dict[str, Any] = {"web": {"enabled": False}}

@@ -19,32 +19,32 @@ from typing import Any
 import gevent
 from gevent.event import Event
 
-from hero.action import ActionRegistry
-from hero.cache import Cache
+from hero.core.action import ActionRegistry
+from hero.services.cache import Cache
 from hero.config import Config, load_config
-from hero.connection import Connections
+from hero.core.connection import Connections
 from hero.errors import BootError, HeroError
-from hero.initializer import Initializer, load_initializers
-from hero.logutil import configure_logging
-from hero.monitor import watch_hub
-from hero.processor import ActionProcessor
-from hero.redis import STORE_ERRORS, RedisSettings, RedisStore
-from hero.stats import Stats
+from hero.runtime.initializer import Initializer, load_initializers
+from hero.runtime.logging import configure_logging
+from hero.runtime.monitor import watch_hub
+from hero.core.processor import ActionProcessor
+from hero.services.store import STORE_ERRORS, RedisSettings, RedisStore
+from hero.services.stats import Stats
 
 log = logging.getLogger(__name__)
 
 #: hero's own initializers beyond the ones in this file, as import paths; each module adds its part
 #: of ``api`` (chat, cluster, tasks). A path whose module does not exist yet is skipped.
 EXTRA_INITIALIZERS: tuple[str, ...] = (
-    "hero.cluster:ClusterInitializer",
-    "hero.chat:ChatInitializer",
-    "hero.tasks:TasksInitializer",
+    "hero.services.cluster:ClusterInitializer",
+    "hero.services.chat:ChatInitializer",
+    "hero.tasks.queue:TasksInitializer",
 )
 
 #: Transports by config namespace (each is started when ``<namespace>.enabled``).
 SERVER_CLASSES: dict[str, str] = {
-    "web": "hero.servers.web:WebServer",
-    "socket": "hero.servers.socket:SocketServer",
+    "web": "hero.servers.http.server:WebServer",
+    "socket": "hero.servers.socket.server:SocketServer",
 }
 
 

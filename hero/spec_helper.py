@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hero.connection import Connection
+from hero.core.connection import Connection
 from hero.process import Api, Process
 
 #: The connection type of spec-helper connections (actionhero's ``testServer``).
@@ -72,7 +72,7 @@ class SpecHelper:
 
     def run_verb(self, connection: Connection, verb: str, *args: Any) -> Any:
         """Run a persistent-connection verb (``roomAdd``, ``say``, ...) as a TCP client would; raises its error."""
-        from hero.verbs import ALL_VERBS, run_verb
+        from hero.servers.verbs import ALL_VERBS, run_verb
 
         return run_verb(self.api, connection, verb, list(args), allowed=ALL_VERBS)
 
@@ -110,7 +110,7 @@ class SpecHelper:
 
     def run_task(self, name: str, params: Mapping[str, Any] | None = None) -> Any:
         """Call the task's ``run`` directly: no input validation, no middleware, no worker."""
-        from hero.task import TaskData
+        from hero.tasks.task import TaskData
 
         task = self.api.tasks.registry.find(name)
         data = TaskData(task=task, params=dict(params or {}), queue=task.queue, api=self.api, worker="specHelper")

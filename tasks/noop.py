@@ -1,5 +1,5 @@
 """noop: does nothing (for benchmarks: `scripts/bench tasks`)."""
-from hero.task import Task
+from hero.tasks.task import Task
 
 
 class Noop(Task):

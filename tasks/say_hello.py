@@ -3,7 +3,7 @@ import logging
 import time
 
 from hero import Input
-from hero.task import Task
+from hero.tasks.task import Task
 
 log = logging.getLogger(__name__)
 

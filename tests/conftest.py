@@ -9,7 +9,7 @@ from collections.abc import Iterator  # noqa: E402
 import pytest  # noqa: E402
 import redis  # noqa: E402
 
-from hero.redis import RedisSettings, RedisStore  # noqa: E402
+from hero.services.store import RedisSettings, RedisStore  # noqa: E402
 
 #: Tests use their own database, flushed around each test.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9")

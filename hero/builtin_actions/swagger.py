@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any, cast
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from hero.action import Action, version_key
+from hero.core.action import Action, version_key
 from hero.errors import UnknownAction
-from hero.params_marshmallow import json_safe
-from hero.routes import Route, RouteTable
+from hero.core.params.schema import json_safe
+from hero.core.routes import Route, RouteTable
 
 if TYPE_CHECKING:
     from apispec.ext.marshmallow.openapi import OpenAPIConverter
 
-    from hero.processor import ActionData
+    from hero.core.processor import ActionData
     from hero.process import Api
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ OPENAPI_VERSION = "3.0.3"
 #: What ``all`` in config routes documents (HEAD is answered like GET, so it is not listed twice).
 ALL_VERBS = ("get", "post", "put", "patch", "delete")
 BODY_VERBS = frozenset({"post", "put", "patch"})
-#: ``prefix:name`` or ``:name(regex)``, as in :mod:`hero.routes`.
+#: ``prefix:name`` or ``:name(regex)``, as in :mod:`hero.core.routes`.
 ROUTE_PART = re.compile(r"^(?P<prefix>[^:]*):(?P<name>[A-Za-z_$][\w$.-]*)(?:\((?P<regex>.*)\))?$")
 ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
 ERROR_RESPONSES = {

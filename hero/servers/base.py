@@ -5,8 +5,8 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from hero.connection import Connection
-from hero.processor import ActionData
+from hero.core.connection import Connection
+from hero.core.processor import ActionData
 
 if TYPE_CHECKING:
     from hero.config import Namespace

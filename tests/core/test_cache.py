@@ -10,7 +10,7 @@ import gevent
 import orjson
 import pytest
 
-from hero.cache import Cache
+from hero.services.cache import Cache
 from hero.errors import ObjectLocked, ObjectNotFound
 
 pytestmark = pytest.mark.timeout(30)

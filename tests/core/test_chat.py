@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import gevent
 import pytest
 
-from hero.chat import ChatMiddleware
+from hero.services.chat import ChatMiddleware
 from hero.errors import ChatError
 from hero.spec_helper import SpecHelper
 from tests.conftest import APP_ROOT

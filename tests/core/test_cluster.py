@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from hero.errors import ChatError, HeroError, RpcTimeout, StoreUnavailable, error_message
-from hero.jsonutil import dumps
+from hero.runtime.json import dumps
 from hero.spec_helper import SpecHelper
 from tests.conftest import APP_ROOT
 from tests.apps import free_port, start_redis, wait_for

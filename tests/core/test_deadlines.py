@@ -6,7 +6,7 @@ import time
 import gevent
 import pytest
 
-from hero.deadlines import DeadlineExpired, Deadlines
+from hero.runtime.deadlines import DeadlineExpired, Deadlines
 from tests.apps import wait_for
 
 

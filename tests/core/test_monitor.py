@@ -8,14 +8,14 @@ import gevent
 import pytest
 from gevent import monkey
 
-from hero.monitor import watch_hub
+from hero.runtime.monitor import watch_hub
 
 
 @pytest.mark.timeout(20)
 def test_blocking_the_hub_is_logged_with_the_stack(caplog):
     assert watch_hub(0.1) is True
     unpatched_sleep = monkey.get_original("time", "sleep")
-    with caplog.at_level(logging.WARNING, logger="hero.monitor"):
+    with caplog.at_level(logging.WARNING, logger="hero.runtime.monitor"):
         def block():
             unpatched_sleep(0.6)
 
@@ -23,7 +23,7 @@ def test_blocking_the_hub_is_logged_with_the_stack(caplog):
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and not caplog.records:
             gevent.sleep(0.1)
-    messages = [record.getMessage() for record in caplog.records if record.name == "hero.monitor"]
+    messages = [record.getMessage() for record in caplog.records if record.name == "hero.runtime.monitor"]
     assert len(messages) == 1  # once per occurrence
     assert "event loop was blocked" in messages[0] and "in block" in messages[0]
     assert "unpatched_sleep(0.6)" in messages[0]  # the stack points at the blocking line

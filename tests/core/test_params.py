@@ -9,7 +9,7 @@ import pytest
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
 from hero.errors import BootError, InvalidParam, MissingParam
-from hero.params import GLOBAL_SAFE_PARAMS, MISSING, Input, ParamSpec
+from hero.core.params.spec import GLOBAL_SAFE_PARAMS, MISSING, Input, ParamSpec
 
 
 def compile_inputs(inputs: Any, **options: Any) -> ParamSpec:

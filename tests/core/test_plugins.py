@@ -35,7 +35,7 @@ PLUGIN = {
                 return {"hello": "plugin"}
     ''',
     "tasks/plugged_task.py": '''
-        from hero.task import Task
+        from hero.tasks.task import Task
 
 
         class PluggedTask(Task):

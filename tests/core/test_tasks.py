@@ -8,9 +8,9 @@ import time
 import pytest
 
 from hero.errors import TaskError, TaskNotFound, error_status
-from hero.params import Input
+from hero.core.params.spec import Input
 from hero.spec_helper import SpecHelper
-from hero.task import Task, TaskMiddleware
+from hero.tasks.task import Task, TaskMiddleware
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -261,7 +261,7 @@ def test_details_lists_queues_and_stats(api):
 
 def test_a_periodic_task_with_required_inputs_fails_the_boot():
     from hero.errors import BootError
-    from hero.task import TaskRegistry
+    from hero.tasks.task import TaskRegistry
 
     class NeedsInput(Task):
         name = "needsInput"

@@ -10,7 +10,7 @@ from rq import Queue
 from rq.job import Job, JobStatus
 
 from hero.errors import TaskError
-from hero.task import JSONSerializer, Task, TaskMiddleware
+from hero.tasks.task import JSONSerializer, Task, TaskMiddleware
 from tests.apps import wait_for
 
 pytestmark = pytest.mark.timeout(30)
@@ -152,13 +152,13 @@ def test_stop_finishes_the_running_job(api):
 
 
 def test_no_worker_anywhere_is_logged_loudly(boot_hero, caplog):
-    with caplog.at_level(logging.ERROR, logger="hero.tasks"):
+    with caplog.at_level(logging.ERROR, logger="hero.tasks.queue"):
         boot_hero({"web": {"enabled": False}, "socket": {"enabled": False}, "tasks": {"workers": 0}})
     assert any("TASKS WILL NOT RUN" in record.getMessage() for record in caplog.records)
 
 
 def test_a_job_stranded_between_dequeue_and_start_is_recovered(boot_hero):
-    from hero.scheduler import Scheduler
+    from hero.tasks.scheduler import Scheduler
 
     api = boot_hero({"web": {"enabled": False}, "socket": {"enabled": False},
                      "tasks": {"workers": 0, "scheduler": False}}, redis=True)

@@ -16,7 +16,7 @@ import psutil
 import pytest
 import requests
 
-from hero.reloader import changes, snapshot
+from hero.cli.reloader import changes, snapshot
 from tests.apps import free_port, wait_for, write_app
 
 pytestmark = pytest.mark.timeout(90)
@@ -50,7 +50,7 @@ def test_snapshots_notice_added_changed_and_removed_files(tmp_path):
 
 
 def test_the_folders_of_plugins_outside_the_app_are_watched_too(tmp_path):
-    from hero.reloader import Reloader
+    from hero.cli.reloader import Reloader
 
     app = write_app(tmp_path / "app", {"actions/a.py": "", "config.py": "plugins = {'p': {'path': '../plugin'}}\n"})
     plugin = write_app(tmp_path / "plugin", {"actions/b.py": ""})

@@ -18,7 +18,7 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
-from hero.task import JSONSerializer, TaskMiddleware
+from hero.tasks.task import JSONSerializer, TaskMiddleware
 from tests.apps import write_app
 from tests.apps import wait_for
 
@@ -36,7 +36,7 @@ TICK_APP = {
         import os
         import time
 
-        from hero.task import Task
+        from hero.tasks.task import Task
 
 
         class Tick(Task):
@@ -274,7 +274,7 @@ ASKING_APP = {
                 api.cluster.register("test.whoami", lambda greeting: f"{greeting} from {os.getpid()}")
     ''',
     "tasks/ask.py": '''
-        from hero.task import Task
+        from hero.tasks.task import Task
 
 
         class Ask(Task):

@@ -224,7 +224,7 @@ def test_keepalive_and_unacked_timeout_reach_the_socket(settings, expected):
     """socket.keepalive_* and socket.unacked_timeout set the kernel's options; None leaves its defaults."""
     from types import SimpleNamespace
 
-    from hero.servers.socket import _tune
+    from hero.servers.socket.server import _tune
 
     with socket.socket() as sock:
         defaults = [sock.getsockopt(socket.IPPROTO_TCP, option) for option in KEEPALIVE_OPTIONS]

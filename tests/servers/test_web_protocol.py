@@ -167,7 +167,7 @@ def test_a_deep_pipeline_is_answered_in_order_whatever_the_socket_takes(boot_her
     """Small responses wait for the end of the loop's turn; 3000 pipelined requests to a client
     with a tiny receive buffer that reads slowly make the kernel take them piecemeal (the drain
     path) and fill the per-connection cap, web.max_waiting_response_bytes (the handler then waits)."""
-    from hero.servers.http_handler import HeroHandler
+    from hero.servers.http.handler import HeroHandler
 
     api = boot_web(boot_hero, web={"max_keepalive_requests": 10_000, "max_waiting_response_bytes": cap})
     largest = {"waiting": 0, "write": 0}

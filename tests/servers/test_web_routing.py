@@ -11,7 +11,7 @@ import requests
 from web_support import boot_web, raw_exchange, status_of, web_url
 
 from hero.errors import BootError
-from hero.routes import RouteTable
+from hero.core.routes import RouteTable
 
 pytestmark = pytest.mark.timeout(30)
 

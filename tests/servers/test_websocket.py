@@ -19,7 +19,7 @@ import gevent
 import pytest
 import websocket
 
-from hero.servers.websocket import WebSocketEndpoint
+from hero.servers.websocket.endpoint import WebSocketEndpoint
 
 pytestmark = pytest.mark.timeout(30)
 

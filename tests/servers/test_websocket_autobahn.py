@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from test_websocket import WsHero, ws_hero  # noqa: F401
 
-from hero.servers.ws_events import MessageRouter
-from hero.servers.ws_session import WebSocketSession
+from hero.servers.websocket.events import MessageRouter
+from hero.servers.websocket.session import WebSocketSession
 
 WSTEST = os.environ.get("WSTEST") or shutil.which("wstest")
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from test_websocket import RawClient, WsHero, ask, ws_hero  # noqa: F401
 
-from hero.servers.ws_handshake import origin_allowed
+from hero.servers.websocket.handshake import origin_allowed
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -118,7 +118,7 @@ def test_origin_rules() -> None:
 
 
 def test_a_connection_middleware_that_refuses_gives_403(ws_hero: Callable[..., WsHero]) -> None:
-    from hero.middleware import ConnectionMiddleware
+    from hero.core.middleware import ConnectionMiddleware
 
     hero = ws_hero()
 

@@ -1,0 +1,184 @@
+"""The ``hero`` command (also ``python -m hero``).
+
+    hero start [--reload]      boot everything configured; stop cleanly on SIGINT/SIGTERM/SIGHUP
+                               (--reload: restart whenever the app's .py files change)
+    hero actions [--json]      list the app's actions with their versions and inputs
+    hero console               a Python prompt with the app booted (``api``)
+    hero generate KIND NAME    a new project, action, task or initializer
+    hero version
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+log = logging.getLogger("hero.cli")
+
+
+def _patch() -> None:
+    # NOTE: the CLI is an entry point: gevent patches here, once, before anything else is imported.
+    from gevent import monkey
+
+    monkey.patch_all()
+
+
+def _process(args: argparse.Namespace, **kwargs: Any) -> Any:
+    from hero.process import Process
+
+    return Process(args.root, **kwargs)
+
+
+def command_start(args: argparse.Namespace) -> int:
+    from hero.process import Api
+
+    if args.reload:
+        from hero.cli.reloader import reload_forever
+
+        return reload_forever(args.root)
+    process = _process(args)
+
+    def ready(api: Api) -> None:
+        for server in api.servers.values():
+            sys.stdout.write(f"hero {server.type} server listening on {server.url}\n")
+        sys.stdout.write(f"hero ready: {api.config.general.server_name} (env {api.env}, id {api.id}); "
+                         "press CTRL+C to stop\n")
+        sys.stdout.flush()
+
+    return process.run_forever(on_ready=ready)
+
+
+def command_actions(args: argparse.Namespace) -> int:
+    process = _process(args, overrides={"web": {"enabled": False}, "socket": {"enabled": False}})
+    api = process.initialize()
+    try:
+        entries = [action.describe() for action in api.actions]
+        if args.json:
+            sys.stdout.write(json.dumps(entries, indent=2, default=str) + "\n")
+            return 0
+        width = max((len(entry["name"]) for entry in entries), default=4)
+        sys.stdout.write(f"{'name':<{width}}  version  inputs\n")
+        for entry in entries:
+            inputs = ", ".join(f"{name}{'*' if spec.get('required') else ''}" for name, spec in entry["inputs"].items())
+            sys.stdout.write(f"{entry['name']:<{width}}  {str(entry['version']):<7}  {inputs}\n")
+        return 0
+    finally:
+        process.stop()
+
+
+def command_console(args: argparse.Namespace) -> int:
+    import code
+
+    process = _process(args, overrides={"web": {"enabled": False}, "socket": {"enabled": False}})
+    api = process.start()
+    try:
+        code.interact(banner=f"hero console ({api.env}); `api` is the booted app", local={"api": api}, exitmsg="")
+    finally:
+        process.stop()
+    return 0
+
+
+def _configure_generate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kind", choices=["project", "action", "task", "initializer"])
+    parser.add_argument("name")
+    parser.add_argument("--description", default="")
+
+
+def command_generate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hero.cli.generate import generate
+
+    path = generate(args.kind, args.name, Path(args.root), args.description)
+    sys.stdout.write(f"created {path}\n")
+    return 0
+
+
+def command_version(args: argparse.Namespace) -> int:
+    import hero
+
+    sys.stdout.write(f"hero {hero.__version__}\n")
+    return 0
+
+
+#: Subcommands: name → (help, configure-parser, run). Other modules add theirs with :func:`command`.
+#: NOTE: configure's result is ignored (``object``), so a lambda may return add_argument's Action.
+def _configure_start(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reload", action="store_true",
+                        help="development: restart the server whenever a .py file of the app changes")
+
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], object], Callable[[argparse.Namespace], int]]] = {
+    "start": ("boot the server and block until SIGINT/SIGTERM", _configure_start, command_start),
+    "actions": ("list actions with versions and inputs",
+                lambda parser: parser.add_argument("--json", action="store_true", help="print JSON"),
+                command_actions),
+    "version": ("print hero's version", lambda parser: None, command_version),
+    "console": ("a Python prompt with the app booted as `api`", lambda parser: None, command_console),
+    "generate": ("create a project, action, task or initializer", _configure_generate, command_generate),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hero", description="hero: actionhero for Python")
+    parser.add_argument("--root", default=os.environ.get("HERO_ROOT", "."),
+                        help="folder of the app (config.py, actions/, ...); default: the current one")
+    subparsers = parser.add_subparsers(dest="command", metavar="command")
+    for name, (help_text, configure, _) in _all_commands().items():
+        configure(subparsers.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def _all_commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], object],
+                                       Callable[[argparse.Namespace], int]]]:
+    commands = dict(COMMANDS)
+    # NOTE: commands that belong to optional parts live beside them (hero.cli.tasks etc.).
+    import importlib
+    import importlib.util
+
+    for module_name in ("hero.cli.tasks", "hero.cli.routes"):
+        if importlib.util.find_spec(module_name) is not None:
+            commands.update(importlib.import_module(module_name).COMMANDS)
+    return commands
+
+
+#: Commands that must run in an unpatched process: `hero worker` forks RQ work-horses, and a fork
+#: of a gevent-patched process is broken (reference/stack-notes.md, RQ).
+UNPATCHED_COMMANDS = frozenset({"worker"})
+
+
+def _command_name(argv: Sequence[str]) -> str | None:
+    """The subcommand in ``argv``, found without importing anything (``--root X`` is skipped)."""
+    items = iter(argv)
+    for item in items:
+        if item == "--root":
+            next(items, None)
+        elif not item.startswith("-"):
+            return item
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    if _command_name(sys.argv[1:] if argv is None else argv) not in UNPATCHED_COMMANDS:
+        _patch()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 0
+    from hero.errors import BootError
+
+    sys.path.insert(0, os.path.abspath(args.root))
+    try:
+        return _all_commands()[args.command][2](args)
+    except BootError as error:
+        sys.stderr.write(f"hero: {error.message}\n")
+        if os.environ.get("HERO_GENERAL__DEBUG") == "true":
+            raise
+        return 1
+    except KeyboardInterrupt:
+        return 130

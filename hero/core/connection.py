@@ -1,0 +1,165 @@
+"""A connection: one client on one transport, and the registry of this process's live ones."""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from hero.core.middleware import ConnectionMiddleware, MiddlewareChain
+
+log = logging.getLogger(__name__)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(eq=False)
+class Connection:
+    """One client. Transports build it; actions may read it (``data.connection``).
+
+    ``send`` is the transport's way to push a message (a dict) to this client: chat, RPC
+    replies to remote callers. Persistent transports set it; per-request HTTP connections don't.
+    """
+
+    type: str
+    remote_ip: str = "0"
+    remote_port: int | str = 0
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    fingerprint: str = ""
+    connected_at: int = field(default_factory=now_ms)
+    #: Sticky params (the TCP ``paramAdd`` verb).
+    params: dict[str, Any] = field(default_factory=dict)
+    #: Free for actions and middleware (e.g. a user id after authentication).
+    session: dict[str, Any] = field(default_factory=dict)
+    rooms: list[str] = field(default_factory=list)
+    pending_actions: int = 0
+    total_actions: int = 0
+    can_chat: bool = False
+    send: Callable[[dict[str, Any]], None] | None = None
+    #: Transport-specific facts (web: matched route, extension, method; ws: origin ...).
+    extra: dict[str, Any] = field(default_factory=dict)
+    #: Set by actions: the HTTP status to answer with (wins over error statuses).
+    status: int | None = None
+    #: Set by actions: extra response headers, in order (``set_header``).
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    #: Set by actions: a file to answer with instead of JSON (``send_file``).
+    file_to_send: str | None = None
+    destroyed: bool = False
+    _message_counter: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.fingerprint:
+            self.fingerprint = self.id
+
+    def __repr__(self) -> str:
+        return f"Connection(type={self.type!r}, id={self.id!r}, remote={self.remote_ip}:{self.remote_port})"
+
+    def next_message_id(self) -> int:
+        """A per-connection counter 1, 2, 3 for replies that carry no client messageId."""
+        self._message_counter += 1
+        return self._message_counter
+
+    def send_message(self, message: dict[str, Any]) -> bool:
+        """Push a message to the client; False when this transport cannot push (plain HTTP)."""
+        if self.send is None or self.destroyed:
+            return False
+        self.send(message)
+        return True
+
+    def set_status(self, status: int) -> None:
+        """Answer with this HTTP status, whatever else happens (web only)."""
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            raise ValueError(f"an HTTP status must be an int in 100..599, got {status!r}")
+        self.status = status
+
+    def set_header(self, name: str, value: str) -> None:
+        """Add a response header (web only); for a repeated name the last wins, except Set-Cookie."""
+        if any(char in f"{name}{value}" for char in "\r\n\0"):
+            raise ValueError("a header name or value may not contain CR, LF or NUL")
+        if name.lower() != "set-cookie":
+            self.headers = [(key, val) for key, val in self.headers if key.lower() != name.lower()]
+        self.headers.append((name, str(value)))
+
+    def send_file(self, path: str) -> None:
+        """Answer with this file (relative to the public folder) instead of the JSON response."""
+        self.file_to_send = path
+
+    def details(self) -> dict[str, Any]:
+        """The ``detailsView`` payload (PROTOCOL §4)."""
+        return {
+            "id": self.id,
+            "fingerprint": self.fingerprint,
+            "type": self.type,
+            "remoteIP": self.remote_ip,
+            "remotePort": self.remote_port,
+            "params": dict(self.params),
+            "connectedAt": self.connected_at,
+            "rooms": list(self.rooms),
+            "totalActions": self.total_actions,
+            "pendingActions": self.pending_actions,
+        }
+
+
+class Connections:
+    """The live connections of this process, with connection middleware and destroy hooks."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, Connection] = {}
+        self.middleware: MiddlewareChain[ConnectionMiddleware] = MiddlewareChain("connection")
+        #: Called with each connection as it goes (chat uses it to leave rooms), after middleware.
+        self.destroy_hooks: list[Callable[[Connection], None]] = []
+
+    def __repr__(self) -> str:
+        return f"Connections({len(self._by_id)} live)"
+
+    def add_middleware(self, middleware: ConnectionMiddleware) -> ConnectionMiddleware:
+        return self.middleware.add(middleware)
+
+    def add(self, connection: Connection) -> Connection:
+        """Register a new connection; a ``create`` middleware that raises refuses it."""
+        self._by_id[connection.id] = connection
+        try:
+            for middleware in self.middleware:
+                middleware.create(connection)
+        except BaseException:
+            self._by_id.pop(connection.id, None)
+            connection.destroyed = True
+            raise
+        return connection
+
+    def remove(self, connection: Connection) -> None:
+        """Forget a connection: ``destroy`` middleware, then destroy hooks. Never raises."""
+        if connection.destroyed:
+            return
+        connection.destroyed = True
+        for middleware in self.middleware:
+            try:
+                middleware.destroy(connection)
+            except Exception:
+                log.exception("connection middleware %s failed in destroy", middleware.name)
+        for hook in self.destroy_hooks:
+            try:
+                hook(connection)
+            except Exception:
+                log.exception("a connection destroy hook failed for %s", connection.id)
+        self._by_id.pop(connection.id, None)
+
+    def get(self, connection_id: str) -> Connection | None:
+        return self._by_id.get(connection_id)
+
+    def __contains__(self, connection_id: object) -> bool:
+        return connection_id in self._by_id
+
+    def __iter__(self) -> Iterator[Connection]:
+        return iter(list(self._by_id.values()))
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def count_by_type(self) -> dict[str, int]:
+        return dict(Counter(connection.type for connection in self._by_id.values()))

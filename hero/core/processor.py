@@ -1,0 +1,207 @@
+"""The action pipeline (PROTOCOL §1): one method that reads top to bottom.
+
+A transport hands in a Connection and raw params; it gets back an :class:`ActionData` holding the
+response, the error and the status, and renders that. Nothing here knows about bytes or sockets.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from greenlet import GreenletExit
+
+from hero.core.action import Action, ActionRegistry
+from hero.core.connection import Connection
+from hero.runtime.deadlines import DeadlineExpired, Deadlines
+from hero.errors import (
+    ActionTimeout,
+    BlockedConnectionType,
+    HeroError,
+    ServerShuttingDown,
+    TooManyPendingActions,
+    error_message,
+    error_status,
+)
+from hero.runtime.logging import filter_params
+
+if TYPE_CHECKING:
+    from hero.process import Api
+
+log = logging.getLogger("hero.action")
+
+#: What ends an action but must never escape it (reliability.md A2): hero logs and answers instead.
+CAUGHT = (Exception, GreenletExit, SystemExit, KeyboardInterrupt)
+
+
+@dataclass(eq=False)
+class ActionData:
+    """Everything about one run of one action: what came in, what goes out."""
+
+    connection: Connection
+    #: Raw params until validation; then the loaded, read-only params that ``run`` sees.
+    params: Mapping[str, Any]
+    api: Api | None = None
+    message_id: Any = None
+    action: Action | None = None
+    response: dict[str, Any] = field(default_factory=dict)
+    error: BaseException | None = None
+    #: The params after scrubbing, before formatting (``requesterInformation.receivedParams``).
+    received_params: dict[str, Any] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.monotonic)
+    duration_ms: float = 0.0
+    #: Middleware may set this False to skip ``run`` (the action answers nothing more).
+    to_process: bool = True
+
+    def __repr__(self) -> str:
+        name = self.action.name if self.action else self.params.get("action")
+        return f"ActionData(action={name!r}, connection={self.connection.id!r}, error={self.error!r})"
+
+    @property
+    def session(self) -> dict[str, Any]:
+        return self.connection.session
+
+    @property
+    def action_name(self) -> Any:
+        return self.action.name if self.action else self.params.get("action")
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of the outcome: the action's own choice, else the error's, else 200."""
+        if self.connection.status is not None:
+            return self.connection.status
+        if self.error is not None:
+            return error_status(self.error)
+        if "error" in self.response:
+            return 500
+        return 200
+
+
+class ActionProcessor:
+    """Runs actions for every transport. One instance per process."""
+
+    def __init__(self, api: Api, actions: ActionRegistry, *, simultaneous_actions: int = 5,
+                 action_timeout: float = 30.0, filtered_params: tuple[str, ...] = ()) -> None:
+        self.api = api
+        self.actions = actions
+        self.simultaneous_actions = simultaneous_actions
+        self.action_timeout = action_timeout
+        self.filtered_params = filtered_params
+        #: True once the process is stopping: new actions get 503.
+        self.stopping = False
+        #: Called with every finished ActionData (stats, exception reporters).
+        self.listeners: list[Callable[[ActionData], None]] = []
+        self.in_flight = 0
+        self.deadlines = Deadlines()
+
+    def __repr__(self) -> str:
+        return f"ActionProcessor({self.in_flight} in flight, stopping={self.stopping})"
+
+    def process(self, connection: Connection, params: Mapping[str, Any], *, message_id: Any = None) -> ActionData:
+        """Run one action for ``connection`` with raw ``params``; never raises."""
+        data = ActionData(connection=connection, params=params, api=self.api, message_id=message_id)
+        self.begin(data)
+        try:  # any exception raised in here becomes data.error
+            data.action = action = self.actions.find(params.get("action"), params.get("apiVersion"))
+            self.check_admission(data, action)
+            middleware = self.actions.middleware_for(action)
+            for each in middleware:
+                each.pre_process(data)
+            data.received_params, loaded = action.params.receive(data.params)
+            data.params = MappingProxyType(loaded)
+            if data.to_process:
+                self.run_action(action, data)
+                for each in middleware:
+                    each.post_process(data)
+        except CAUGHT as error:
+            data.error = error
+        finally:
+            self.finish(data)
+        return data
+
+    def check_admission(self, data: ActionData, action: Action) -> None:
+        """PROTOCOL §1 steps 2–3: stopping, too many pending, blocked connection type."""
+        if self.stopping:
+            raise ServerShuttingDown()
+        if data.connection.pending_actions > self.simultaneous_actions:
+            raise TooManyPendingActions()
+        if data.connection.type in action.blocked_connection_types:
+            raise BlockedConnectionType(data.connection.type)
+
+    def run_action(self, action: Action, data: ActionData) -> None:
+        """``run(data)`` under the action's timeout; a returned mapping is merged into the response."""
+        seconds = self.action_timeout if action.timeout is None else action.timeout
+        entered = self.deadlines.enter(seconds) if seconds else None
+        try:
+            result = action.run(data)
+        except DeadlineExpired as expired:
+            if entered is None or expired.args[0] is not entered[1]:
+                raise
+            raise ActionTimeout() from None
+        finally:
+            if entered is not None:
+                self.deadlines.leave(entered)
+        if result is None:
+            return
+        if type(result) is not dict and not isinstance(result, Mapping):
+            raise TypeError(f"action {action.name} returned {type(result).__name__}; it must return a dict or None")
+        data.response.update(result)
+
+    def begin(self, data: ActionData) -> None:
+        """Count the action as pending (the admission check counts this one too)."""
+        data.connection.total_actions += 1
+        data.connection.pending_actions += 1
+        self.in_flight += 1
+
+    def finish(self, data: ActionData) -> None:
+        """Uncount it; turn the error into ``response["error"]``; log it once; tell the listeners."""
+        data.connection.pending_actions -= 1
+        self.in_flight -= 1
+        data.duration_ms = (time.monotonic() - data.started_at) * 1000
+        if data.error is not None and "error" not in data.response:
+            data.response["error"] = error_message(data.error)
+        self.log(data)
+        for listener in self.listeners:
+            try:
+                listener(data)
+            except Exception:
+                log.exception("an actionComplete listener failed")
+
+    def log(self, data: ActionData) -> None:
+        error = data.error
+        unexpected = error is not None and not isinstance(error, HeroError) and error_status(error) >= 500
+        level = logging.ERROR if unexpected else _LEVELS.get(data.action.log_level if data.action else "info", 20)
+        if not log.isEnabledFor(level):
+            return
+        connection = data.connection
+        log.log(
+            level, "[action @ %s] to=%s action=%s params=%s duration=%.1fms%s",
+            connection.type, connection.remote_ip, data.action_name,
+            filter_params(data.received_params or dict(data.params), self.filtered_params),
+            data.duration_ms, f" error={data.response.get('error')!r}" if "error" in data.response else "",
+            exc_info=error if unexpected else None,
+        )
+
+    def run_inline(self, name: str, params: Mapping[str, Any] | None = None, *, version: Any = None,
+                   connection_properties: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """actionhero's ``action.run``: the full pipeline on an in-line connection; raises on error."""
+        connection = Connection(type="in-line-action", remote_ip="0", remote_port=0)
+        for key, value in (connection_properties or {}).items():
+            setattr(connection, key, value)
+        raw = {**(params or {}), "action": name}
+        if version is not None:
+            raw["apiVersion"] = version
+        data = self.process(connection, raw, message_id=str(uuid.uuid4()))
+        if data.error is not None:
+            raise data.error
+        if "error" in data.response:
+            raise HeroError(str(data.response["error"]))
+        return data.response
+
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+           "error": logging.ERROR, "critical": logging.CRITICAL}

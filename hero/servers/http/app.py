@@ -1,0 +1,303 @@
+"""hero's WSGI application (PROTOCOL §2): health checks, hosts, CORS, static files, and the API.
+
+    status, headers, body = app.respond(environ)
+
+It works on any WSGI server (pywsgi with :mod:`hero.servers.http.handler`, or gunicorn); with
+hero's handler ``environ["hero.path"]`` already holds the decoded path. A simple GET builds no
+werkzeug ``Request`` and reads no body: the path is split by hand, the query parsed only when
+there is one, and everything fixed is computed in ``__init__``.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import uuid
+from collections.abc import Iterable
+from random import getrandbits
+from typing import TYPE_CHECKING, Any
+
+from hero.errors import error_message, error_status
+from hero.core.routes import RouteMatch, RouteTable
+from hero.servers.http.handler import HeroInput
+from hero.servers.http.params import BodyError, ParamReader, Uploads, merge
+from hero.servers.http.render import JSON_TYPE, Renderer, status_line
+
+if TYPE_CHECKING:
+    from hero.servers.static import StaticChain, StaticFiles
+    from hero.servers.http.server import WebServer
+
+log = logging.getLogger(__name__)
+
+Answer = tuple[int, list[tuple[str, str]], Any]
+
+#: Methods whose body is never read for params.
+_NO_BODY = frozenset({"GET", "HEAD"})
+_FINGERPRINT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def _decoded_path(environ: dict[str, Any]) -> str:
+    path = environ.get("hero.path")
+    if path is None:  # NOTE: another WSGI server (gunicorn): PATH_INFO is latin-1 of the raw bytes
+        try:
+            path = environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            path = ""
+        environ["hero.path"] = path
+    return path or "/"
+
+
+class MessageIds:
+    """UUID-shaped message ids: a random prefix per process and a counter.
+
+    NOTE: not uuid.uuid4() per request, which costs several times more; a message id must be
+    unique, not unguessable (fingerprints, which must be, come from os.urandom).
+    """
+
+    def __init__(self) -> None:
+        self.prefix = str(uuid.uuid4())[:24]
+        self.counter = itertools.count(getrandbits(40))
+
+    def __repr__(self) -> str:
+        return f"MessageIds({self.prefix}...)"
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+def _valid_fingerprint(value: str) -> bool:
+    return 0 < len(value) <= 128 and all(char in _FINGERPRINT_CHARS for char in value)
+
+
+class HttpApp:
+    """The WSGI callable of a :class:`~hero.servers.http.server.WebServer`."""
+
+    def __init__(self, web: WebServer) -> None:
+        self.web = web
+        api = web.api
+        self.api = api
+        config = web.config
+        self.routes: RouteTable = web.routes
+        self.has_routes = len(web.routes) > 0
+        self.renderer = Renderer(api.config.general, config)
+        self.params = ParamReader(config)
+        self.api_prefix = "/" + str(config["url_path_for_actions"]).strip("/")
+        files = config["url_path_for_files"]
+        self.files_prefix = "/" + str(files).strip("/") if files else None
+        self.root_is_api = config["root_endpoint_type"] == "api"
+        self.simple_routing: bool = config["simple_routing"]
+        self.query_routing: bool = config["query_routing"]
+        self.cookie_name: str = config["fingerprint_cookie"]
+        self.allowed_hosts = tuple(config["allowed_hosts"])
+        self.trusted_proxies = frozenset(config["forwarded_allow_ips"])
+        self.message_ids = MessageIds()
+
+    def __repr__(self) -> str:
+        return f"<HttpApp api={self.api_prefix} files={self.files_prefix}>"
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        try:
+            status, headers, body = self.respond(environ)
+        except Exception:
+            log.exception("web: unexpected error answering %s %s", environ.get("REQUEST_METHOD"),
+                          environ.get("PATH_INFO"))
+            body = b'{"error":"internal server error"}'
+            status, headers = 500, [JSON_TYPE, ("Content-Length", str(len(body))), ("Connection", "close")]
+        body_input = environ.get("wsgi.input")
+        # NOTE: say so when the connection will close: stopping, the connection's last keep-alive
+        # request, or a request body left unread that is too large to drain (HeroInput._discard
+        # closes instead).
+        if self.web.stopping or environ.get("hero.closes") or (
+                isinstance(body_input, HeroInput) and body_input.abandons_body()):
+            headers.append(("Connection", "close"))
+        start_response(status_line(status), headers)
+        if environ["REQUEST_METHOD"] == "HEAD" or status in (204, 304):
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+            return []
+        return [body] if isinstance(body, bytes) else body
+
+    # --- dispatch -----------------------------------------------------------------------------
+
+    def respond(self, environ: dict[str, Any]) -> Answer:
+        path = _decoded_path(environ)
+        if path == "/healthz":
+            return self.renderer.json_answer(200, {"status": "ok"}, [])
+        if path == "/readyz":
+            return self.ready()
+        self.web.count_request()
+        method = environ["REQUEST_METHOD"]
+        headers = list(self.renderer.base_headers)
+        origin = environ.get("HTTP_ORIGIN")
+        if origin is not None:
+            headers += self.renderer.cors(origin)
+        if self.allowed_hosts:
+            redirect = self.host_redirect(environ)
+            if redirect is not None:
+                body = f"You are being redirected to {redirect}\r\n".encode()
+                headers += [("Location", redirect), ("Content-Type", "text/plain; charset=utf-8"),
+                            ("Content-Length", str(len(body)))]
+                return 302, headers, body
+        if method == "OPTIONS":
+            headers += self.renderer.preflight_headers
+            headers.append(("Content-Length", "0"))
+            return 204, headers, b""
+        if method == "TRACE":
+            headers.append(("Allow", "HEAD, GET, POST, PUT, PATCH, DELETE, OPTIONS"))
+            return self.renderer.json_answer(405, {"error": "TRACE is not allowed"}, headers)
+        prefix = self.api_prefix
+        if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+            return self.api_request(environ, method, path[len(prefix):] or "/", headers)
+        files = self.files_prefix
+        if files is not None and path.startswith(files) and (len(path) == len(files) or path[len(files)] == "/"):
+            return self.file_request(environ, self.web.public_files, path[len(files) + 1:], headers)
+        if self.root_is_api:
+            return self.api_request(environ, method, path, headers)
+        return self.file_request(environ, self.web.public_files, path[1:], headers)
+
+    def ready(self) -> Answer:
+        problems = []
+        if self.api.processor.stopping or self.web.stopping:
+            problems.append("the server is shutting down")
+        elif not self.api.redis.ping():
+            problems.append(f"{self.api.redis.describe()} is not answering")
+        if problems:
+            return self.renderer.json_answer(503, {"status": "unavailable", "problems": problems}, [])
+        return self.renderer.json_answer(200, {"status": "ready"}, [])
+
+    def scheme(self, environ: dict[str, Any]) -> str:
+        """``http`` or ``https`` as the client sees it (``X-Forwarded-Proto`` from a trusted proxy)."""
+        scheme = environ.get("wsgi.url_scheme", "http")
+        if environ.get("REMOTE_ADDR") in self.trusted_proxies:
+            scheme = environ.get("HTTP_X_FORWARDED_PROTO", scheme).split(",")[0].strip().lower()
+        return scheme
+
+    def host_redirect(self, environ: dict[str, Any]) -> str | None:
+        if f"{self.scheme(environ)}://{environ.get('HTTP_HOST', '')}" in self.allowed_hosts:
+            return None
+        target = environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
+        return self.allowed_hosts[0].rstrip("/") + target
+
+    def file_request(self, environ: dict[str, Any], files: StaticFiles | StaticChain, relative: str,
+                     headers: list[tuple[str, str]]) -> Answer:
+        self.web.count_file()
+        status, file_headers, body = files.respond(environ, relative)
+        return status, headers + list(file_headers), body
+
+    # --- the API ------------------------------------------------------------------------------
+
+    def api_request(self, environ: dict[str, Any], method: str, rest: str, headers: list[tuple[str, str]]) -> Answer:
+        match: RouteMatch | None = self.routes.match(method.lower(), rest) if self.has_routes else None
+        route = match.route if match is not None else None
+        if route is not None and route.dir is not None:
+            return self.file_request(environ, self.web.mounts[route.index], match.file or "", headers)  # type: ignore[union-attr]
+        if route is not None:
+            action_name: str | None = route.action
+        elif self.simple_routing and rest.count("/") == 1 and len(rest) > 1:
+            action_name = rest[1:]
+        else:
+            action_name = None
+        uploads: Uploads | None = None
+        try:
+            params: dict[str, Any] = {}
+            query = environ.get("QUERY_STRING")
+            pairs = self.params.query(query) if query else []
+            name = action_name
+            if name is None and self.query_routing and rest == "/":
+                name = next((value for key, value in reversed(pairs) if key == "action"), None)
+            list_inputs = self._list_inputs(name)
+            if pairs:
+                merge(params, pairs, list_inputs)
+            if method not in _NO_BODY:
+                uploads = Uploads(self.params.upload_dir)
+                merge(params, self.params.body(environ, uploads), list_inputs)
+            if match is not None:
+                params.update(match.params)
+            if action_name is not None:
+                params["action"] = action_name
+            elif not (self.query_routing and rest == "/"):
+                params.pop("action", None)
+            if route is not None and route.api_version is not None:
+                params.setdefault("apiVersion", route.api_version)
+            return self.run_action(environ, method, rest, params, route, headers)
+        except BodyError as error:
+            if error.close:
+                headers.append(("Connection", "close"))
+            return self.renderer.json_answer(error.status, {"error": error.message}, headers)
+        finally:
+            if uploads is not None:
+                uploads.cleanup()
+
+    def _list_inputs(self, name: Any) -> frozenset[str]:
+        action = self.api.actions.latest.get(name) if isinstance(name, str) else None
+        return action.params.list_inputs if action is not None else frozenset()
+
+    def remote(self, environ: dict[str, Any]) -> tuple[str, int]:
+        """The client's IP and port (the first ``X-Forwarded-For`` hop when the peer is a trusted proxy)."""
+        ip, port = environ.get("REMOTE_ADDR", "0"), environ.get("REMOTE_PORT", "0")
+        if ip in self.trusted_proxies:
+            forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+            if forwarded:
+                ip = forwarded.split(",")[0].strip().removeprefix("::ffff:")
+        return ip, int(port) if port.isdigit() else 0
+
+    def fingerprint(self, environ: dict[str, Any], headers: list[tuple[str, str]]) -> str:
+        cookie = environ.get("HTTP_COOKIE")
+        if cookie and self.cookie_name in cookie:
+            for part in cookie.split(";"):
+                name, _, value = part.strip().partition("=")
+                if name == self.cookie_name and _valid_fingerprint(value := value.strip('"')):
+                    return value
+        for key in ("HTTP_SESSIONID", "HTTP_X_SESSIONID"):
+            value = environ.get(key)
+            if value and _valid_fingerprint(value):
+                return value
+        fingerprint = os.urandom(20).hex()
+        secure = "; Secure" if self.scheme(environ) == "https" else ""
+        headers.append(("Set-Cookie", f"{self.cookie_name}={fingerprint}; Path=/; HttpOnly; SameSite=Lax{secure}"))
+        return fingerprint
+
+    def run_action(self, environ: dict[str, Any], method: str, rest: str, params: dict[str, Any],
+                   route: Any, headers: list[tuple[str, str]]) -> Answer:
+        fingerprint = self.fingerprint(environ, headers)
+        message_id = self.message_ids()
+        remote_ip, remote_port = self.remote(environ)
+        last = rest.rpartition("/")[2]
+        extension = last.rpartition(".")[2] if "." in last else None
+        try:
+            connection = self.web.build_connection(
+                id=f"{fingerprint}-{message_id}", fingerprint=fingerprint, remote_ip=remote_ip,
+                remote_port=remote_port, extra={"method": method, "route": route, "extension": extension,
+                                                "path": rest, "environ": environ},
+            )
+        except Exception as error:  # a connection middleware refused it
+            return self.renderer.json_answer(error_status(error), {"error": error_message(error)}, headers)
+        try:
+            data = self.web.process(connection, params, message_id=message_id)
+            if connection.file_to_send is not None and data.error is None:
+                status, headers, body = self.file_request(environ, self.web.public_files,
+                                                          connection.file_to_send, headers)
+                if connection.status is not None:
+                    status = connection.status
+            else:
+                status, headers, body = self.renderer.action_answer(
+                    data, message_id=message_id, remote_ip=remote_ip, callback=params.get("callback"),
+                    extension=extension, headers=headers)
+            if connection.headers:
+                headers = _with_action_headers(headers, connection.headers)
+            return status, headers, body
+        finally:
+            self.web.destroy_connection(connection)
+
+
+def _with_action_headers(headers: list[tuple[str, str]], extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Apply an action's headers: a name it sets replaces ours (Set-Cookie adds; Content-Length stays)."""
+    for name, value in extra:
+        lower = name.lower()
+        if lower == "content-length":
+            continue
+        if lower != "set-cookie":
+            headers = [(key, val) for key, val in headers if key.lower() != lower]
+        headers.append((name, value))
+    return headers

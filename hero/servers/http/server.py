@@ -1,0 +1,167 @@
+"""The web server (PROTOCOL §2): gevent's WSGIServer with hero's strict handler, and the WebSocket hook.
+
+    server = WebServer(api, api.config.web)
+    server.start()            # listens on web.bind:web.port (0 → a free port)
+    server.url                # "http://127.0.0.1:8080"
+    server.stop(timeout=5)    # stop accepting, let requests in flight finish, close the rest
+
+The pieces: :mod:`hero.servers.http.handler` (bytes → a checked WSGI environ),
+:mod:`hero.servers.http.app` (environ → status, headers, body), :mod:`hero.core.routes` (the route
+table), :mod:`hero.servers.http.params` (query and bodies), :mod:`hero.servers.http.render`
+(JSON answers). Static files are :mod:`hero.servers.static`'s.
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gevent
+from gevent.pool import Pool
+
+from hero.errors import BootError
+from hero.core.routes import Route, RouteTable
+from hero.servers.base import Server
+from hero.servers.http.app import HttpApp
+from hero.servers.http.handler import HeroHandler, HeroWSGIServer, HttpLimits
+from hero.servers.static import StaticFiles, public_files
+
+if TYPE_CHECKING:
+    from hero.config import Namespace
+    from hero.process import Api
+
+log = logging.getLogger(__name__)
+
+
+class WebServer(Server):
+    """HTTP (and, on ``websocket.path``, WebSockets) on one port."""
+
+    type = "web"
+    #: Seconds a graceful stop waits for the WebSocket endpoint beyond ``timeout``.
+    websocket_grace: float = 1.0
+
+    def __init__(self, api: Api, config: Namespace) -> None:
+        super().__init__(api, config)
+        self.limits = HttpLimits.from_config(config)
+        self.routes = RouteTable.from_config(api.config.routes)
+        #: Live client connections (sockets), for a graceful stop and the status numbers.
+        self.handlers: set[HeroHandler] = set()
+        self.stopping = False
+        #: The static engine of the app's public folder, and of each ``dir`` route by its index.
+        self.public_files = public_files(api)
+        self.mounts: dict[int, Any] = {route.index: self._mount(route) for route in self.routes.routes
+                                       if route.dir is not None}
+        self.app = HttpApp(self)
+        ws_config = api.config.websocket
+        self.websocket_path: str = ws_config.path
+        self.websocket = self._websocket(ws_config)
+        self._server: HeroWSGIServer | None = None
+
+    def __repr__(self) -> str:
+        return f"<WebServer {self.url or 'not listening'} routes={len(self.routes)}>"
+
+    # --- parts built at boot ------------------------------------------------------------------
+
+    def _mount(self, route: Route) -> Any:
+        """The static engine of a ``dir`` route (relative dirs are below the app root); a missing
+        folder fails the boot rather than the first request."""
+        directory = Path(route.dir or "")
+        if not directory.is_absolute():
+            directory = (self.api.config.root / directory).resolve()
+        if not directory.is_dir():
+            raise BootError(f"config routes.{route.verb}[{route.path}]: dir {directory} is not a folder")
+        return StaticFiles.from_config(directory, self.config)
+
+    def _websocket(self, ws_config: Namespace) -> Any:
+        if not ws_config.enabled or importlib.util.find_spec("hero.servers.websocket.endpoint") is None:
+            return None
+        from hero.servers.websocket.endpoint import WebSocketEndpoint
+
+        return WebSocketEndpoint(self.api, ws_config, self)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    scheme = "http"
+
+    def start(self) -> None:
+        bind, port = self.config.bind, self.config.port
+        self.stopping = False
+        server = HeroWSGIServer((bind, port), self.app, web=self, spawn=Pool(self.config.max_connections))
+        try:
+            server.start()
+        except OSError as error:
+            raise BootError(f"web: address {bind}:{port} is not available ({error.strerror or error})") from None
+        self._server = server
+        start = getattr(self.websocket, "start", None)
+        if start is not None:
+            start()
+
+    def attach(self, server: HeroWSGIServer) -> None:
+        """Serve on a server someone else listens with (gunicorn's worker): ``url`` and ``stop`` use it."""
+        self._server = server
+        self.stopping = False
+
+    def stop(self, timeout: float) -> None:
+        """Stop accepting at once; requests in flight finish (new actions get 503) within ``timeout``."""
+        server = self._server
+        if server is None:
+            return
+        self.stopping = True
+        server.close()
+        for handler in list(self.handlers):
+            if handler.idle:
+                _wake(handler)
+        stopping_ws = None
+        stop_ws = getattr(self.websocket, "stop", None)
+        if stop_ws is not None:
+            stopping_ws = gevent.spawn(stop_ws, timeout)
+        drained = server.pool.join(timeout=timeout)
+        if stopping_ws is not None:
+            # NOTE: WebSockets live in this server's pool; their closing handshake may run a little
+            # past ``timeout`` (the endpoint's own budget), so give it that before killing anything.
+            stopping_ws.join(timeout=self.websocket_grace)
+            drained = server.pool.join(timeout=self.websocket_grace)
+        if not drained:
+            log.warning("web: %d connections still open after %.1fs; closing them", len(self.handlers), timeout)
+        server.stop(timeout=0)
+        self._server = None
+
+    # --- numbers ------------------------------------------------------------------------------
+
+    # NOTE: the numbers live in api.stats only (counted locally, flushed to Redis in batches);
+    # stats() reads this process's share back from there.
+
+    def count_request(self) -> None:
+        self.api.stats.increment("web:requests")
+
+    def count_file(self) -> None:
+        self.api.stats.increment("web:files")
+
+    def count_rejected(self) -> None:
+        self.api.stats.increment("web:rejected")
+
+    def stats(self) -> dict[str, Any]:
+        local = self.api.stats.local()
+        numbers = {
+            **super().stats(),
+            "openSockets": len(self.handlers),
+            "requests": local.get("web:requests", 0),
+            "files": local.get("web:files", 0),
+            "rejected": local.get("web:rejected", 0),
+        }
+        if self.websocket is not None:
+            numbers["websocket"] = self.websocket.stats()
+        return numbers
+
+
+def _wake(handler: HeroHandler) -> None:
+    """End an idle keep-alive connection: its pending read sees EOF and the handler returns."""
+    sock = getattr(handler, "socket", None)
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RD)
+    except OSError:
+        pass

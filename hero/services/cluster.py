@@ -1,0 +1,438 @@
+"""The cluster: every hero process on one Redis, joined by one pub/sub channel (``general.channel``).
+
+The channel carries chat (``messageType: "chat"``, see :mod:`hero.services.chat`) and RPC (``"do"`` /
+``"doResponse"``). Every message carries ``general.server_token``; others are dropped. One
+subscriber greenlet per process reads the channel, and re-subscribes when Redis comes back
+(pub/sub is at-most-once: what is published during an outage is lost).
+
+    api.cluster.register("cache.reload", reload)            # on every process, at boot
+    api.cluster.do("cache.reload", ["users"])               # runs on every process (this one too)
+    api.cluster.do("chat.add_member", [cid, "lobby"], connection_id=cid, wait=True)  # only the holder
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import gevent
+from gevent.event import AsyncResult
+
+from hero import errors
+from hero.errors import HeroError, RpcTimeout
+from hero.runtime.initializer import Initializer
+from hero.runtime.json import JSONError, dumps, loads
+from hero.services.store import STORE_ERRORS, RedisStore
+
+if TYPE_CHECKING:
+    from hero.core.connection import Connection
+    from hero.process import Api
+
+log = logging.getLogger(__name__)
+
+#: Longest pause between two attempts to re-subscribe after Redis went away.
+MAX_RESUBSCRIBE_BACKOFF = 1.0
+
+
+class Cluster:
+    """Publish to, listen on, and call functions across every process sharing the channel."""
+
+    def __init__(self, api: Api, store: RedisStore, *, channel: str, token: str, server_id: str,
+                 rpc_timeout: float = 5.0, heartbeat_interval: float = 5.0) -> None:
+        self.api = api
+        self.store = store
+        self.channel = channel
+        self.token = token
+        self.server_id = server_id
+        self.rpc_timeout = rpc_timeout
+        self.heartbeat_interval = heartbeat_interval
+        #: ``messageType`` → handler of a received message (chat registers ``"chat"``).
+        self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            "do": self._on_do, "doResponse": self._on_do_response, "peer": self._on_peer,
+        }
+        #: Functions ``do()`` may call, by name.
+        self.methods: dict[str, Callable[..., Any]] = {}
+        #: Called after the subscriber re-subscribed (Redis came back, maybe empty: chat rebuilds its rooms).
+        self.reconnect_hooks: list[Callable[[], None]] = []
+        #: Called with the id of a peer that stopped heartbeating (it crashed: chat drops its members).
+        self.peer_lost_hooks: list[Callable[[str], None]] = []
+        self._pending: dict[str, AsyncResult] = {}
+        self._seen_peers: list[str] = []
+        self._peers: list[str] = [server_id]
+        self._peers_key = store.key("cluster", "peers")
+        self._subscriber = store.blocking()
+        self._pubsub: Any = None
+        self._greenlets: list[gevent.Greenlet] = []
+        self._running = False
+        #: Messages dropped for a wrong or missing token (a count, for tests and status).
+        self.dropped = 0
+
+    def __repr__(self) -> str:
+        return f"Cluster(channel={self.channel!r}, id={self.server_id!r}, running={self._running})"
+
+    # --- registering and calling ------------------------------------------------------------------
+
+    def register(self, name: str, function: Callable[..., Any]) -> None:
+        """Make ``function`` callable by ``do(name, args)`` from any process."""
+        if not name or not callable(function):
+            raise ValueError("cluster.register needs a name and a callable")
+        self.methods[name] = function
+
+    def do(self, method: str, args: Sequence[Any] = (), connection_id: str | None = None,
+           wait: bool = False) -> Any:
+        """Run ``method(*args)`` on every process, or only on the one holding ``connection_id``.
+
+        With ``wait``, return the first answer (or raise its error, or :class:`RpcTimeout` after
+        ``general.rpc_timeout`` seconds); without, return None at once.
+        """
+        args = list(args)
+        if connection_id is not None and connection_id in self.api.connections:
+            # NOTE: the holder is this process: call directly rather than round-trip through Redis.
+            if wait:
+                return self._call(method, args)
+            gevent.spawn(self._call_and_log, method, args)
+            return None
+        if wait and not self._running:
+            return self._do_without_listener(method, args, connection_id)
+        message_id = uuid.uuid4().hex
+        result: AsyncResult | None = None
+        if wait:
+            result = self._pending[message_id] = AsyncResult()
+        try:
+            self._publish_do(message_id, method, args, connection_id, wait)
+            if result is None:
+                return None
+            try:
+                reply = result.get(timeout=self.rpc_timeout)
+            except gevent.Timeout:
+                raise RpcTimeout() from None
+        finally:
+            self._pending.pop(message_id, None)
+        return _outcome(reply)
+
+    def _do_without_listener(self, method: str, args: list[Any], connection_id: str | None) -> Any:
+        """``do(wait=True)`` in a process whose subscriber does not run (a ``hero worker``, which
+        is not monkey-patched): it subscribes for this one answer and blocks until it comes."""
+        message_id = uuid.uuid4().hex
+        pubsub = self._subscribe()
+        try:
+            self._publish_do(message_id, method, args, connection_id, True)
+            deadline = time.monotonic() + self.rpc_timeout
+            while (remaining := deadline - time.monotonic()) > 0:
+                raw = pubsub.get_message(timeout=remaining)
+                if not raw or raw.get("type") != "message":
+                    continue
+                reply = self.verified(raw["data"])
+                if reply and reply.get("messageType") == "doResponse" and reply.get("messageId") == message_id:
+                    return _outcome(reply)
+            raise RpcTimeout()
+        finally:
+            pubsub.close()
+
+    def _publish_do(self, message_id: str, method: str, args: list[Any], connection_id: str | None,
+                    wait: bool) -> None:
+        self.publish({"messageType": "do", "messageId": message_id, "method": method,
+                      "connectionId": connection_id, "args": args, "wait": wait})
+
+    def publish(self, message: dict[str, Any]) -> None:
+        """Send one message to every process (this one included); raises when Redis is unreachable."""
+        message = {**message, "serverToken": self.token, "serverId": self.server_id}
+        self.store.client.publish(self.channel, dumps(message))
+
+    def apply_to_connection(self, connection_id: str, method: str | None = None, args: Any = None) -> dict[str, Any]:
+        """actionhero's ``connections.apply``: act on a connection wherever it lives; its details back."""
+        return self.do("connections.apply", [connection_id, method, args], connection_id=connection_id, wait=True)
+
+    def peers(self) -> list[str]:
+        """Ids of the processes seen in the last few heartbeats (this one included)."""
+        return list(self._peers)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Subscribe (raising when Redis is unreachable), then listen and heartbeat in greenlets."""
+        self._running = True
+        self._pubsub = self._subscribe()
+        self._heartbeat(first=True)
+        self._greenlets = [gevent.spawn(self._listen), gevent.spawn(self._heartbeat_loop)]
+        self._announce("joined")
+
+    def stop(self) -> None:
+        if not self._running:
+            return
+        self._announce("left")
+        self._running = False
+        gevent.killall(self._greenlets, timeout=2)
+        self._greenlets = []
+        self._close_pubsub()
+        try:
+            self.store.client.zrem(self._peers_key, self.server_id)
+        except STORE_ERRORS:
+            pass
+        try:
+            self._subscriber.close()
+        except Exception:  # noqa: BLE001 - best effort on the way out
+            pass
+
+    def _announce(self, event: str) -> None:
+        try:
+            self.publish({"messageType": "peer", "event": event})
+        except STORE_ERRORS as error:
+            log.warning("cluster: could not announce that %s %s: %s", self.server_id, event, error)
+
+    def _on_peer(self, message: dict[str, Any]) -> None:
+        peer, event = str(message.get("serverId")), message.get("event")
+        log.info("hero member %s has %s the cluster", peer, event)
+        if event == "joined" and peer not in self._peers:
+            self._peers = sorted([*self._peers, peer])
+        elif event == "left" and peer != self.server_id:
+            self._peers = [known for known in self._peers if known != peer]
+
+    # --- the subscriber -------------------------------------------------------------------------
+
+    def _subscribe(self) -> Any:
+        pubsub = self._subscriber.pubsub()
+        pubsub.subscribe(self.channel)
+        # NOTE: wait for the confirmation, so a message published right after start() is heard.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=0.5)
+            if message and message.get("type") == "subscribe":
+                return pubsub
+        pubsub.close()
+        raise HeroError(f"could not subscribe to {self.channel} on {self.store.describe()}", status=503)
+
+    def _close_pubsub(self) -> None:
+        if self._pubsub is not None:
+            try:
+                self._pubsub.close()
+            except Exception:  # noqa: BLE001 - the connection may already be gone
+                pass
+            self._pubsub = None
+
+    def _listen(self) -> None:
+        backoff = 0.05
+        while self._running:
+            try:
+                if self._pubsub is None:
+                    self._pubsub = self._subscribe()
+                    log.info("cluster: re-subscribed to %s", self.channel)
+                    self._run_reconnect_hooks()
+                message = self._pubsub.get_message(timeout=1.0)
+                backoff = 0.05
+            except STORE_ERRORS + (HeroError, OSError) as error:  # NOTE: mypy rejects a starred tuple
+                if self._pubsub is not None:
+                    log.warning("cluster: lost the subscription to %s (%s); re-subscribing",
+                                self.channel, type(error).__name__)
+                self._close_pubsub()
+                gevent.sleep(backoff)
+                backoff = min(backoff * 2, MAX_RESUBSCRIBE_BACKOFF)
+                continue
+            if message and message.get("type") == "message":
+                self.receive(message["data"])
+
+    def _run_reconnect_hooks(self) -> None:
+        for hook in self.reconnect_hooks:
+            try:
+                hook()
+            except Exception as error:  # noqa: BLE001 - one failed hook must not stop the subscriber
+                log.warning("cluster: a reconnect hook failed: %s", errors.error_message(error))
+
+    def verified(self, raw: str | bytes) -> dict[str, Any] | None:
+        """One raw channel message as a dict, or None (logged and counted) when it is not JSON or
+        does not carry this cluster's token."""
+        try:
+            message = loads(raw)
+        except JSONError as error:
+            log.warning("cluster: dropped a message that is not JSON (%s)", error)
+            return None
+        token = message.get("serverToken") if isinstance(message, dict) else None
+        if not isinstance(token, str) or not hmac.compare_digest(token.encode(), self.token.encode()):
+            self.dropped += 1
+            log.warning("cluster: dropped a message without this cluster's token")
+            return None
+        return message
+
+    def receive(self, raw: str | bytes) -> None:
+        """Handle one raw channel message: check the token, dispatch by ``messageType``."""
+        message = self.verified(raw)
+        if message is None:
+            return
+        handler = self.handlers.get(str(message.get("messageType")))
+        if handler is None:
+            return
+        try:
+            handler(message)
+        except Exception:
+            log.exception("cluster: the %s handler failed", message.get("messageType"))
+
+    # --- RPC ------------------------------------------------------------------------------------
+
+    def _call(self, method: str, args: list[Any]) -> Any:
+        function = self.methods.get(method)
+        if function is None:
+            raise HeroError(f"cluster method {method} is not registered", status=404)
+        return function(*args)
+
+    def _call_and_log(self, method: str, args: list[Any]) -> None:
+        try:
+            self._call(method, args)
+        except Exception as error:
+            log.warning("cluster: %s failed: %s", method, errors.error_message(error))
+
+    def _on_do(self, message: dict[str, Any]) -> None:
+        connection_id = message.get("connectionId")
+        if connection_id is not None and connection_id not in self.api.connections:
+            return
+        gevent.spawn(self._answer, message)
+
+    def _answer(self, message: dict[str, Any]) -> None:
+        method, args = message.get("method"), message.get("args") or []
+        if not message.get("wait"):
+            self._call_and_log(str(method), list(args))
+            return
+        if method not in self.methods and message.get("connectionId") is None:
+            return  # NOTE: another process may know it; the caller times out if none does
+        reply: dict[str, Any] = {"messageType": "doResponse", "messageId": message.get("messageId")}
+        try:
+            reply["response"] = self._call(str(method), list(args))
+            dumps(reply["response"])
+        except Exception as error:
+            reply["response"] = None
+            reply["error"] = {"message": errors.error_message(error), "status": errors.error_status(error),
+                              "kind": type(error).__name__}
+        try:
+            self.publish(reply)
+        except STORE_ERRORS as error:
+            log.warning("cluster: could not answer %s: %s", method, error)
+
+    def _on_do_response(self, message: dict[str, Any]) -> None:
+        result = self._pending.get(str(message.get("messageId")))
+        if result is not None and not result.ready():
+            result.set(message)
+
+    # --- peers ----------------------------------------------------------------------------------
+
+    def _heartbeat(self, *, first: bool = False) -> None:
+        """Say this process is alive; notice peers that went silent, and a Redis that forgot us."""
+        now = time.time()
+        stale = now - 3 * self.heartbeat_interval
+        with self.store.client.pipeline(transaction=False) as pipe:
+            pipe.zadd(self._peers_key, {self.server_id: now})
+            pipe.zremrangebyscore(self._peers_key, "-inf", stale)
+            pipe.zrange(self._peers_key, 0, -1)
+            added, _, peers = pipe.execute()
+        lost = set(self._seen_peers) - set(peers)
+        self._seen_peers = self._peers = sorted(peers)
+        if first:
+            return
+        if added:
+            # NOTE: this process had dropped out of the peer set: Redis restarted empty, was flushed,
+            # or this process stalled for 3 heartbeats (and peers forgot its members): write back.
+            log.warning("cluster: %s was missing from the peer set; restoring its state", self.server_id)
+            self._run_reconnect_hooks()
+        for peer in sorted(lost):
+            log.warning("cluster: peer %s stopped answering; forgetting its connections", peer)
+            for hook in self.peer_lost_hooks:
+                try:
+                    hook(peer)
+                except Exception as error:  # noqa: BLE001 - the next heartbeat tries the others
+                    log.warning("cluster: cleaning up after %s failed: %s", peer, errors.error_message(error))
+
+    def _heartbeat_loop(self) -> None:
+        while self._running:
+            gevent.sleep(self.heartbeat_interval)
+            try:
+                self._heartbeat()
+            except STORE_ERRORS as error:
+                log.warning("cluster: heartbeat failed: %s", error)
+
+
+def _outcome(reply: dict[str, Any]) -> Any:
+    """The answer of a ``doResponse``: its response, or its error raised here."""
+    if reply.get("error"):
+        raise _remote_error(reply["error"])
+    return reply.get("response")
+
+
+def _remote_error(error: dict[str, Any]) -> HeroError:
+    kind = getattr(errors, str(error.get("kind")), None)
+    if kind is errors.ChatError:
+        return errors.ChatError(str(error.get("message")))
+    return HeroError(str(error.get("message")), status=int(error.get("status") or 500))
+
+
+# --- connections.apply --------------------------------------------------------------------------
+
+#: Connection attributes ``apply(id, "set", [name, value])`` may change.
+SETTABLE = frozenset({"params", "session", "fingerprint", "extra"})
+
+
+def connection_summary(connection: Connection) -> dict[str, Any]:
+    """A JSON-safe copy of a connection (what ``apply`` returns)."""
+    return {**connection.details(), "canChat": connection.can_chat}
+
+
+def apply_local(api: Api, connection_id: str, method: str | None = None, args: Any = None) -> dict[str, Any]:
+    """Act on a connection of this process: ``None`` (read), ``set``, ``send_message``, ``send_file``."""
+    connection = api.connections.get(connection_id)
+    if connection is None:
+        raise HeroError(f"connection {connection_id} is not here", status=404)
+    if method == "set":
+        name, value = list(args or [None, None])[:2]
+        if name not in SETTABLE:
+            raise HeroError(f"connection attribute {name} cannot be set (settable: {', '.join(sorted(SETTABLE))})",
+                            status=422)
+        setattr(connection, name, value)
+    elif method in ("send_message", "sendMessage"):
+        connection.send_message(args)
+    elif method in ("send_file", "sendFile"):
+        connection.send_file(str(args))
+    elif method is not None:
+        raise HeroError(f"cannot apply {method} to a connection", status=422)
+    return connection_summary(connection)
+
+
+def cluster_channel(name: str, store: RedisStore) -> str:
+    """The pub/sub channel of a cluster: ``general.channel`` plus the database number."""
+    # NOTE: Redis pub/sub ignores the database number, so two apps on one server in different
+    # databases (or two test runs) would otherwise hear each other's chat and RPC.
+    if store.embedded:
+        return name
+    database = urlsplit(store.settings.url or "").path.lstrip("/") or "0"
+    return f"{name}:{database}"
+
+
+def _log_line(text: str, level: str = "info") -> None:
+    log.log(_LEVELS.get(str(level).lower(), logging.INFO), "%s", text)
+
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+class ClusterInitializer(Initializer):
+    name = "cluster"
+    load_priority = 350
+    start_priority = 150
+    stop_priority = 950
+
+    def initialize(self, api: Api) -> None:
+        general = api.config.general
+        cluster = Cluster(api, api.redis, channel=cluster_channel(general.channel, api.redis),
+                          token=general.server_token, server_id=api.id,
+                          rpc_timeout=general.rpc_timeout, heartbeat_interval=general.peer_heartbeat_interval)
+        cluster.register("log", _log_line)
+        cluster.register("connections.apply", lambda cid, method=None, args=None: apply_local(api, cid, method, args))
+        api.cluster = cluster
+        # NOTE: actionhero's name for it; Connections knows nothing of Redis, so the cluster provides it.
+        api.connections.apply = cluster.apply_to_connection  # type: ignore[attr-defined]
+
+    def start(self, api: Api) -> None:
+        api.cluster.start()
+
+    def stop(self, api: Api) -> None:
+        api.cluster.stop()
