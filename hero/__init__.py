@@ -8,44 +8,90 @@
 
         def run(self, data):
             return {"greeting": f"hello {data.params['name']}"}
+
+Every name an app needs is here; apps import nothing else. The pipeline's names load at once;
+the ones that bring in gevent, Redis or RQ (``Api``, ``Initializer``, ``ChatMiddleware``) load on
+first use, so that ``import hero`` stays cheap and imports nothing an entry point must patch first.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hero.core.action import Action, action
 from hero.core.connection import Connection
-from hero.errors import HeroError
-from hero.runtime.initializer import Initializer
 from hero.core.middleware import ActionMiddleware, ConnectionMiddleware
 from hero.core.params.spec import Input
-from hero.tasks.task import Task, TaskMiddleware
+from hero.core.processor import ActionData
+from hero.errors import (
+    ActionTimeout,
+    BlockedConnectionType,
+    BootError,
+    ChatError,
+    ConfigError,
+    HeroError,
+    InvalidParam,
+    MissingParam,
+    ObjectLocked,
+    ObjectNotFound,
+    RpcTimeout,
+    ServerShuttingDown,
+    StoreUnavailable,
+    TaskError,
+    TaskNotFound,
+    TooManyPendingActions,
+    UnknownAction,
+    VerbNotAllowed,
+)
+from hero.tasks.task import Task, TaskData, TaskMiddleware
+
+if TYPE_CHECKING:
+    from hero.container import Api, Initializer
+    from hero.services.chat import ChatMiddleware
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Action", "ActionMiddleware", "Connection", "ConnectionMiddleware", "HeroError", "Initializer", "Input",
-    "Task", "TaskMiddleware", "action", "api", "__version__",
+    "Action", "ActionData", "ActionMiddleware", "ActionTimeout", "Api", "BlockedConnectionType", "BootError",
+    "ChatError", "ChatMiddleware", "ConfigError", "Connection", "ConnectionMiddleware", "HeroError", "Initializer",
+    "Input", "InvalidParam", "MissingParam", "ObjectLocked", "ObjectNotFound", "RpcTimeout", "ServerShuttingDown",
+    "StoreUnavailable", "Task", "TaskData", "TaskError", "TaskMiddleware", "TaskNotFound", "TooManyPendingActions",
+    "UnknownAction", "VerbNotAllowed", "__version__", "action", "api",
 ]
+
+#: Names that load on first use, and the module each comes from.
+_LAZY = {"Api": "hero.container", "Initializer": "hero.container", "ChatMiddleware": "hero.services.chat"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        # NOTE: imported here, not at the top: these modules import gevent, redis and rq, which the
+        # entry points (the CLI, the gunicorn worker) must monkey-patch before anything imports them.
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'hero' has no attribute {name!r}")
 
 
 class _ApiProxy:
-    """``from hero import api``: the api of the process that booted, once it has."""
+    """``from hero import api``: the Api of the process that booted, once it has."""
 
-    def _target(self) -> Any:
-        from hero.process import CURRENT
+    def _target(self) -> Api:
+        from hero.container import Api  # NOTE: lazily, for the reason in __getattr__
 
-        if not CURRENT:
+        if Api.current is None:
             raise RuntimeError("hero has not booted yet: `api` exists once a Process is initialized")
-        return CURRENT[0]
+        return Api.current
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._target(), name)
 
     def __repr__(self) -> str:
-        from hero.process import CURRENT
-
-        return repr(CURRENT[0]) if CURRENT else "<hero api (not booted)>"
+        try:
+            return repr(self._target())
+        except RuntimeError:
+            return "<hero api (not booted)>"
 
 
 api: Any = _ApiProxy()

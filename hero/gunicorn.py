@@ -52,8 +52,7 @@ class Worker(GeventPyWSGIWorker):
 
     def load_wsgi(self) -> None:
         # NOTE: GeventWorker.init_process has monkey-patched by now; hero boots after that, here.
-        from hero.process import Process
-        from hero.servers.http.server import WebServer
+        from hero.process import Process, build_web_server
 
         root = os.environ.get("HERO_ROOT") or os.getcwd()
         overrides: dict[str, Any] = {"web": {"enabled": False}}
@@ -61,11 +60,10 @@ class Worker(GeventPyWSGIWorker):
             overrides["socket"] = {"reuse_port": True}
         self.hero = Process(root, overrides=overrides)
         api = self.hero.start()
-        self.web = WebServer(api, api.config.web)
+        self.web = build_web_server(api)
         api.servers["web"] = self.web
-        start_websockets = getattr(self.web.websocket, "start", None)
-        if start_websockets is not None:
-            start_websockets()
+        if self.web.websocket is not None:
+            self.web.websocket.start()
         self.wsgi = self.web.app
         gevent.spawn(self._drain_on_shutdown)
 

@@ -1,17 +1,17 @@
-"""The one place that wires a hero process together: boot, start, stop, signals.
+"""The one place that wires a hero process together: build every service, boot, start, stop, signals.
 
     process = Process("path/to/app")   # the folder holding config.py, actions/, ...
     process.start()                    # initialize + start every initializer, servers listen
     process.stop()                     # servers drain, then everything stops in order
+
+:func:`build_api` makes each service and hands it what it needs (no service reaches for ``api``);
+hero's own initializers below give them their place in the lifecycle, beside the app's.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import signal
-import socket
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,72 +19,99 @@ from typing import Any
 import gevent
 from gevent.event import Event
 
-from hero.core.action import ActionRegistry
-from hero.services.cache import Cache
 from hero.config import Config, load_config
+from hero.container import Api, Initializer, server_id
+from hero.core.action import Action, ActionRegistry
 from hero.core.connection import Connections
+from hero.core.processor import ActionProcessor
 from hero.errors import BootError, HeroError
-from hero.runtime.initializer import Initializer, load_initializers
+from hero.runtime.deadlines import Deadlines
+from hero.runtime.loader import classes_below
 from hero.runtime.logging import configure_logging
 from hero.runtime.monitor import watch_hub
-from hero.core.processor import ActionProcessor
-from hero.services.store import STORE_ERRORS, RedisSettings, RedisStore
+from hero.servers.base import Server
+from hero.servers.http.server import WebServer
+from hero.servers.socket.server import SocketServer
+from hero.servers.websocket.endpoint import WebSocketEndpoint
+from hero.services.cache import Cache
+from hero.services.chat import Chat
+from hero.services.cluster import Cluster, cluster_channel
+from hero.services.public import public_files
 from hero.services.stats import Stats
+from hero.services.store import STORE_ERRORS, RedisSettings, RedisStore
+from hero.tasks.queue import Tasks
+from hero.tasks.task import Task, TaskRegistry
 
 log = logging.getLogger(__name__)
 
-#: hero's own initializers beyond the ones in this file, as import paths; each module adds its part
-#: of ``api`` (chat, cluster, tasks). A path whose module does not exist yet is skipped.
-EXTRA_INITIALIZERS: tuple[str, ...] = (
-    "hero.services.cluster:ClusterInitializer",
-    "hero.services.chat:ChatInitializer",
-    "hero.tasks.queue:TasksInitializer",
-)
-
-#: Transports by config namespace (each is started when ``<namespace>.enabled``).
-SERVER_CLASSES: dict[str, str] = {
-    "web": "hero.servers.http.server:WebServer",
-    "socket": "hero.servers.socket.server:SocketServer",
-}
+#: hero's own folders of actions and tasks, loaded before the app's.
+BUILTIN_ACTIONS = Path(__file__).parent / "builtin_actions"
+BUILTIN_TASKS = Path(__file__).parent / "tasks" / "builtin"
 
 
-def import_path(path: str) -> Any:
-    module_name, _, attribute = path.partition(":")
-    return getattr(importlib.import_module(module_name), attribute)
+def build_api(config: Config) -> Api:
+    """Every service of one process, each given what it needs; nothing connects or listens yet."""
+    general = config.general
+    identity = server_id(config)
+    store = RedisStore(RedisSettings.from_mapping(config.redis))
+    actions = ActionRegistry(missing_param_checks=general.missing_param_checks,
+                             scrub_params=not general.disable_param_scrubbing)
+    connections = Connections()
+    processor = ActionProcessor(actions, deadlines=Deadlines(), simultaneous_actions=general.simultaneous_actions,
+                                action_timeout=general.action_timeout,
+                                filtered_params=tuple(general.filtered_params))
+    actions.runner = processor.run_inline
+    cluster = Cluster(store, connections, channel=cluster_channel(general.channel, store),
+                      token=general.server_token, server_id=identity, rpc_timeout=general.rpc_timeout,
+                      heartbeat_interval=general.peer_heartbeat_interval)
+    connections.reach = cluster.apply_to_connection
+    chat = Chat(store.client, connections, cluster, key=store.key, server_id=identity,
+                max_rooms_per_connection=general.max_rooms_per_connection)
+    _wire_chat(chat, cluster, connections, starting_rooms=general.starting_chat_rooms)
+    tasks = Tasks(TaskRegistry(missing_param_checks=general.missing_param_checks), store, config.tasks,
+                  context=None, server_id=identity, shutdown_timeout=general.shutdown_timeout)
+    api = Api(
+        config, redis=store, connections=connections, actions=actions, processor=processor,
+        cache=Cache(store.client, prefix=store.key(general.cache_prefix), lock_prefix=store.key(general.lock_prefix),
+                    lock_duration_ms=general.lock_duration_ms, lock_name=identity),
+        stats=Stats(store), cluster=cluster, chat=chat, tasks=tasks,
+        public=public_files([directory for _, directory in config.sources("public")], config.web),
+        server_id=identity,
+    )
+    processor.api = tasks.api = api
+    # NOTE: "actions:<connection type>", beside the transports' own counters such as "web:requests"
+    processor.listeners.append(lambda data: api.stats.increment(f"actions:{data.connection.type}"))
+    return api
 
 
-class Api:
-    """What a running process exposes to initializers, actions (``data.api``) and ``from hero import api``."""
+def _wire_chat(chat: Chat, cluster: Cluster, connections: Connections, *, starting_rooms: Any) -> None:
+    """Chat rides on the cluster: its messages, its remote membership calls, and recovery."""
+    cluster.handlers["chat"] = chat.deliver
+    cluster.register("chat.add_member", chat.add_member)
+    cluster.register("chat.remove_member", chat.remove_member)
+    cluster.register("chat.evict", chat.evict)
+    connections.destroy_hooks.append(chat.leave_all)
+    cluster.reconnect_hooks.append(lambda: chat.restore(starting_rooms))
+    cluster.peer_lost_hooks.append(chat.forget_host)
 
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.env = config.env
-        self.id: str = config.general.id or f"{socket.gethostname()}:{os.getpid()}"
-        self.log = logging.getLogger("hero.app")
-        self.started_at = int(time.time() * 1000)
-        self.running = False
-        self.redis: RedisStore = None  # type: ignore[assignment]  # set by the redis initializer
-        self.cache: Cache = None  # type: ignore[assignment]
-        self.stats: Stats = None  # type: ignore[assignment]
-        self.actions = ActionRegistry(missing_param_checks=config.general.missing_param_checks,
-                                      scrub_params=not config.general.disable_param_scrubbing)
-        self.connections = Connections()
-        self.processor = ActionProcessor(
-            self, self.actions,
-            simultaneous_actions=config.general.simultaneous_actions,
-            action_timeout=config.general.action_timeout,
-            filtered_params=tuple(config.general.filtered_params),
-        )
-        self.actions.runner = self.processor.run_inline
-        self.servers: dict[str, Any] = {}
-        self.chat: Any = None
-        self.cluster: Any = None
-        self.tasks: Any = None
-        #: The process running this api (for stop/restart from code).
-        self.process: Process | None = None
 
-    def __repr__(self) -> str:
-        return f"<hero api {self.id} env={self.env} running={self.running}>"
+def build_web_server(api: Api) -> WebServer:
+    """The web server, with the WebSocket endpoint on ``websocket.path`` when WebSockets are enabled
+    (also used by the gunicorn worker, which listens on gunicorn's socket instead)."""
+    web = WebServer(api, api.config.web)
+    if api.config.websocket.enabled:
+        web.attach_websocket(WebSocketEndpoint(api, api.config.websocket, web))
+    return web
+
+
+def _build_servers(api: Api) -> dict[str, Server]:
+    """The transports enabled in config, by namespace (each started when ``<namespace>.enabled``)."""
+    built: dict[str, Server] = {}
+    if api.config.web.enabled:
+        built["web"] = build_web_server(api)
+    if api.config.socket.enabled:
+        built["socket"] = SocketServer(api, api.config.socket)
+    return built
 
 
 # --- hero's own initializers ----------------------------------------------------------------------
@@ -97,7 +124,6 @@ class RedisInitializer(Initializer):
     stop_priority = 99_999
 
     def initialize(self, api: Api) -> None:
-        api.redis = RedisStore(RedisSettings.from_mapping(api.config.redis))
         if api.redis.embedded:
             log.warning("redis: no REDIS_URL; using the embedded in-process store, which serves this one "
                         "process only (set REDIS_URL to share chat, cache and tasks across processes)")
@@ -112,20 +138,11 @@ class RedisInitializer(Initializer):
         api.redis.close()
 
 
-class CacheInitializer(Initializer):
-    name = "cache"
+class StatsInitializer(Initializer):
+    name = "stats"
     load_priority = 300
     start_priority = 300
     stop_priority = 900
-
-    def initialize(self, api: Api) -> None:
-        general = api.config.general
-        api.cache = Cache(api.redis.client, prefix=api.redis.key(general.cache_prefix),
-                          lock_prefix=api.redis.key(general.lock_prefix),
-                          lock_duration_ms=general.lock_duration_ms, lock_name=api.id)
-        api.stats = Stats(api.redis)
-        # NOTE: "actions:<connection type>", beside the transports' own counters such as "web:requests"
-        api.processor.listeners.append(lambda data: api.stats.increment(f"actions:{data.connection.type}"))
 
     def start(self, api: Api) -> None:
         api.stats.start()
@@ -134,19 +151,69 @@ class CacheInitializer(Initializer):
         api.stats.stop()
 
 
+class ClusterInitializer(Initializer):
+    name = "cluster"
+    load_priority = 350
+    start_priority = 150
+    stop_priority = 950
+
+    def start(self, api: Api) -> None:
+        api.cluster.start()
+
+    def stop(self, api: Api) -> None:
+        api.cluster.stop()
+
+
+class ChatInitializer(Initializer):
+    name = "chat"
+    load_priority = 360
+    start_priority = 200
+    stop_priority = 940
+
+    def start(self, api: Api) -> None:
+        api.chat.create_starting_rooms(api.config.general.starting_chat_rooms)
+
+
 class ActionsInitializer(Initializer):
     name = "actions"
     load_priority = 410
 
     def initialize(self, api: Api) -> None:
-        builtin = Path(__file__).parent / "builtin_actions"
-        api.actions.load_directory(builtin, namespace="builtin_actions")
-        for namespace, directory in api.config.sources("actions"):
-            count = api.actions.load_directory(directory, namespace=namespace)
+        for namespace, directory in [("builtin_actions", BUILTIN_ACTIONS), *api.config.sources("actions")]:
+            count = 0
+            for action_class, path in classes_below(directory, namespace, Action):
+                api.actions.add(action_class, source=str(path))
+                count += 1
             log.debug("loaded %d actions from %s", count, directory)
 
     def start(self, api: Api) -> None:
         api.actions.check_middleware()
+
+
+class TasksInitializer(Initializer):
+    """Loads ``tasks/`` (and the built-in tasks) into ``api.tasks``; starts the scheduler and workers."""
+
+    name = "tasks"
+    load_priority = 420
+    #: After the app's initializers (default 1000): jobs may need what they start.
+    start_priority = 1100
+    #: Before the app's initializers stop: running jobs may still need them.
+    stop_priority = 200
+
+    def initialize(self, api: Api) -> None:
+        for namespace, directory in [("builtin_tasks", BUILTIN_TASKS), *api.config.sources("tasks")]:
+            count = 0
+            for task_class, path in classes_below(directory, namespace, Task):
+                api.tasks.registry.add(task_class, source=str(path))
+                count += 1
+            log.debug("loaded %d tasks from %s", count, directory)
+
+    def start(self, api: Api) -> None:
+        api.tasks.registry.check_middleware()
+        api.tasks.start()
+
+    def stop(self, api: Api) -> None:
+        api.tasks.stop()
 
 
 class ServersInitializer(Initializer):
@@ -156,10 +223,7 @@ class ServersInitializer(Initializer):
     stop_priority = 100
 
     def initialize(self, api: Api) -> None:
-        for namespace, path in SERVER_CLASSES.items():
-            if api.config[namespace]["enabled"]:
-                server_class = import_path(path)
-                api.servers[namespace] = server_class(api, api.config[namespace])
+        api.servers.update(_build_servers(api))
 
     def start(self, api: Api) -> None:
         for server in api.servers.values():
@@ -172,26 +236,25 @@ class ServersInitializer(Initializer):
         gevent.joinall(greenlets, timeout=timeout + 5)
 
 
-CORE_INITIALIZERS: tuple[type[Initializer], ...] = (
-    RedisInitializer, CacheInitializer, ActionsInitializer, ServersInitializer,
+HERO_INITIALIZERS: tuple[type[Initializer], ...] = (
+    RedisInitializer, StatsInitializer, ClusterInitializer, ChatInitializer, ActionsInitializer, TasksInitializer,
+    ServersInitializer,
 )
 
 
-def _extra_initializers() -> list[Initializer]:
-    found = []
-    for path in EXTRA_INITIALIZERS:
-        module_name = path.partition(":")[0]
-        if importlib.util.find_spec(module_name) is None:
-            continue
-        found.append(import_path(path)())
+def app_initializers(directory: Path, namespace: str) -> list[Initializer]:
+    """Instances of every Initializer subclass defined below ``directory`` (an app's or a plugin's)."""
+    found: list[Initializer] = []
+    for initializer_class, path in classes_below(directory, namespace, Initializer, named_only=False):
+        try:
+            initializer_class.validate()
+        except BootError as error:
+            raise BootError(f"{path}: {error.message}") from error
+        found.append(initializer_class())
     return found
 
 
 # --- the process ----------------------------------------------------------------------------------
-
-#: The api of the process that booted last (``from hero import api``).
-CURRENT: list[Api] = []
-
 
 class Process:
     """Boot, run and stop one hero process for the app in ``root``."""
@@ -220,12 +283,12 @@ class Process:
         """Load config and code, and run every initializer's ``initialize``; nothing listens yet."""
         config = load_config(self.root, env=self.env, environ=self.environ, overrides=self.overrides)
         configure_logging(config.logger.level, config.logger.format, propagate=config.env == "test")
-        api = self.api = Api(config)
+        api = self.api = build_api(config)
         api.process = self
-        CURRENT[:] = [api]
-        self.initializers = [cls() for cls in CORE_INITIALIZERS] + _extra_initializers()
+        Api.current = api
+        self.initializers = [cls() for cls in HERO_INITIALIZERS]
         for namespace, directory in config.sources("initializers"):
-            self.initializers += load_initializers(directory, namespace=namespace)
+            self.initializers += app_initializers(directory, namespace)
         self._run_phase("initialize", "load_priority", self.initializers)
         return api
 
@@ -259,6 +322,8 @@ class Process:
                           exc_info=self.config.general.debug)
         self.started = []
         api.running = False
+        if Api.current is api:
+            Api.current = None
         self.stopped.set()
         log.info("hero stopped")
 

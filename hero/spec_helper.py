@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hero.container import Api
 from hero.core.connection import Connection
-from hero.process import Api, Process
+from hero.process import Process
 
 #: The connection type of spec-helper connections (actionhero's ``testServer``).
 TEST_CONNECTION_TYPE = "testServer"

@@ -1,6 +1,6 @@
 """A published path kept as a re-export: ``rq info --serializer hero.task.JSONSerializer``.
 
-The code lives in :mod:`hero.tasks.task`; apps import ``Task`` from ``hero``.
+The code lives in :mod:`hero.tasks.task`; apps import ``Task`` and ``TaskMiddleware`` from ``hero``.
 """
 from hero.tasks.task import JSONSerializer, Task, TaskMiddleware
 

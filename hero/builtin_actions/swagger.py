@@ -18,15 +18,15 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from hero.core.action import Action, version_key
-from hero.errors import UnknownAction
 from hero.core.params.schema import json_safe
 from hero.core.routes import Route, RouteTable
+from hero.errors import UnknownAction
 
 if TYPE_CHECKING:
     from apispec.ext.marshmallow.openapi import OpenAPIConverter
 
+    from hero.container import Api
     from hero.core.processor import ActionData
-    from hero.process import Api
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ def _process(args: argparse.Namespace, **kwargs: Any) -> Any:
 
 
 def command_start(args: argparse.Namespace) -> int:
-    from hero.process import Api
+    from hero.container import Api
 
     if args.reload:
         from hero.cli.reloader import reload_forever

@@ -4,14 +4,11 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from hero.errors import BootError, UnknownAction
-from hero.runtime.loader import iter_modules
 from hero.core.middleware import ActionMiddleware, MiddlewareChain
 from hero.core.params.spec import ParamSpec
+from hero.errors import BootError, UnknownAction
 
 if TYPE_CHECKING:
     from hero.core.processor import ActionData
@@ -146,17 +143,6 @@ def version_key(version: Version) -> tuple[int, Any]:
     return (1, version) if isinstance(version, str) else (0, version)
 
 
-def actions_in_module(module: ModuleType) -> list[type[Action]]:
-    """The Action classes a module defines (not the ones it imports), in definition order."""
-    found: list[type[Action]] = []
-    for value in vars(module).values():
-        candidate = getattr(value, "hero_action", value)
-        if (inspect.isclass(candidate) and issubclass(candidate, Action) and candidate is not Action
-                and candidate.__module__ == module.__name__ and candidate.name and candidate not in found):
-            found.append(candidate)
-    return found
-
-
 class ActionRegistry:
     """Every action of this process by name and version, with the action middleware."""
 
@@ -193,15 +179,6 @@ class ActionRegistry:
         self.sources[key] = source
         self.latest[instance.name] = self.versions[instance.name][max(self.versions[instance.name], key=version_key)]
         return instance
-
-    def load_directory(self, directory: Path, *, namespace: str = "actions") -> int:
-        """Register every action defined below ``directory``; returns how many."""
-        count = 0
-        for module, path in iter_modules(directory, namespace):
-            for action_class in actions_in_module(module):
-                self.add(action_class, source=str(path))
-                count += 1
-        return count
 
     def find(self, name: Any, version: Any = None) -> Action:
         """The action for a name and an optional version; UnknownAction when there is none."""

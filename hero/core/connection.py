@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hero.core.middleware import ConnectionMiddleware, MiddlewareChain
+from hero.errors import HeroError
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,9 @@ class Connections:
         self.middleware: MiddlewareChain[ConnectionMiddleware] = MiddlewareChain("connection")
         #: Called with each connection as it goes (chat uses it to leave rooms), after middleware.
         self.destroy_hooks: list[Callable[[Connection], None]] = []
+        #: How :meth:`apply` reaches a connection wherever it lives (the cluster's RPC, set by the
+        #: wiring); without one, only this process's connections are reached.
+        self.reach: Callable[[str, str | None, Any], dict[str, Any]] | None = None
 
     def __repr__(self) -> str:
         return f"Connections({len(self._by_id)} live)"
@@ -163,3 +167,37 @@ class Connections:
 
     def count_by_type(self) -> dict[str, int]:
         return dict(Counter(connection.type for connection in self._by_id.values()))
+
+    def apply(self, connection_id: str, method: str | None = None, args: Any = None) -> dict[str, Any]:
+        """actionhero's ``connections.apply``: act on a connection wherever it lives; its details back."""
+        if self.reach is None:
+            return self.apply_here(connection_id, method, args)
+        return self.reach(connection_id, method, args)
+
+    def apply_here(self, connection_id: str, method: str | None = None, args: Any = None) -> dict[str, Any]:
+        """Act on a connection of this process: ``None`` (read), ``set``, ``send_message``, ``send_file``."""
+        connection = self.get(connection_id)
+        if connection is None:
+            raise HeroError(f"connection {connection_id} is not here", status=404)
+        if method == "set":
+            name, value = list(args or [None, None])[:2]
+            if name not in SETTABLE:
+                raise HeroError(f"connection attribute {name} cannot be set (settable: {', '.join(sorted(SETTABLE))})",
+                                status=422)
+            setattr(connection, name, value)
+        elif method in ("send_message", "sendMessage"):
+            connection.send_message(args)
+        elif method in ("send_file", "sendFile"):
+            connection.send_file(str(args))
+        elif method is not None:
+            raise HeroError(f"cannot apply {method} to a connection", status=422)
+        return connection_summary(connection)
+
+
+#: Connection attributes ``apply(id, "set", [name, value])`` may change.
+SETTABLE = frozenset({"params", "session", "fingerprint", "extra"})
+
+
+def connection_summary(connection: Connection) -> dict[str, Any]:
+    """A JSON-safe copy of a connection (what ``apply`` returns)."""
+    return {**connection.details(), "canChat": connection.can_chat}

@@ -1,4 +1,4 @@
-"""The action pipeline (PROTOCOL §1): one method that reads top to bottom.
+"""The action pipeline (docs/protocol.md, "Actions"): one method that reads top to bottom.
 
 A transport hands in a Connection and raw params; it gets back an :class:`ActionData` holding the
 response, the error and the status, and renders that. Nothing here knows about bytes or sockets.
@@ -11,13 +11,11 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
-
-from greenlet import GreenletExit
+from typing import Any, Protocol
 
 from hero.core.action import Action, ActionRegistry
 from hero.core.connection import Connection
-from hero.runtime.deadlines import DeadlineExpired, Deadlines
+from hero.core.logfilter import filter_params
 from hero.errors import (
     ActionTimeout,
     BlockedConnectionType,
@@ -27,15 +25,37 @@ from hero.errors import (
     error_message,
     error_status,
 )
-from hero.runtime.logging import filter_params
-
-if TYPE_CHECKING:
-    from hero.process import Api
 
 log = logging.getLogger("hero.action")
 
-#: What ends an action but must never escape it (reliability.md A2): hero logs and answers instead.
-CAUGHT = (Exception, GreenletExit, SystemExit, KeyboardInterrupt)
+#: Entering a deadline gives ``(owner, token, outer)``; the token identifies it in :class:`DeadlineExpired`.
+Entered = tuple[Any, object, Any]
+
+
+class DeadlineExpired(BaseException):
+    """Thrown into an action's greenlet when its deadline passes; ``args[0]`` is the deadline's token.
+
+    A BaseException, so that an action's ``except Exception`` cannot swallow it.
+    """
+
+
+class DeadlineWatcher(Protocol):
+    """What the processor needs to bound an action's time (``hero.runtime.deadlines`` is the one
+    hero wires in: a single greenlet watches every open deadline)."""
+
+    def enter(self, seconds: float) -> Entered: ...
+
+    def leave(self, entered: Entered) -> None: ...
+
+
+class NoDeadlines:
+    """A watcher that bounds nothing: for a pipeline run without a hub (tools, unit tests)."""
+
+    def enter(self, seconds: float) -> Entered:
+        return None, None, None
+
+    def leave(self, entered: Entered) -> None:
+        return None
 
 
 @dataclass(eq=False)
@@ -45,7 +65,9 @@ class ActionData:
     connection: Connection
     #: Raw params until validation; then the loaded, read-only params that ``run`` sees.
     params: Mapping[str, Any]
-    api: Api | None = None
+    #: The process's ``hero.container.Api`` (typed loosely here: the pipeline sits below the services it
+    #: holds; apps annotate it with ``hero.Api``).
+    api: Any = None
     message_id: Any = None
     action: Action | None = None
     response: dict[str, Any] = field(default_factory=dict)
@@ -84,9 +106,11 @@ class ActionData:
 class ActionProcessor:
     """Runs actions for every transport. One instance per process."""
 
-    def __init__(self, api: Api, actions: ActionRegistry, *, simultaneous_actions: int = 5,
-                 action_timeout: float = 30.0, filtered_params: tuple[str, ...] = ()) -> None:
-        self.api = api
+    def __init__(self, actions: ActionRegistry, *, deadlines: DeadlineWatcher | None = None,
+                 simultaneous_actions: int = 5, action_timeout: float = 30.0,
+                 filtered_params: tuple[str, ...] = ()) -> None:
+        #: Handed to every action as ``data.api``; set by the wiring once the Api exists.
+        self.api: Any = None
         self.actions = actions
         self.simultaneous_actions = simultaneous_actions
         self.action_timeout = action_timeout
@@ -96,7 +120,7 @@ class ActionProcessor:
         #: Called with every finished ActionData (stats, exception reporters).
         self.listeners: list[Callable[[ActionData], None]] = []
         self.in_flight = 0
-        self.deadlines = Deadlines()
+        self.deadlines: DeadlineWatcher = deadlines or NoDeadlines()
 
     def __repr__(self) -> str:
         return f"ActionProcessor({self.in_flight} in flight, stopping={self.stopping})"
@@ -117,7 +141,9 @@ class ActionProcessor:
                 self.run_action(action, data)
                 for each in middleware:
                     each.post_process(data)
-        except CAUGHT as error:
+        except DeadlineExpired:
+            raise  # NOTE: an outer deadline (the caller's, around an in-line run): not this action's to answer
+        except BaseException as error:  # NOTE: everything else ends here, answered and logged (never escapes)
             data.error = error
         finally:
             self.finish(data)

@@ -14,12 +14,9 @@ from contextlib import contextmanager
 import gevent
 from greenlet import getcurrent, greenlet
 
+from hero.core.processor import DeadlineExpired
 
-class DeadlineExpired(BaseException):
-    """Thrown into an action's greenlet when its deadline passes.
-
-    A BaseException, so that an action's ``except Exception`` cannot swallow it.
-    """
+__all__ = ["DeadlineExpired", "Deadlines"]
 
 
 #: Scans with nothing open after which the watcher greenlet ends (the next deadline starts another).

@@ -1,13 +1,21 @@
-"""Import every Python file of an app folder (``actions/``, ``tasks/``, ``initializers/``)."""
+"""The one loader of an app's code folders (``actions/``, ``tasks/``, ``initializers/``, plugins').
+
+    for action_class, path in classes_below(Path("actions"), "actions", Action):
+        registry.add(action_class, source=str(path))
+"""
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import TypeVar
 
 from hero.errors import BootError
+
+T = TypeVar("T")
 
 
 def iter_modules(directory: Path, namespace: str) -> Iterator[tuple[ModuleType, Path]]:
@@ -35,3 +43,28 @@ def iter_modules(directory: Path, namespace: str) -> Iterator[tuple[ModuleType, 
             sys.modules.pop(module_name, None)
             raise BootError(f"{path} failed to load: {type(error).__name__}: {error}") from error
         yield module, path
+
+
+def classes_in(module: ModuleType, base: type[T], *, named_only: bool = True) -> list[type[T]]:
+    """The subclasses of ``base`` that ``module`` defines (not the ones it imports), in definition order.
+
+    A value with a ``hero_action`` attribute stands for that class (the ``@action`` decorator returns
+    the function, which carries the class it made). With ``named_only``, a class without a ``name``
+    is a base for others and does not count.
+    """
+    found: list[type[T]] = []
+    for value in vars(module).values():
+        candidate = getattr(value, "hero_action", value)
+        if (inspect.isclass(candidate) and issubclass(candidate, base) and candidate is not base
+                and candidate.__module__ == module.__name__ and candidate not in found
+                and (bool(getattr(candidate, "name", "")) or not named_only)):
+            found.append(candidate)
+    return found
+
+
+def classes_below(directory: Path, namespace: str, base: type[T], *,
+                  named_only: bool = True) -> Iterator[tuple[type[T], Path]]:
+    """Every subclass of ``base`` defined in the ``.py`` files below ``directory``, with its file."""
+    for module, path in iter_modules(directory, namespace):
+        for found in classes_in(module, base, named_only=named_only):
+            yield found, path

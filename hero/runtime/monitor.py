@@ -69,16 +69,16 @@ class HubWatch:
                     reported_tick = tick
 
 
-_watch: HubWatch | None = None
-
-
-def watch_hub(max_blocking_time: float) -> bool:
-    """Watch this process's hub (once; a later call only changes the threshold). False when 0 (off)."""
-    global _watch
+def watch_hub(max_blocking_time: float) -> HubWatch | None:
+    """The watch of this thread's hub, started on the first call and kept on the hub itself (every
+    process booted on one hub shares it; a later call only changes the threshold). None when 0 (off)."""
     if not max_blocking_time:
-        return False
-    if _watch is None:
-        _watch = HubWatch(max_blocking_time)
+        return None
+    hub = gevent.get_hub()
+    watch: HubWatch | None = getattr(hub, "hero_watch", None)
+    if watch is None or not watch.running:
+        watch = HubWatch(max_blocking_time)
+        hub.hero_watch = watch
     else:
-        _watch.max_blocking_time = max_blocking_time
-    return True
+        watch.max_blocking_time = max_blocking_time
+    return watch

@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
+from hero.config import Namespace
+from hero.container import Api
 from hero.core.connection import Connection
 from hero.core.processor import ActionData
-
-if TYPE_CHECKING:
-    from hero.config import Namespace
-    from hero.process import Api
 
 log = logging.getLogger(__name__)
 
@@ -77,3 +75,26 @@ class Server:
     def stats(self) -> dict[str, Any]:
         """This server's numbers for the status action."""
         return {"activeConnections": self.api.connections.count_by_type().get(self.type, 0)}
+
+
+class UpgradeRequest(Protocol):
+    """An HTTP request asking to become a WebSocket, as the web server hands it over: the socket,
+    the checked WSGI environ, the peer address, and the reader holding any bytes already buffered."""
+
+    socket: Any
+    environ: dict[str, Any]
+    client_address: Any
+    rfile: Any
+
+
+class WebSocketSeam(Protocol):
+    """The WebSocket endpoint as the web server sees it (``hero.process`` attaches one; the HTTP and
+    WebSocket packages never import each other)."""
+
+    def handle(self, request: UpgradeRequest) -> None: ...
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float) -> None: ...
+
+    def stats(self) -> dict[str, Any]: ...

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hero.errors import ChatError, HeroError, InvalidParam, VerbNotAllowed
+from hero.container import Api
+from hero.core.connection import Connection
 from hero.core.params.spec import GLOBAL_SAFE_PARAMS
-
-if TYPE_CHECKING:
-    from hero.core.connection import Connection
-    from hero.process import Api
+from hero.errors import ChatError, HeroError, InvalidParam, VerbNotAllowed
+from hero.services.chat import Chat
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +95,7 @@ def _room(args: list[Any]) -> str:
     return args[0]
 
 
-def _chat(api: Api, connection: Connection) -> Any:
-    if api.chat is None:
-        raise HeroError("chat is not available in this process", status=501)
+def _chat(api: Api, connection: Connection) -> Chat:
     if not connection.can_chat:
         raise HeroError(f"{connection.type} connections cannot chat", status=403)
     return api.chat
@@ -146,11 +143,7 @@ def _file(api: Api, connection: Connection, args: list[Any]) -> Any:
     path = args[0] if args else connection.params.get("file")
     if not isinstance(path, str) or not path:
         raise InvalidParam("file needs a path")
-    # NOTE: imported lazily: static files belong to the web server's module, which a TCP-only
-    # process may not load at all.
-    from hero.servers.static import public_files
-
-    return public_files(api).read(path)
+    return api.public.read(path)
 
 
 def _quit(api: Api, connection: Connection, args: list[Any]) -> None:

@@ -15,20 +15,15 @@ from __future__ import annotations
 import builtins
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
-from hero.core.connection import Connection, now_ms
-from hero.errors import ChatError
-from hero.runtime.initializer import Initializer
-from hero.runtime.json import JSONError, dumps, loads
+import redis
+
+from hero.core.connection import Connection, Connections, now_ms
 from hero.core.middleware import Middleware, MiddlewareChain
-
-if TYPE_CHECKING:
-    import redis
-
-    from hero.services.cluster import Cluster
-    from hero.core.connection import Connections
-    from hero.process import Api
+from hero.errors import ChatError
+from hero.runtime.json import JSONError, dumps, loads
+from hero.services.cluster import Cluster
 
 log = logging.getLogger(__name__)
 
@@ -296,26 +291,3 @@ def _require_room(room: Any) -> str:
     if not isinstance(room, str) or not room:
         raise ChatError("a room is required")
     return room
-
-
-class ChatInitializer(Initializer):
-    name = "chat"
-    load_priority = 360
-    start_priority = 200
-    stop_priority = 940
-
-    def initialize(self, api: Api) -> None:
-        general = api.config.general
-        chat = Chat(api.redis.client, api.connections, api.cluster, key=api.redis.key, server_id=api.id,
-                    max_rooms_per_connection=general.max_rooms_per_connection)
-        api.chat = chat
-        api.cluster.handlers["chat"] = chat.deliver
-        api.cluster.register("chat.add_member", chat.add_member)
-        api.cluster.register("chat.remove_member", chat.remove_member)
-        api.cluster.register("chat.evict", chat.evict)
-        api.connections.destroy_hooks.append(chat.leave_all)
-        api.cluster.reconnect_hooks.append(lambda: chat.restore(general.starting_chat_rooms))
-        api.cluster.peer_lost_hooks.append(chat.forget_host)
-
-    def start(self, api: Api) -> None:
-        api.chat.create_starting_rooms(api.config.general.starting_chat_rooms)

@@ -16,21 +16,17 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import gevent
 from gevent.event import AsyncResult
 
 from hero import errors
+from hero.core.connection import Connections
 from hero.errors import HeroError, RpcTimeout
-from hero.runtime.initializer import Initializer
 from hero.runtime.json import JSONError, dumps, loads
 from hero.services.store import STORE_ERRORS, RedisStore
-
-if TYPE_CHECKING:
-    from hero.core.connection import Connection
-    from hero.process import Api
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +37,9 @@ MAX_RESUBSCRIBE_BACKOFF = 1.0
 class Cluster:
     """Publish to, listen on, and call functions across every process sharing the channel."""
 
-    def __init__(self, api: Api, store: RedisStore, *, channel: str, token: str, server_id: str,
+    def __init__(self, store: RedisStore, connections: Connections, *, channel: str, token: str, server_id: str,
                  rpc_timeout: float = 5.0, heartbeat_interval: float = 5.0) -> None:
-        self.api = api
+        self.connections = connections
         self.store = store
         self.channel = channel
         self.token = token
@@ -59,7 +55,7 @@ class Cluster:
         #: Called after the subscriber re-subscribed (Redis came back, maybe empty: chat rebuilds its rooms).
         self.reconnect_hooks: list[Callable[[], None]] = []
         #: Called with the id of a peer that stopped heartbeating (it crashed: chat drops its members).
-        self.peer_lost_hooks: list[Callable[[str], None]] = []
+        self.peer_lost_hooks: list[Callable[[str], object]] = []
         self._pending: dict[str, AsyncResult] = {}
         self._seen_peers: list[str] = []
         self._peers: list[str] = [server_id]
@@ -70,6 +66,8 @@ class Cluster:
         self._running = False
         #: Messages dropped for a wrong or missing token (a count, for tests and status).
         self.dropped = 0
+        self.register("log", _log_line)
+        self.register("connections.apply", connections.apply_here)
 
     def __repr__(self) -> str:
         return f"Cluster(channel={self.channel!r}, id={self.server_id!r}, running={self._running})"
@@ -90,7 +88,7 @@ class Cluster:
         ``general.rpc_timeout`` seconds); without, return None at once.
         """
         args = list(args)
-        if connection_id is not None and connection_id in self.api.connections:
+        if connection_id is not None and connection_id in self.connections:
             # NOTE: the holder is this process: call directly rather than round-trip through Redis.
             if wait:
                 return self._call(method, args)
@@ -286,7 +284,7 @@ class Cluster:
 
     def _on_do(self, message: dict[str, Any]) -> None:
         connection_id = message.get("connectionId")
-        if connection_id is not None and connection_id not in self.api.connections:
+        if connection_id is not None and connection_id not in self.connections:
             return
         gevent.spawn(self._answer, message)
 
@@ -366,37 +364,6 @@ def _remote_error(error: dict[str, Any]) -> HeroError:
     return HeroError(str(error.get("message")), status=int(error.get("status") or 500))
 
 
-# --- connections.apply --------------------------------------------------------------------------
-
-#: Connection attributes ``apply(id, "set", [name, value])`` may change.
-SETTABLE = frozenset({"params", "session", "fingerprint", "extra"})
-
-
-def connection_summary(connection: Connection) -> dict[str, Any]:
-    """A JSON-safe copy of a connection (what ``apply`` returns)."""
-    return {**connection.details(), "canChat": connection.can_chat}
-
-
-def apply_local(api: Api, connection_id: str, method: str | None = None, args: Any = None) -> dict[str, Any]:
-    """Act on a connection of this process: ``None`` (read), ``set``, ``send_message``, ``send_file``."""
-    connection = api.connections.get(connection_id)
-    if connection is None:
-        raise HeroError(f"connection {connection_id} is not here", status=404)
-    if method == "set":
-        name, value = list(args or [None, None])[:2]
-        if name not in SETTABLE:
-            raise HeroError(f"connection attribute {name} cannot be set (settable: {', '.join(sorted(SETTABLE))})",
-                            status=422)
-        setattr(connection, name, value)
-    elif method in ("send_message", "sendMessage"):
-        connection.send_message(args)
-    elif method in ("send_file", "sendFile"):
-        connection.send_file(str(args))
-    elif method is not None:
-        raise HeroError(f"cannot apply {method} to a connection", status=422)
-    return connection_summary(connection)
-
-
 def cluster_channel(name: str, store: RedisStore) -> str:
     """The pub/sub channel of a cluster: ``general.channel`` plus the database number."""
     # NOTE: Redis pub/sub ignores the database number, so two apps on one server in different
@@ -412,27 +379,3 @@ def _log_line(text: str, level: str = "info") -> None:
 
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
-
-
-class ClusterInitializer(Initializer):
-    name = "cluster"
-    load_priority = 350
-    start_priority = 150
-    stop_priority = 950
-
-    def initialize(self, api: Api) -> None:
-        general = api.config.general
-        cluster = Cluster(api, api.redis, channel=cluster_channel(general.channel, api.redis),
-                          token=general.server_token, server_id=api.id,
-                          rpc_timeout=general.rpc_timeout, heartbeat_interval=general.peer_heartbeat_interval)
-        cluster.register("log", _log_line)
-        cluster.register("connections.apply", lambda cid, method=None, args=None: apply_local(api, cid, method, args))
-        api.cluster = cluster
-        # NOTE: actionhero's name for it; Connections knows nothing of Redis, so the cluster provides it.
-        api.connections.apply = cluster.apply_to_connection  # type: ignore[attr-defined]
-
-    def start(self, api: Api) -> None:
-        api.cluster.start()
-
-    def stop(self, api: Api) -> None:
-        api.cluster.stop()

@@ -11,7 +11,9 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from hero.tasks.scheduler import current_leader
 from hero.tasks.task import JSONSerializer, TaskRegistry
+from hero.tasks.worker import live_workers
 
 
 class TaskInspection:
@@ -118,8 +120,6 @@ class TaskInspection:
 
     def workers(self) -> dict[str, dict[str, Any]]:
         """Live RQ workers (``hero worker`` processes and in-process greenlets): name → queues, state, job."""
-        from hero.tasks.worker import live_workers
-
         return live_workers(self.client)
 
     def _failed_registries(self) -> list[FailedJobRegistry]:
@@ -172,8 +172,6 @@ class TaskInspection:
 
     def leader(self) -> str | None:
         """The id of the process whose scheduler leads the cluster, if any."""
-        from hero.tasks.scheduler import current_leader
-
         return current_leader(self)
 
     def details(self) -> dict[str, Any]:

@@ -16,61 +16,65 @@ import math
 import time
 import uuid
 from collections.abc import Mapping
-from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rq import Queue, Retry, get_current_job
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 from rq.utils import now
 
-from hero.runtime import json as jsonutil
+from hero.config import Namespace
 from hero.errors import TaskError
-from hero.runtime.initializer import Initializer
-from hero.services.store import STORE_ERRORS
-from hero.tasks.task import SUBMIT_SCRIPT, JSONSerializer, Task, TaskData, TaskRegistry, store_job
+from hero.runtime import json as jsonutil
+from hero.services.store import STORE_ERRORS, RedisStore
+from hero.tasks.context import ProcessRunner, current_runner
 from hero.tasks.inspection import TaskInspection
-
-if TYPE_CHECKING:
-    from hero.process import Api
+from hero.tasks.scheduler import Scheduler
+from hero.tasks.task import (
+    SUBMIT_SCRIPT,
+    JSONSerializer,
+    Task,
+    TaskData,
+    TaskRegistry,
+    store_job,
+)
+from hero.tasks.worker import WorkerPool
 
 log = logging.getLogger(__name__)
 
 #: The one job function RQ imports.
 PERFORM = "hero.tasks.perform"
-#: The api a worker greenlet runs jobs for (greenlets each have their own context).
-CURRENT_API: ContextVar[Any] = ContextVar("hero_task_api", default=None)
 
 _LIVE = (JobStatus.QUEUED.value, JobStatus.SCHEDULED.value, JobStatus.STARTED.value)
 
 
 def perform(name: str, params: Mapping[str, Any] | None = None) -> Any:
     """The job function of every hero job: run task ``name`` in the app booted in this process."""
-    api = CURRENT_API.get()
-    if api is None:
-        from hero.process import CURRENT
-
-        api = CURRENT[0] if CURRENT else None
-    if api is None or api.tasks is None:
+    runner = current_runner()
+    if runner is None:
         raise RuntimeError("hero is not booted in this worker process: run workers with `hero worker`")
-    return api.tasks.run_job(name, dict(params or {}))
+    return runner.run_job(name, dict(params or {}))
 
 
 class Tasks(TaskInspection):
     """``api.tasks``: the enqueue API, the runner used by workers, and the inspection API."""
 
-    def __init__(self, api: Api, registry: TaskRegistry) -> None:
-        self.api = api
+    def __init__(self, registry: TaskRegistry, store: RedisStore, settings: Namespace, *, context: Any,
+                 server_id: str, shutdown_timeout: float = 30.0) -> None:
         self.registry = registry
-        self.settings = api.config.tasks
+        self.settings = settings
+        #: Handed to every task as ``data.api`` / ``worker.api`` (the process's ``hero.container.Api``).
+        self.api = context
+        self.server_id = server_id
+        self.shutdown_timeout = shutdown_timeout
         #: Undecoded client: RQ stores zlib-compressed bytes.
-        self.client = api.redis.raw_client
-        self.store = api.redis
+        self.client = store.raw_client
+        self.store = store
         self._queues: dict[str, Queue] = {}
         self._submit = self.client.register_script(SUBMIT_SCRIPT)
-        self.scheduler: Any = None
-        self.workers_pool: Any = None
+        self.scheduler: Scheduler | None = None
+        self.workers_pool: WorkerPool | None = None
         #: Log loudly at start when tasks exist but nothing will work them (off in CLI commands).
         self.warn_without_workers = True
 
@@ -292,9 +296,7 @@ class Tasks(TaskInspection):
     # --- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> None:
-        from hero.tasks.scheduler import Scheduler
-        from hero.tasks.worker import WorkerPool
-
+        ProcessRunner.runner = self
         settings = self.settings
         if settings.scheduler:
             self.scheduler = Scheduler(self, interval=settings.scheduler_interval,
@@ -304,18 +306,21 @@ class Tasks(TaskInspection):
             if enqueued:
                 log.info("enqueued periodic tasks: %s", ", ".join(enqueued))
         if settings.workers > 0:
-            self.workers_pool = WorkerPool(self.api, self.worker_queues(), count=settings.workers,
-                                           heartbeat_grace=settings.heartbeat_grace)
+            self.workers_pool = WorkerPool(self, self.store, self.worker_queues(), count=settings.workers,
+                                           server_id=self.server_id, heartbeat_grace=settings.heartbeat_grace,
+                                           result_ttl=settings.result_ttl)
             self.workers_pool.start()
         self._warn_without_workers()
 
     def stop(self) -> None:
         if self.workers_pool is not None:
-            self.workers_pool.stop(timeout=self.api.config.general.shutdown_timeout)
+            self.workers_pool.stop(timeout=self.shutdown_timeout)
             self.workers_pool = None
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None
+        if ProcessRunner.runner is self:
+            ProcessRunner.runner = None
 
     def _warn_without_workers(self) -> None:
         app_tasks = [task.name for task in self.registry if not self.registry.sources[task.name].startswith(
@@ -346,30 +351,3 @@ def _now_ms() -> int:
 def _check_number(what: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise TaskError(f"{what} must be a number of milliseconds, got {value!r}")
-
-
-class TasksInitializer(Initializer):
-    """Loads ``tasks/`` (and the built-in tasks) into ``api.tasks``; starts the scheduler and workers."""
-
-    name = "tasks"
-    load_priority = 420
-    #: After the app's initializers (default 1000): jobs may need what they start.
-    start_priority = 1100
-    #: Before the app's initializers stop: running jobs may still need them.
-    stop_priority = 200
-
-    def initialize(self, api: Api) -> None:
-        registry = TaskRegistry(missing_param_checks=api.config.general.missing_param_checks)
-        registry.load_directory(Path(__file__).parent / "builtin", namespace="builtin_tasks")
-        for namespace, directory in api.config.sources("tasks"):
-            count = registry.load_directory(directory, namespace=namespace)
-            log.debug("loaded %d tasks from %s", count, directory)
-        api.tasks = Tasks(api, registry)
-
-    def start(self, api: Api) -> None:
-        api.tasks.registry.check_middleware()
-        api.tasks.start()
-
-    def stop(self, api: Api) -> None:
-        api.tasks.stop()
-

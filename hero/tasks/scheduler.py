@@ -13,21 +13,42 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import gevent
+import redis
 from redis.exceptions import LockError
 from rq.job import Job
+from rq.queue import Queue
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from rq.utils import now, utcformat
 from rq.worker import SimpleWorker
 
-from hero.services.store import STORE_ERRORS
+from hero.services.store import STORE_ERRORS, RedisStore
 from hero.tasks.task import JSONSerializer
+from hero.tasks.worker import GeventDeathPenalty
 
-if TYPE_CHECKING:
-    from hero.tasks.inspection import TaskInspection
-    from hero.tasks.queue import Tasks
+
+class KeyedStore(Protocol):
+    """A client and the key scheme of the task keys (``hero.tasks.inspection.TaskInspection``)."""
+
+    client: redis.Redis
+
+    def key(self, *parts: str) -> str: ...
+
+
+class ScheduledQueues(KeyedStore, Protocol):
+    """What the scheduler needs of ``api.tasks`` (``hero.tasks.queue.Tasks``)."""
+
+    store: RedisStore
+    server_id: str
+
+    def queue_names(self) -> list[str]: ...
+
+    def queue(self, name: str) -> Queue: ...
+
+    def heal_periodic(self) -> Any: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -58,21 +79,24 @@ return moved
 PROMOTE_BATCH = 1000
 
 
-def current_leader(tasks: TaskInspection) -> str | None:
+def current_leader(tasks: KeyedStore) -> str | None:
     """The process id held in the leader lock, if any."""
     raw = tasks.client.get(tasks.key("scheduler", "leader"))
-    return raw.decode().rpartition("#")[0] if raw else None
+    if not raw:
+        return None
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    return text.rpartition("#")[0]
 
 
 class Scheduler:
     """Leader election plus the leader's duties, on a greenlet (:meth:`tick` runs one round)."""
 
-    def __init__(self, tasks: Tasks, *, interval: float = 1.0, lock_ttl: float = 10.0) -> None:
+    def __init__(self, tasks: ScheduledQueues, *, interval: float = 1.0, lock_ttl: float = 10.0) -> None:
         self.tasks = tasks
         self.client = tasks.client
         self.interval = interval
         self.lock_ttl = max(lock_ttl, interval * 2)
-        self.token = f"{tasks.api.id}#{uuid.uuid4().hex}"
+        self.token = f"{tasks.server_id}#{uuid.uuid4().hex}"
         # NOTE: thread_local=False: under gevent threading.local is per greenlet, so a lock taken in
         # one greenlet would look unowned when released from another (the stopping one).
         self.lock = self.client.lock(tasks.key("scheduler", "leader"), timeout=self.lock_ttl, thread_local=False)
@@ -132,7 +156,7 @@ class Scheduler:
                 log.warning("scheduler: lost the leader lock (another process leads now)")
         if not self.leading and self.lock.acquire(blocking=False, token=self.token):
             self.leading = True
-            log.info("scheduler: %s leads the task scheduler", self.tasks.api.id)
+            log.info("scheduler: %s leads the task scheduler", self.tasks.server_id)
         return self.leading
 
     def promote_due(self, timestamp: float | None = None) -> int:
@@ -149,8 +173,6 @@ class Scheduler:
     def recover_abandoned(self, timestamp: float | None = None) -> None:
         """Jobs whose worker stopped heart-beating before ``timestamp``: retried (if they have retries
         left) or moved to the failed registry with ``AbandonedJobError`` (RQ's own handling)."""
-        from hero.tasks.worker import GeventDeathPenalty
-
         for name in self.tasks.queue_names():
             registry = StartedJobRegistry(name, connection=self.client, serializer=JSONSerializer,
                                           death_penalty_class=GeventDeathPenalty)

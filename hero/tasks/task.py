@@ -12,23 +12,16 @@ validates the inputs at once (like an action's) and hands the job to RQ.
 """
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import orjson
 
-from hero.errors import BootError, InvalidParam, MissingParam, TaskError, TaskNotFound
-from hero.runtime.loader import iter_modules
 from hero.core.middleware import Middleware, MiddlewareChain
 from hero.core.params.spec import ParamSpec
-
-if TYPE_CHECKING:
-    from hero.process import Api
+from hero.errors import BootError, InvalidParam, MissingParam, TaskError, TaskNotFound
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +34,8 @@ class TaskData:
     #: The validated params (middleware may replace them before the enqueue or the run).
     params: dict[str, Any]
     queue: str
-    api: Api | None = None
+    #: The process's ``hero.container.Api`` (typed loosely here: tasks sit below the Api that holds them).
+    api: Any = None
     #: The RQ job id (None before the enqueue and for in-line runs).
     job_id: str | None = None
     #: When a delayed job is due, in epoch ms (None: as soon as a worker is free).
@@ -180,13 +174,6 @@ class TaskMiddleware(Middleware):
         """In the worker, after ``run``; may change ``data.result``."""
 
 
-def tasks_in_module(module: ModuleType) -> list[type[Task]]:
-    """The Task classes a module defines (not the ones it imports), in definition order."""
-    return [value for value in vars(module).values()
-            if inspect.isclass(value) and issubclass(value, Task) and value is not Task
-            and value.__module__ == module.__name__ and value.name]
-
-
 class TaskRegistry:
     """Every task of this process by name, with the task middleware."""
 
@@ -219,15 +206,6 @@ class TaskRegistry:
         self.tasks[instance.name] = instance
         self.sources[instance.name] = source
         return instance
-
-    def load_directory(self, directory: Path, *, namespace: str = "tasks") -> int:
-        """Register every task defined below ``directory``; returns how many."""
-        count = 0
-        for module, path in iter_modules(directory, namespace):
-            for task_class in tasks_in_module(module):
-                self.add(task_class, source=str(path))
-                count += 1
-        return count
 
     def find(self, name: Any) -> Task:
         if not isinstance(name, str) or name not in self.tasks:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gevent
 from rq.exceptions import DequeueTimeout
@@ -24,11 +24,9 @@ from rq.queue import Queue
 from rq.timeouts import BaseDeathPenalty
 from rq.worker import SimpleWorker, Worker, WorkerStatus
 
-from hero.services.store import STORE_ERRORS
+from hero.services.store import STORE_ERRORS, RedisStore
+from hero.tasks.context import RUNNING, JobRunner
 from hero.tasks.task import JSONSerializer
-
-if TYPE_CHECKING:
-    from hero.process import Api
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +110,8 @@ class GreenletWorker(_Heartbeats, SimpleWorker):
     #: Seconds one BLPOP waits before the loop looks at the stop flag again.
     poll_timeout: int = 1
 
-    def __init__(self, *args: Any, api: Api, heartbeat_grace: int = 60, **kwargs: Any) -> None:
-        self.api = api
+    def __init__(self, *args: Any, runner: JobRunner, heartbeat_grace: int = 60, **kwargs: Any) -> None:
+        self.runner = runner
         self.heartbeat_grace = heartbeat_grace
         self.busy = False
         super().__init__(*args, **kwargs)
@@ -125,15 +123,13 @@ class GreenletWorker(_Heartbeats, SimpleWorker):
         return self.poll_timeout + 5
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        from hero.tasks.queue import CURRENT_API
-
-        token = CURRENT_API.set(self.api)
+        token = RUNNING.set(self.runner)
         self.busy = True
         try:
             super().execute_job(job, queue)
         finally:
             self.busy = False
-            CURRENT_API.reset(token)
+            RUNNING.reset(token)
 
     def run(self) -> None:
         """Work until :meth:`request_stop`; a Redis outage pauses the loop, never ends it."""
@@ -174,8 +170,12 @@ class GreenletWorker(_Heartbeats, SimpleWorker):
 class WorkerPool:
     """``tasks.workers`` greenlet workers of one server process."""
 
-    def __init__(self, api: Api, queues: Sequence[str], *, count: int, heartbeat_grace: int = 60) -> None:
-        self.api = api
+    def __init__(self, runner: JobRunner, store: RedisStore, queues: Sequence[str], *, count: int,
+                 server_id: str, heartbeat_grace: int = 60, result_ttl: int = 500) -> None:
+        self.runner = runner
+        self.store = store
+        self.server_id = server_id
+        self.result_ttl = result_ttl
         self.queues = list(queues)
         self.count = count
         self.heartbeat_grace = heartbeat_grace
@@ -187,11 +187,10 @@ class WorkerPool:
 
     def start(self) -> None:
         for index in range(self.count):
-            client = self.api.redis.build(decode_responses=False, blocking=True)
-            worker = GreenletWorker(self.queues, name=f"{self.api.id}:{index}:{uuid.uuid4().hex[:8]}",
-                                    connection=client, serializer=JSONSerializer, api=self.api,
-                                    heartbeat_grace=self.heartbeat_grace,
-                                    default_result_ttl=self.api.config.tasks.result_ttl)
+            client = self.store.build(decode_responses=False, blocking=True)
+            worker = GreenletWorker(self.queues, name=f"{self.server_id}:{index}:{uuid.uuid4().hex[:8]}",
+                                    connection=client, serializer=JSONSerializer, runner=self.runner,
+                                    heartbeat_grace=self.heartbeat_grace, default_result_ttl=self.result_ttl)
             self.workers.append(worker)
             self.greenlets.append(gevent.spawn(self._run, worker))
         log.info("%d task worker(s) listening on %s", self.count, ", ".join(self.queues))

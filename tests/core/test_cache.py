@@ -10,8 +10,8 @@ import gevent
 import orjson
 import pytest
 
-from hero.services.cache import Cache
 from hero.errors import ObjectLocked, ObjectNotFound
+from hero.services.cache import Cache
 
 pytestmark = pytest.mark.timeout(30)
 

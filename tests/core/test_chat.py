@@ -6,11 +6,11 @@ from collections.abc import Iterator
 import gevent
 import pytest
 
-from hero.services.chat import ChatMiddleware
 from hero.errors import ChatError
+from hero.services.chat import ChatMiddleware
 from hero.spec_helper import SpecHelper
-from tests.conftest import APP_ROOT
 from tests.apps import wait_for
+from tests.conftest import APP_ROOT
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -13,11 +13,17 @@ import gevent
 import pytest
 import redis
 
-from hero.errors import ChatError, HeroError, RpcTimeout, StoreUnavailable, error_message
+from hero.errors import (
+    ChatError,
+    HeroError,
+    RpcTimeout,
+    StoreUnavailable,
+    error_message,
+)
 from hero.runtime.json import dumps
 from hero.spec_helper import SpecHelper
-from tests.conftest import APP_ROOT
 from tests.apps import free_port, start_redis, wait_for
+from tests.conftest import APP_ROOT
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
-from hero.errors import BootError, InvalidParam, MissingParam
 from hero.core.params.spec import GLOBAL_SAFE_PARAMS, MISSING, Input, ParamSpec
+from hero.errors import BootError, InvalidParam, MissingParam
 
 
 def compile_inputs(inputs: Any, **options: Any) -> ParamSpec:

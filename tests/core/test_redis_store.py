@@ -7,8 +7,8 @@ import gevent
 import pytest
 from gevent.server import StreamServer
 
-from hero.services.cache import Cache
 from hero.errors import error_message, error_status
+from hero.services.cache import Cache
 from hero.services.store import STORE_ERRORS, RedisSettings, RedisStore
 from tests.apps import free_port
 

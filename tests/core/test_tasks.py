@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from hero.errors import TaskError, TaskNotFound, error_status
 from hero.core.params.spec import Input
+from hero.errors import TaskError, TaskNotFound, error_status
 from hero.spec_helper import SpecHelper
 from hero.tasks.task import Task, TaskMiddleware
 

@@ -14,8 +14,8 @@ import pytest
 import requests
 import websocket
 
-from tests.conftest import APP_ROOT
 from tests.apps import free_port
+from tests.conftest import APP_ROOT
 
 
 def wait_until_up(port: int, process: subprocess.Popen, seconds: float = 20) -> None:

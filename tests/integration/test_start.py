@@ -12,8 +12,8 @@ import time
 import pytest
 import requests
 
-from tests.conftest import APP_ROOT
 from tests.apps import free_port
+from tests.conftest import APP_ROOT
 
 
 def start_hero(port: int, **env: str) -> subprocess.Popen:

@@ -11,8 +11,8 @@ from pathlib import Path
 import gevent
 import pytest
 
-from tests.servers.test_socket import LineClient, hero_socket  # noqa: F401 - the fixture is used by name
 from tests.apps import wait_for
+from tests.servers.test_socket import LineClient, hero_socket  # noqa: F401 - the fixture is used by name
 
 pytestmark = pytest.mark.timeout(30)
 

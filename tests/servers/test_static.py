@@ -11,7 +11,7 @@ from werkzeug.http import http_date
 from werkzeug.test import EnvironBuilder
 
 from hero.errors import HeroError
-from hero.servers.static import NOT_FOUND_TEXT, StaticFiles
+from hero.services.public import NOT_FOUND_TEXT, StaticFiles
 
 INDEX = b"<h1>hero</h1>\n"
 SIMPLE = b"<h1>simple</h1>\nI am a flat file being served to you via the API from ./public/<br />\n"

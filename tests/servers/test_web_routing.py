@@ -10,8 +10,8 @@ import pytest
 import requests
 from web_support import boot_web, raw_exchange, status_of, web_url
 
-from hero.errors import BootError
 from hero.core.routes import RouteTable
+from hero.errors import BootError
 
 pytestmark = pytest.mark.timeout(30)
 

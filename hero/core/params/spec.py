@@ -15,15 +15,16 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields as dataclass_fields
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from typing import Any, cast
 
 from marshmallow import Schema, ValidationError, fields
 
 from hero.core.params import fields as pf
 from hero.core.params import schema as mm
-from hero.errors import BootError, InvalidParam, MissingParam
 from hero.core.params.fields import MISSING
+from hero.errors import BootError, InvalidParam, MissingParam
 
 logger = logging.getLogger(__name__)
 

@@ -17,15 +17,15 @@ from collections.abc import Iterable
 from random import getrandbits
 from typing import TYPE_CHECKING, Any
 
-from hero.errors import error_message, error_status
 from hero.core.routes import RouteMatch, RouteTable
+from hero.errors import error_message, error_status
 from hero.servers.http.handler import HeroInput
 from hero.servers.http.params import BodyError, ParamReader, Uploads, merge
 from hero.servers.http.render import JSON_TYPE, Renderer, status_line
 
 if TYPE_CHECKING:
-    from hero.servers.static import StaticChain, StaticFiles
     from hero.servers.http.server import WebServer
+    from hero.servers.static import StaticChain, StaticFiles
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote_to_bytes
 
 import gevent
-from gevent.pywsgi import MAX_REQUEST_LINE, Input, WSGIHandler, WSGIServer, _InvalidClientInput, format_date_time
+from gevent.pywsgi import (
+    MAX_REQUEST_LINE,
+    Input,
+    WSGIHandler,
+    WSGIServer,
+    _InvalidClientInput,
+    format_date_time,
+)
 
 from hero.runtime.json import dumps
 from hero.servers.loopio import DueAtTurnEnd

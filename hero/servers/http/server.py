@@ -8,11 +8,10 @@
 The pieces: :mod:`hero.servers.http.handler` (bytes → a checked WSGI environ),
 :mod:`hero.servers.http.app` (environ → status, headers, body), :mod:`hero.core.routes` (the route
 table), :mod:`hero.servers.http.params` (query and bodies), :mod:`hero.servers.http.render`
-(JSON answers). Static files are :mod:`hero.servers.static`'s.
+(JSON answers). Static files are :mod:`hero.services.public`'s.
 """
 from __future__ import annotations
 
-import importlib.util
 import logging
 import socket
 from pathlib import Path
@@ -21,16 +20,16 @@ from typing import TYPE_CHECKING, Any
 import gevent
 from gevent.pool import Pool
 
-from hero.errors import BootError
 from hero.core.routes import Route, RouteTable
-from hero.servers.base import Server
+from hero.errors import BootError
+from hero.servers.base import Server, WebSocketSeam
 from hero.servers.http.app import HttpApp
 from hero.servers.http.handler import HeroHandler, HeroWSGIServer, HttpLimits
-from hero.servers.static import StaticFiles, public_files
+from hero.services.public import PublicFiles, StaticFiles
 
 if TYPE_CHECKING:
     from hero.config import Namespace
-    from hero.process import Api
+    from hero.container import Api
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +49,14 @@ class WebServer(Server):
         self.handlers: set[HeroHandler] = set()
         self.stopping = False
         #: The static engine of the app's public folder, and of each ``dir`` route by its index.
-        self.public_files = public_files(api)
+        self.public_files: PublicFiles = api.public
         self.mounts: dict[int, Any] = {route.index: self._mount(route) for route in self.routes.routes
                                        if route.dir is not None}
         self.app = HttpApp(self)
         ws_config = api.config.websocket
         self.websocket_path: str = ws_config.path
-        self.websocket = self._websocket(ws_config)
+        #: The WebSocket endpoint on ``websocket.path``, when the wiring attaches one.
+        self.websocket: WebSocketSeam | None = None
         self._server: HeroWSGIServer | None = None
 
     def __repr__(self) -> str:
@@ -74,12 +74,10 @@ class WebServer(Server):
             raise BootError(f"config routes.{route.verb}[{route.path}]: dir {directory} is not a folder")
         return StaticFiles.from_config(directory, self.config)
 
-    def _websocket(self, ws_config: Namespace) -> Any:
-        if not ws_config.enabled or importlib.util.find_spec("hero.servers.websocket.endpoint") is None:
-            return None
-        from hero.servers.websocket.endpoint import WebSocketEndpoint
-
-        return WebSocketEndpoint(self.api, ws_config, self)
+    def attach_websocket(self, endpoint: WebSocketSeam) -> None:
+        """Serve WebSockets on ``websocket.path`` through ``endpoint`` (``hero.process`` wires it in:
+        the transports do not import one another)."""
+        self.websocket = endpoint
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -94,9 +92,8 @@ class WebServer(Server):
         except OSError as error:
             raise BootError(f"web: address {bind}:{port} is not available ({error.strerror or error})") from None
         self._server = server
-        start = getattr(self.websocket, "start", None)
-        if start is not None:
-            start()
+        if self.websocket is not None:
+            self.websocket.start()
 
     def attach(self, server: HeroWSGIServer) -> None:
         """Serve on a server someone else listens with (gunicorn's worker): ``url`` and ``stop`` use it."""
@@ -114,9 +111,8 @@ class WebServer(Server):
             if handler.idle:
                 _wake(handler)
         stopping_ws = None
-        stop_ws = getattr(self.websocket, "stop", None)
-        if stop_ws is not None:
-            stopping_ws = gevent.spawn(stop_ws, timeout)
+        if self.websocket is not None:
+            stopping_ws = gevent.spawn(self.websocket.stop, timeout)
         drained = server.pool.join(timeout=timeout)
         if stopping_ws is not None:
             # NOTE: WebSockets live in this server's pool; their closing handshake may run a little

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 from gevent import ssl as gevent_ssl
-from gevent.pool import Group, Pool
 from gevent.event import Event
+from gevent.pool import Group, Pool
 from gevent.server import StreamServer
 
 from hero.errors import BootError, HeroError, error_message
@@ -35,8 +35,8 @@ from hero.servers.verbs import ALL_VERBS, QUIT_VERBS, run_verb
 
 if TYPE_CHECKING:
     from hero.config import Namespace
+    from hero.container import Api
     from hero.core.connection import Connection
-    from hero.process import Api
 
 log = logging.getLogger(__name__)
 

@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hero.errors import error_message
-from hero.servers.base import Server
+from hero.servers.base import Server, UpgradeRequest
 from hero.servers.websocket.events import WEBSOCKET_VERBS, MessageRouter
 from hero.servers.websocket.handshake import Refusal, check_upgrade
 from hero.servers.websocket.session import GOING_AWAY, Limits, WebSocketSession
 
 if TYPE_CHECKING:
     from hero.config import Namespace
-    from hero.process import Api
+    from hero.container import Api
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class WebSocketEndpoint(Server):
     verbs: ClassVar[tuple[str, ...]] = WEBSOCKET_VERBS
     can_chat: ClassVar[bool] = True
 
-    def __init__(self, api: Api, config: Namespace, web_server: Any = None) -> None:
+    def __init__(self, api: Api, config: Namespace, web_server: Server | None = None) -> None:
         super().__init__(api, config)
         self.web_server = web_server
         self.limits = Limits.from_config(config)
@@ -72,7 +72,7 @@ class WebSocketEndpoint(Server):
 
     # --- one socket ----------------------------------------------------------------------------------
 
-    def handle(self, handler: Any) -> None:
+    def handle(self, handler: UpgradeRequest) -> None:
         """Answer the upgrade request held by a pywsgi ``handler``, then serve the socket until it closes.
 
         The caller closes the socket afterwards. Never raises.

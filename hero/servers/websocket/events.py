@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from gevent.event import Event
 
-from hero.runtime import json as jsonutil
 from hero.core.connection import Connection
 from hero.errors import HeroError, VerbNotAllowed, error_message, error_status
+from hero.runtime import json as jsonutil
 from hero.servers.verbs import QUIT_VERBS, run_verb
 
 if TYPE_CHECKING:

@@ -27,7 +27,14 @@ import gevent
 from gevent.event import Event
 from wsproto.connection import Connection as FrameConnection
 from wsproto.connection import ConnectionState, ConnectionType
-from wsproto.events import BytesMessage, CloseConnection, Message, Ping, Pong, TextMessage
+from wsproto.events import (
+    BytesMessage,
+    CloseConnection,
+    Message,
+    Ping,
+    Pong,
+    TextMessage,
+)
 from wsproto.utilities import LocalProtocolError
 
 from hero.runtime import json as jsonutil
