@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hero.core.action import Action, action
+from hero.core.action import Action, ActionData, action
 from hero.core.connection import Connection
 from hero.core.middleware import ActionMiddleware, ConnectionMiddleware
 from hero.core.params.spec import Input
-from hero.core.processor import ActionData
 from hero.errors import (
     ActionTimeout,
     BlockedConnectionType,

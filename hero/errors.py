@@ -5,7 +5,7 @@ text in ``response["error"]`` and the status on the wire (HTTP) or nowhere (TCP,
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 
 class HeroError(Exception):
@@ -97,6 +97,9 @@ class StoreUnavailable(HeroError):
 
     status = 503
     message = "the backing store is unavailable"
+    #: The client library's exceptions that mean the same (``hero.services.store`` names Redis's):
+    #: any of them reaching a transport answers 503 with :func:`store_unavailable_message`.
+    causes: ClassVar[tuple[type[BaseException], ...]] = ()
 
 
 # --- cache (reference/actionhero.md §2.14) ------------------------------------------------
@@ -188,11 +191,4 @@ def store_unavailable_message(error: BaseException) -> str:
 
 
 def _is_store_error(error: BaseException) -> bool:
-    # NOTE: imported lazily so this module stays importable without redis installed
-    # (the CLI prints --help before anything heavy is loaded).
-    try:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(error, (RedisConnectionError, RedisTimeoutError))
+    return isinstance(error, StoreUnavailable.causes)

@@ -16,6 +16,8 @@ from typing import Any
 from hero.container import Api
 from hero.core.connection import Connection
 from hero.process import Process
+from hero.servers.verbs import ALL_VERBS, run_verb
+from hero.tasks.task import TaskData
 
 #: The connection type of spec-helper connections (actionhero's ``testServer``).
 TEST_CONNECTION_TYPE = "testServer"
@@ -73,8 +75,6 @@ class SpecHelper:
 
     def run_verb(self, connection: Connection, verb: str, *args: Any) -> Any:
         """Run a persistent-connection verb (``roomAdd``, ``say``, ...) as a TCP client would; raises its error."""
-        from hero.servers.verbs import ALL_VERBS, run_verb
-
         return run_verb(self.api, connection, verb, list(args), allowed=ALL_VERBS)
 
     def run_action(self, name: str, params: Mapping[str, Any] | None = None, /, *,
@@ -111,8 +111,6 @@ class SpecHelper:
 
     def run_task(self, name: str, params: Mapping[str, Any] | None = None) -> Any:
         """Call the task's ``run`` directly: no input validation, no middleware, no worker."""
-        from hero.tasks.task import TaskData
-
         task = self.api.tasks.registry.find(name)
         data = TaskData(task=task, params=dict(params or {}), queue=task.queue, api=self.api, worker="specHelper")
         return task.run(data.params, data)

@@ -12,21 +12,17 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.openapi import OpenAPIConverter
 
-from hero.core.action import Action, version_key
+from hero.container import Api
+from hero.core.action import Action, ActionData, version_key
 from hero.core.params.schema import json_safe
 from hero.core.routes import Route, RouteTable
 from hero.errors import UnknownAction
-
-if TYPE_CHECKING:
-    from apispec.ext.marshmallow.openapi import OpenAPIConverter
-
-    from hero.container import Api
-    from hero.core.processor import ActionData
 
 log = logging.getLogger(__name__)
 

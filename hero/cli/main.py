@@ -15,7 +15,18 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hero import __version__
+from hero.cli.generate import generate
+from hero.cli.reloader import reload_forever
+from hero.errors import BootError
+
+if TYPE_CHECKING:
+    # NOTE: for annotations only: the commands import hero.process once main() has patched gevent.
+    from hero.container import Api
+    from hero.process import Process
 
 log = logging.getLogger("hero.cli")
 
@@ -27,18 +38,16 @@ def _patch() -> None:
     monkey.patch_all()
 
 
-def _process(args: argparse.Namespace, **kwargs: Any) -> Any:
+def _process(args: argparse.Namespace, **kwargs: Any) -> Process:
+    # NOTE: imported here, as in every command below: hero.process brings gevent, redis and rq, which
+    # main() must patch first (and which `hero generate`, `hero routes` and `--help` never need).
     from hero.process import Process
 
     return Process(args.root, **kwargs)
 
 
 def command_start(args: argparse.Namespace) -> int:
-    from hero.container import Api
-
     if args.reload:
-        from hero.cli.reloader import reload_forever
-
         return reload_forever(args.root)
     process = _process(args)
 
@@ -89,19 +98,13 @@ def _configure_generate(parser: argparse.ArgumentParser) -> None:
 
 
 def command_generate(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from hero.cli.generate import generate
-
     path = generate(args.kind, args.name, Path(args.root), args.description)
     sys.stdout.write(f"created {path}\n")
     return 0
 
 
 def command_version(args: argparse.Namespace) -> int:
-    import hero
-
-    sys.stdout.write(f"hero {hero.__version__}\n")
+    sys.stdout.write(f"hero {__version__}\n")
     return 0
 
 
@@ -170,8 +173,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 0
-    from hero.errors import BootError
-
     sys.path.insert(0, os.path.abspath(args.root))
     try:
         return _all_commands()[args.command][2](args)

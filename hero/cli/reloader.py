@@ -22,6 +22,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
+from hero.config import DEFAULTS, load_config, plugin_root
+from hero.errors import BootError
+from hero.runtime.logging import configure_logging
+
 log = logging.getLogger(__name__)
 
 #: Folders never watched: environments, caches, VCS data, and static files (served from disk as they are).
@@ -129,10 +133,6 @@ class Reloader:
 
 def reload_forever(root: str) -> int:
     """``hero start --reload``: supervise ``hero start`` for the app in ``root``."""
-    from hero.config import DEFAULTS, load_config, plugin_root
-    from hero.errors import BootError
-    from hero.runtime.logging import configure_logging
-
     app_root = Path(root).resolve()
     roots = [app_root]
     shutdown_timeout = DEFAULTS["general"]["shutdown_timeout"]

@@ -14,7 +14,14 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from hero.errors import BootError, HeroError
+
+if TYPE_CHECKING:
+    # NOTE: for annotations only; the commands import these once the process is set up (see _process).
+    from hero.container import Api
+    from hero.process import Process
 
 log = logging.getLogger("hero.cli")
 
@@ -26,28 +33,28 @@ _OFF: dict[str, dict[str, Any]] = {"web": {"enabled": False}, "socket": {"enable
                                    "tasks": {"workers": 0, "scheduler": False}}
 
 
-def _process(args: argparse.Namespace) -> Any:
+def _process(args: argparse.Namespace) -> tuple[Process, Api]:
+    # NOTE: imported here: `hero worker` runs unpatched, and the other commands patch first in main();
+    # either way hero.process (gevent, redis, rq) must not load with the CLI's own modules.
     from hero.process import Process
 
     process = Process(args.root, overrides=_OFF)
     api = process.initialize()
     api.tasks.warn_without_workers = False
-    return process
+    return process, api
 
 
-def _require_shared_store(api: Any, what: str) -> None:
-    from hero.errors import BootError
-
+def _require_shared_store(api: Api, what: str) -> None:
     if api.redis.embedded:
         raise BootError(f"{what} needs a shared Redis: set REDIS_URL (the embedded store lives only in this process)")
 
 
 def command_worker(args: argparse.Namespace) -> int:
+    # NOTE: imported here for the reason in _process.
     from hero.tasks.task import JSONSerializer
     from hero.tasks.worker import ForkingWorker
 
-    process = _process(args)
-    api = process.api
+    process, api = _process(args)
     _require_shared_store(api, "hero worker")
     process.initializers = [item for item in process.initializers if item.name not in WORKER_SKIPS]
     process.start()
@@ -71,15 +78,12 @@ def command_worker(args: argparse.Namespace) -> int:
 
 
 def command_enqueue(args: argparse.Namespace) -> int:
-    from hero.errors import HeroError
-
     try:
         params = json.loads(args.params)
     except ValueError as error:
         sys.stderr.write(f"hero: --params is not JSON: {error}\n")
         return 1
-    process = _process(args)
-    api = process.api
+    process, api = _process(args)
     try:
         _require_shared_store(api, "hero enqueue")
         if args.at is not None:
@@ -99,8 +103,7 @@ def command_enqueue(args: argparse.Namespace) -> int:
 
 
 def command_tasks(args: argparse.Namespace) -> int:
-    process = _process(args)
-    api = process.api
+    process, api = _process(args)
     try:
         details = api.tasks.details()
         failed = api.tasks.failed(0, 9)

@@ -1,17 +1,18 @@
-"""Actions: the declarative class users write, the decorator for small ones, and the registry."""
+"""Actions: the declarative class users write, the decorator for small ones, what one run of one
+action carries (:class:`ActionData`), and the registry."""
 from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, cast
 
+from hero.core.connection import Connection
 from hero.core.middleware import ActionMiddleware, MiddlewareChain
 from hero.core.params.spec import ParamSpec
-from hero.errors import BootError, UnknownAction
-
-if TYPE_CHECKING:
-    from hero.core.processor import ActionData
+from hero.errors import BootError, UnknownAction, error_status
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,51 @@ RESERVED_ACTION_NAMES = frozenset(
     "detailsView say documentation file".split()
 )
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+@dataclass(eq=False)
+class ActionData:
+    """Everything about one run of one action: what came in, what goes out."""
+
+    connection: Connection
+    #: Raw params until validation; then the loaded, read-only params that ``run`` sees.
+    params: Mapping[str, Any]
+    #: The process's ``hero.container.Api`` (typed loosely here: the pipeline sits below the services it
+    #: holds; apps annotate it with ``hero.Api``).
+    api: Any = None
+    message_id: Any = None
+    action: Action | None = None
+    response: dict[str, Any] = field(default_factory=dict)
+    error: BaseException | None = None
+    #: The params after scrubbing, before formatting (``requesterInformation.receivedParams``).
+    received_params: dict[str, Any] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.monotonic)
+    duration_ms: float = 0.0
+    #: Middleware may set this False to skip ``run`` (the action answers nothing more).
+    to_process: bool = True
+
+    def __repr__(self) -> str:
+        name = self.action.name if self.action else self.params.get("action")
+        return f"ActionData(action={name!r}, connection={self.connection.id!r}, error={self.error!r})"
+
+    @property
+    def session(self) -> dict[str, Any]:
+        return self.connection.session
+
+    @property
+    def action_name(self) -> Any:
+        return self.action.name if self.action else self.params.get("action")
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of the outcome: the action's own choice, else the error's, else 200."""
+        if self.connection.status is not None:
+            return self.connection.status
+        if self.error is not None:
+            return error_status(self.error)
+        if "error" in self.response:
+            return 500
+        return 200
 
 
 class Action:

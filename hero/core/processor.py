@@ -9,11 +9,10 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from hero.core.action import Action, ActionRegistry
+from hero.core.action import Action, ActionData, ActionRegistry
 from hero.core.connection import Connection
 from hero.core.logfilter import filter_params
 from hero.errors import (
@@ -56,51 +55,6 @@ class NoDeadlines:
 
     def leave(self, entered: Entered) -> None:
         return None
-
-
-@dataclass(eq=False)
-class ActionData:
-    """Everything about one run of one action: what came in, what goes out."""
-
-    connection: Connection
-    #: Raw params until validation; then the loaded, read-only params that ``run`` sees.
-    params: Mapping[str, Any]
-    #: The process's ``hero.container.Api`` (typed loosely here: the pipeline sits below the services it
-    #: holds; apps annotate it with ``hero.Api``).
-    api: Any = None
-    message_id: Any = None
-    action: Action | None = None
-    response: dict[str, Any] = field(default_factory=dict)
-    error: BaseException | None = None
-    #: The params after scrubbing, before formatting (``requesterInformation.receivedParams``).
-    received_params: dict[str, Any] = field(default_factory=dict)
-    started_at: float = field(default_factory=time.monotonic)
-    duration_ms: float = 0.0
-    #: Middleware may set this False to skip ``run`` (the action answers nothing more).
-    to_process: bool = True
-
-    def __repr__(self) -> str:
-        name = self.action.name if self.action else self.params.get("action")
-        return f"ActionData(action={name!r}, connection={self.connection.id!r}, error={self.error!r})"
-
-    @property
-    def session(self) -> dict[str, Any]:
-        return self.connection.session
-
-    @property
-    def action_name(self) -> Any:
-        return self.action.name if self.action else self.params.get("action")
-
-    @property
-    def status(self) -> int:
-        """The HTTP status of the outcome: the action's own choice, else the error's, else 200."""
-        if self.connection.status is not None:
-            return self.connection.status
-        if self.error is not None:
-            return error_status(self.error)
-        if "error" in self.response:
-            return 500
-        return 200
 
 
 class ActionProcessor:

@@ -131,7 +131,7 @@ class Cache:
             raise ObjectLocked()
         return True
 
-    def load(self, key: str, *, ttl_ms: int | None = None, retry_ms: int | bool = 0) -> dict:
+    def load(self, key: str, *, ttl_ms: int | None = None, retry_ms: int | bool = 0) -> dict[str, Any]:
         """Return ``{"key", "value", "createdAt"}``; ``ttl_ms`` resets the key's TTL (sliding expiry).
 
         Raises ObjectNotFound for a missing or expired key, ObjectLocked when another lock name

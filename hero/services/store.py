@@ -15,10 +15,13 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from hero.errors import StoreUnavailable
+
 log = logging.getLogger(__name__)
 
-#: Errors that mean "the store did not answer"; the processor turns them into 503s.
+#: Errors that mean "the store did not answer"; every transport answers them with a 503.
 STORE_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+StoreUnavailable.causes = STORE_ERRORS
 
 
 @dataclass

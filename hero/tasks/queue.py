@@ -39,7 +39,7 @@ from hero.tasks.task import (
     TaskRegistry,
     store_job,
 )
-from hero.tasks.worker import WorkerPool
+from hero.tasks.worker import GeventDeathPenalty, WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,6 @@ class Tasks(TaskInspection):
         """The RQ queue ``name`` (JSON jobs, gevent-safe timeouts)."""
         queue = self._queues.get(name)
         if queue is None:
-            from hero.tasks.worker import GeventDeathPenalty
-
             queue = self._queues[name] = Queue(name, connection=self.client, serializer=JSONSerializer,
                                                death_penalty_class=GeventDeathPenalty)
         return queue

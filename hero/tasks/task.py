@@ -273,6 +273,8 @@ def store_job(script: Any, client: Any, job: Any, *, queue_key: str, target_key:
     With ``marker_key`` (a periodic task), False when another instance is queued, delayed or running.
     ``script`` is ``SUBMIT_SCRIPT`` registered on ``client``.
     """
+    # NOTE: imported here: this module is what apps subclass (``from hero import Task``), loaded
+    # before an entry point patches gevent; RQ (and through it redis) must not come in with it.
     from rq.job import Job
     from rq.queue import Queue
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import gevent
 from rq.exceptions import DequeueTimeout
+from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE
 from rq.job import Job
 from rq.queue import Queue
 from rq.timeouts import BaseDeathPenalty
@@ -37,8 +38,6 @@ def live_workers(client: Any) -> dict[str, dict[str, Any]]:
     Read straight from RQ's keys: ``Worker.all()`` would build Worker objects, each raising the
     read timeout of the client it is given.
     """
-    from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE
-
     prefix = Worker.redis_worker_namespace_prefix
     keys = sorted(raw.decode() for raw in client.smembers(Worker.redis_workers_keys))
     with client.pipeline(transaction=False) as pipe:
@@ -96,7 +95,7 @@ class _Heartbeats:
         return self.job_monitoring_interval + self.heartbeat_grace  # type: ignore[attr-defined]
 
 
-class _Demoted(logging.LoggerAdapter):
+class _Demoted(logging.LoggerAdapter[logging.Logger]):
     """RQ's per-job INFO lines, as DEBUG: hero logs each task run itself."""
 
     def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:

@@ -11,31 +11,24 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing
 from marshmallow.types import StrSequenceOrSet
 
 from hero.core.params import schema as mm
+from hero.core.params.inputs import MISSING, Input
 from hero.errors import BootError
 
-if TYPE_CHECKING:
-    from hero.core.params.spec import Input, ParamSpec
+
+class NestedSpec(Protocol):
+    """What a nested input needs of its child :class:`~hero.core.params.spec.ParamSpec`."""
+
+    def marshmallow_schema(self) -> Schema | None: ...
+
+    def load_object(self, params: Mapping[str, Any]) -> Any: ...
 
 
-class _Missing:
-    """The sentinel for "no value": not declared as a default, or absent from the params."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-MISSING: Any = _Missing()
 
 
 def default_factory(default: Any) -> Any:
@@ -81,7 +74,7 @@ def check(validators: tuple[Callable[[Any], Any], ...], value: Any) -> mm.InputE
     return None
 
 
-class _Steps(fields.Field):
+class _Steps(fields.Field[Any]):
     """actionhero's per-input steps, shared by the three field shapes below."""
 
     is_list = False
@@ -142,9 +135,9 @@ class InputField(_Steps, fields.Raw):
 class ObjectField(fields.Nested):
     """One object of a nested input: loaded by the child :class:`ParamSpec` through its schema."""
 
-    child: ParamSpec
+    child: NestedSpec
 
-    def __init__(self, child: ParamSpec, **kwargs: Any) -> None:
+    def __init__(self, child: NestedSpec, **kwargs: Any) -> None:
         # NOTE: a nested child spec always has a schema (compile gives an empty one when needed).
         schema = cast(Schema, child.marshmallow_schema())
         super().__init__(schema, unknown=EXCLUDE, **kwargs)
@@ -169,7 +162,7 @@ class NestedInputField(_Steps, ObjectField):
         return ObjectField.load_value(self, value)
 
 
-class ListInputField(_Steps, fields.List):
+class ListInputField(_Steps, fields.List[Any]):
     """An actionhero-style input with ``many=True``: a scalar is wrapped; each element is loaded."""
 
     is_list = True
@@ -190,8 +183,8 @@ class ListInputField(_Steps, fields.List):
         return loaded
 
 
-def input_field(declared: Input, key: str, child: ParamSpec | None, is_missing: Callable[[Any], bool],
-                where: str) -> fields.Field:
+def input_field(declared: Input, key: str, child: NestedSpec | None, is_missing: Callable[[Any], bool],
+                where: str) -> fields.Field[Any]:
     """The marshmallow field for one dict-form input (documentation options included, for apispec)."""
     has_default = declared.default is not MISSING
     options: dict[str, Any] = {"required": bool(declared.required) and not has_default}
@@ -212,7 +205,7 @@ def input_field(declared: Input, key: str, child: ParamSpec | None, is_missing: 
     return field
 
 
-def build_schema(declared: Mapping[str, fields.Field], name: str) -> Schema:
+def build_schema(declared: Mapping[str, fields.Field[Any]], name: str) -> Schema:
     """Bind ``declared`` (name → field) to one schema instance that excludes unknown keys."""
     return Schema.from_dict(dict(declared), name=name)(unknown=EXCLUDE)
 

@@ -11,17 +11,15 @@ import copy
 import functools
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing
 from marshmallow.decorators import VALIDATES, VALIDATES_SCHEMA
 from marshmallow.schema import SchemaMeta
 from marshmallow.validate import Validator
 
+from hero.core.params.inputs import Sink
 from hero.errors import BootError, HeroError
-
-if TYPE_CHECKING:
-    from hero.core.params.spec import Sink
 
 #: The generic text for a validator that returned False (PROTOCOL §1 step 6).
 FAILED_VALIDATION = 'Input for parameter "{name}" failed validation!'
@@ -159,7 +157,7 @@ def _strict_hook(method: Callable[..., Any]) -> Callable[..., Any]:
 _Memo = dict[tuple[Any, ...], Schema]
 
 
-def prepare_field(field: fields.Field, memo: _Memo | None = None) -> fields.Field:
+def prepare_field(field: fields.Field[Any], memo: _Memo | None = None) -> fields.Field[Any]:
     """A copy of ``field`` that never shares mutable state with the user's object.
 
     Validators are wrapped (:func:`_strict`), every ``Nested`` excludes unknown keys, and
@@ -182,11 +180,11 @@ def prepare_field(field: fields.Field, memo: _Memo | None = None) -> fields.Fiel
         nested._schema = prepare_schema(nested.schema, memo)
         nested.unknown = EXCLUDE
     elif isinstance(field, fields.List):
-        cast(fields.List, prepared).inner = prepare_field(field.inner, memo)
+        cast(fields.List[Any], prepared).inner = prepare_field(field.inner, memo)
     elif isinstance(field, fields.Tuple):
         cast(fields.Tuple, prepared).tuple_fields = [prepare_field(f, memo) for f in field.tuple_fields]
     elif isinstance(field, fields.Mapping):
-        mapping = cast(fields.Mapping, prepared)
+        mapping = cast(fields.Mapping[Any], prepared)
         if field.key_field is not None:
             mapping.key_field = prepare_field(field.key_field, memo)
         if field.value_field is not None:
@@ -228,7 +226,7 @@ def compile_schema(inputs: Schema | type[Schema], owner: str, prefix: str) -> Sc
         raise BootError(f"inputs of {owner} could not be built: {error}") from error
 
 
-def wire_name(name: str, field: fields.Field) -> str:
+def wire_name(name: str, field: fields.Field[Any]) -> str:
     return field.data_key if field.data_key is not None else name
 
 
@@ -248,7 +246,7 @@ def _dig(raw: Any, key: Any) -> Any:
     return missing
 
 
-def _record(message: str, field: fields.Field | None, path: str, raw: Any, sink: Sink) -> None:
+def _record(message: str, field: fields.Field[Any] | None, path: str, raw: Any, sink: Sink) -> None:
     if isinstance(message, InputError):
         sink.invalid(path, message.render(path), message.value, message.returned_false)
         return
@@ -263,7 +261,7 @@ def _record(message: str, field: fields.Field | None, path: str, raw: Any, sink:
         sink.invalid(path, str(message), None if raw is missing else raw, False)
 
 
-def walk_field(messages: Any, field: fields.Field | None, path: str, raw: Any, sink: Sink) -> None:
+def walk_field(messages: Any, field: fields.Field[Any] | None, path: str, raw: Any, sink: Sink) -> None:
     """Turn one field's marshmallow messages into the sink's first missing / first invalid."""
     if isinstance(messages, (list, tuple)):
         for message in messages:
@@ -286,7 +284,7 @@ def walk_field(messages: Any, field: fields.Field | None, path: str, raw: Any, s
         walk_schema(messages, field.schema, path + ".", raw, sink)
         return
     for key, child_messages in messages.items():
-        child: fields.Field | None = None
+        child: fields.Field[Any] | None = None
         if isinstance(field, fields.List):
             child = field.inner
         elif isinstance(field, fields.Tuple) and isinstance(key, int) and key < len(field.tuple_fields):
@@ -351,7 +349,7 @@ def json_safe(value: Any) -> Any:
     return repr(value)
 
 
-def describe_field(field: fields.Field, _seen: frozenset[int] = frozenset()) -> dict[str, Any]:
+def describe_field(field: fields.Field[Any], _seen: frozenset[int] = frozenset()) -> dict[str, Any]:
     nested: dict[str, Any] | None = None
     target = field.inner if isinstance(field, fields.List) else field
     if isinstance(target, fields.Nested):

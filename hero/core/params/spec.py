@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from typing import Any, cast
 
@@ -23,58 +22,15 @@ from marshmallow import Schema, ValidationError, fields
 
 from hero.core.params import fields as pf
 from hero.core.params import schema as mm
-from hero.core.params.fields import MISSING
+from hero.core.params.inputs import GLOBAL_SAFE_PARAMS, MISSING, Input, Sink
 from hero.errors import BootError, InvalidParam, MissingParam
+
+__all__ = ["GLOBAL_SAFE_PARAMS", "MISSING", "Input", "ParamSpec", "Sink"]
 
 logger = logging.getLogger(__name__)
 
 
-#: Params every action accepts whatever its inputs; never scrubbed, never declarable.
-GLOBAL_SAFE_PARAMS = ("file", "apiVersion", "callback", "action", "messageId")
-
-
-@dataclass(frozen=True)
-class Input:
-    """One declared input of an action (actionhero's ``inputs`` entry)."""
-
-    #: Missing (absent or in ``missing_param_checks``) after the default → MissingParam.
-    required: bool = False
-    #: Used when the value is missing: a value (copied per request), or a zero-argument callable.
-    default: Any = MISSING
-    #: Turns the value into what the action sees; one that raises is a validation error.
-    #: A list of callables is applied left to right.
-    formatter: Callable[[Any], Any] | Sequence[Callable[[Any], Any]] | None = None
-    #: None/True (or any other truthy value) passes; False or another falsy value fails with
-    #: 'Input for parameter "<name>" failed validation!'; a string is the error; a raise gives
-    #: the exception's message. A list of callables runs in order; the first error wins.
-    validator: Callable[[Any], Any] | Sequence[Callable[[Any], Any]] | None = None
-    #: Nested inputs: a dict of inputs (dotted names, scrubbed recursively) or a marshmallow Schema.
-    schema: Any = None
-    #: The value is a list (a scalar is wrapped); formatter, validator and schema apply per element.
-    many: bool = False
-    #: Shown by showDocumentation and in the OpenAPI document.
-    description: str = ""
-
-
 _INPUT_OPTIONS = frozenset(f.name for f in dataclass_fields(Input))
-
-
-class Sink:
-    """The first missing input and the first invalid one, in declaration order."""
-
-    __slots__ = ("first_missing", "first_invalid")
-
-    def __init__(self) -> None:
-        self.first_missing: str | None = None
-        self.first_invalid: InvalidParam | None = None
-
-    def missing(self, path: str) -> None:
-        if self.first_missing is None:
-            self.first_missing = path
-
-    def invalid(self, path: str | None, message: str, value: Any, returned_false: bool) -> None:
-        if self.first_invalid is None:
-            self.first_invalid = InvalidParam(message, param=path, value=value, returned_false=returned_false)
 
 
 def _missing_predicate(checks: Sequence[Any]) -> Callable[[Any], bool]:
@@ -186,7 +142,7 @@ class ParamSpec:
     def _compile_dict(cls, inputs: Mapping[Any, Any], owner: str, checks: Sequence[Any],
                       options: dict[str, Any]) -> ParamSpec:
         prefix, is_missing = options["prefix"], options["is_missing"]
-        declared: dict[str, fields.Field] = {}
+        declared: dict[str, fields.Field[Any]] = {}
         hero_inputs: dict[str, tuple[Input, ParamSpec | None]] = {}
         children: list[tuple[str, ParamSpec, bool]] = []
         for name, entry in inputs.items():
@@ -233,7 +189,7 @@ class ParamSpec:
                    **options)
 
     @staticmethod
-    def _prepared(field: fields.Field, owner: str) -> fields.Field:
+    def _prepared(field: fields.Field[Any], owner: str) -> fields.Field[Any]:
         try:
             return mm.prepare_field(field)
         except Exception as error:  # marshmallow's own complaint, attributed to the action

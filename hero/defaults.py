@@ -1,0 +1,235 @@
+"""hero's defaults, per config namespace: what an app's ``config.py`` overrides.
+
+Every key an app may set is here, with its default; a value of another type fails the boot
+(:mod:`hero.config`). ``docs/limits.md`` lists the limits among them and what a client gets at each.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+ENVIRONMENTS = ("development", "test", "production")
+
+#: hero's own defaults. Every limit is here, with a safe value.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "general": {
+        "server_name": "hero",
+        "api_version": "1.0.0",
+        "description": "a hero API server",
+        #: This process's id in the cluster (None: host name and pid).
+        "id": None,
+        #: Shared secret on every cluster message; messages without it are dropped.
+        "server_token": "change-me",
+        "welcome_message": "Welcome to the hero api",
+        "simultaneous_actions": 5,
+        #: Seconds an action may run before it is killed with a 504 (per-action `timeout` wins).
+        "action_timeout": 30.0,
+        "disable_param_scrubbing": False,
+        "missing_param_checks": [None, ""],
+        "filtered_params": [],
+        "default_middleware_priority": 100,
+        #: Seconds in-flight actions get to finish on SIGTERM/SIGINT.
+        "shutdown_timeout": 30.0,
+        "starting_chat_rooms": {},
+        "channel": "hero",
+        #: Seconds a waited cluster RPC may take.
+        "rpc_timeout": 5.0,
+        #: Seconds between cluster heartbeats; a process silent for 3 of them leaves ``cluster.peers()``.
+        "peer_heartbeat_interval": 5.0,
+        #: Chat rooms one connection may be in at once (reliability T7).
+        "max_rooms_per_connection": 100,
+        #: Sticky params (``paramAdd``) one connection may hold (reliability T7).
+        "max_sticky_params": 100,
+        "cache_prefix": "cache:",
+        "lock_prefix": "lock:",
+        "lock_duration_ms": 10_000,
+        #: Show tracebacks in boot errors and action logs.
+        "debug": False,
+        #: Log a warning with the stack when a greenlet holds the hub longer than this (seconds; 0: off).
+        "max_blocking_time": 0.5,
+        "paths": {
+            "actions": "actions",
+            "tasks": "tasks",
+            "initializers": "initializers",
+            "public": "public",
+        },
+    },
+    "logger": {
+        "level": "info",
+        #: "text" or "json".
+        "format": "text",
+        "max_log_string_length": 200,
+    },
+    "redis": {
+        #: None: the embedded in-process store (one process only).
+        "url": None,
+        "prefix": "hero:",
+        "connect_timeout": 0.5,
+        "socket_timeout": 1.0,
+        "retries": 1,
+        "max_connections": 64,
+        "pool_timeout": 2.0,
+        "blocking_socket_timeout": None,
+        "health_check_interval": 30,
+    },
+    "web": {
+        "enabled": True,
+        "port": 8080,
+        "bind": "127.0.0.1",
+        "url_path_for_actions": "api",
+        "url_path_for_files": "public",
+        "root_endpoint_type": "file",
+        "simple_routing": True,
+        "query_routing": True,
+        "return_error_codes": True,
+        "padding": 2,
+        "metadata": {"server_information": True, "requester_information": True},
+        "cors_origins": [],
+        "allowed_hosts": [],
+        "http_headers": {},
+        "jsonp": False,
+        #: gzip static files (text, JS, JSON, SVG...) for clients that accept it.
+        "compress": False,
+        #: Static files: seconds in ``Cache-Control: max-age=<n>, must-revalidate, public``.
+        "file_cache_seconds": 60,
+        #: Static files: serve symlinks in ``public/`` whose target lies outside it (``..`` never works).
+        "follow_symlinks_outside_root": False,
+        "upload_dir": None,
+        "fingerprint_cookie": "sessionID",
+        "welcome_message": None,
+        #: Concurrent HTTP connections (a gevent Pool); more wait in the listen backlog.
+        "max_connections": 1000,
+        #: Seconds from a request's first byte to the end of its headers (slowloris bound) → 408 + close.
+        "header_timeout": 10.0,
+        #: Seconds an idle keep-alive connection is kept before it is closed.
+        "keepalive_timeout": 5.0,
+        #: Requests served on one keep-alive connection before it is closed.
+        "max_keepalive_requests": 1000,
+        #: Response bytes one connection may hold for the end of the loop's turn while the client is
+        #: slow to take them (a pipelining client that does not read); past it the handler waits.
+        "max_waiting_response_bytes": 262_144,
+        #: Seconds a read of the body (or a write of the response) may stall → 408 / close.
+        "body_timeout": 30.0,
+        #: Request line bytes → 414; header count, one header line, the whole header block → 431.
+        "max_request_line_bytes": 8190,
+        "max_header_count": 100,
+        "max_header_bytes": 8190,
+        "max_header_block_bytes": 65_536,
+        #: JSON or urlencoded body bytes → 413.
+        "max_body_bytes": 1_048_576,
+        #: multipart/form-data total bytes (files are streamed to disk) → 413.
+        "max_upload_bytes": 104_857_600,
+        #: multipart parts, and bytes of the non-file fields kept in memory → 413.
+        "max_form_parts": 1000,
+        "max_form_memory_bytes": 500_000,
+        #: Params from the query string or a form → 413 beyond this.
+        "max_params": 1000,
+        #: Peers whose X-Forwarded-For / X-Forwarded-Proto are believed.
+        "forwarded_allow_ips": ["127.0.0.1", "::1"],
+        #: Sent with an allowed CORS origin and on OPTIONS.
+        "cors_methods": "HEAD, GET, POST, PUT, PATCH, DELETE, OPTIONS",
+        "cors_headers": "Content-Type",
+        "cors_credentials": False,
+        "cors_max_age": 600,
+    },
+    "socket": {
+        "enabled": True,
+        "port": 5000,
+        "bind": "127.0.0.1",
+        "max_line_bytes": 65_536,
+        "max_connections": 1000,
+        #: ``{"cert": path, "key": path}`` serves TLS on the same port; None: plain TCP.
+        "tls": None,
+        #: Replies queued for one client before it is closed as too slow (reliability T5).
+        "max_queued_messages": 256,
+        #: Seconds one write may block on a client that does not read before it is closed.
+        "write_timeout": 10.0,
+        #: Seconds without a byte from the client before it is closed (None: never; TCP keepalive still reaps dead peers).
+        "idle_timeout": None,
+        #: A client that vanished without closing (cable pulled, NAT forgot it) is found by TCP
+        #: keepalive: a probe after ``keepalive_idle`` quiet seconds, then every
+        #: ``keepalive_interval`` seconds; ``keepalive_count`` unanswered probes close it.
+        "keepalive_idle": 60,
+        "keepalive_interval": 10,
+        "keepalive_count": 6,
+        #: Seconds data sent to a client may stay unacknowledged before the connection is dropped
+        #: (TCP_USER_TIMEOUT; keepalive does not probe while replies wait). None: the kernel's ~15 minutes.
+        "unacked_timeout": 120,
+        #: Share the port with other processes (SO_REUSEPORT; gunicorn workers). Off: a second process fails to bind.
+        "reuse_port": False,
+    },
+    "websocket": {
+        "enabled": True,
+        "path": "/ws",
+        #: A message (all its frames) longer than this closes the connection with 1009.
+        "max_message_bytes": 1_048_576,
+        #: Seconds between server pings; a client that has not answered one in ``ping_timeout``
+        #: seconds is closed with 1011.
+        "ping_interval": 20.0,
+        "ping_timeout": 20.0,
+        #: Origins (``https://example.com``) allowed to open a socket; empty = the request's own
+        #: host only; ``"*"`` = any. Requests without an Origin header (non-browsers) are allowed.
+        "allowed_origins": [],
+        #: Replies and chat messages waiting for a slow client; over either cap it is closed with 1013.
+        "max_queued_messages": 256,
+        "max_queued_bytes": 4_194_304,
+        #: Seconds to wait for the client's close frame (and for a slow client to take ours).
+        "close_timeout": 10.0,
+    },
+    "tasks": {
+        #: SimpleWorker greenlets in each server process (the embedded store needs >= 1 to run tasks).
+        "workers": 1,
+        #: Queues the in-process workers (and `hero worker` without arguments) listen on, in priority
+        #: order; "*" means every task's queue.
+        "queues": ["*"],
+        #: Run the (leader-elected) scheduler greenlet in server processes.
+        "scheduler": True,
+        #: Seconds between scheduler rounds (delayed jobs are promoted with this resolution).
+        "scheduler_interval": 1.0,
+        #: Seconds the scheduler's leader lock lives without renewal: how fast another process takes over.
+        "scheduler_lock_ttl": 10.0,
+        #: Seconds a task may run (a task's own `timeout` wins).
+        "timeout": 180,
+        #: Retries after a failure (a task's own `retries` wins; periodic tasks default to 0).
+        "retries": 3,
+        #: Seconds before each retry.
+        "retry_intervals": [1, 5, 30],
+        #: Seconds past a job's last heartbeat before it counts as abandoned (its worker died) and is
+        #: retried or filed as failed by the scheduler.
+        "heartbeat_grace": 60,
+        #: Seconds between heartbeats of a `hero worker` running a job.
+        "job_monitoring_interval": 30,
+        #: Seconds results and failed jobs are kept.
+        "result_ttl": 500,
+        "failure_ttl": 31_536_000,
+    },
+    "routes": {},
+    #: Plugins by name: ``{"path": folder}`` (relative to the app) or ``{"module": package}``, whose
+    #: actions/, tasks/, initializers/ and public/ load after the app's own; ``"public": False``
+    #: etc. leaves a part out.
+    "plugins": {},
+}
+
+#: The parts of an app a plugin may bring, each on unless its entry says False.
+PLUGIN_PARTS = ("actions", "tasks", "initializers", "public")
+
+#: Per-environment adjustments of hero's own defaults (the app's sections overlay these).
+ENVIRONMENT_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
+    "test": {
+        "general": {"starting_chat_rooms": {"defaultRoom": {}, "otherRoom": {}}, "rpc_timeout": 3.0},
+        "logger": {"level": "warning"},
+        "tasks": {"scheduler_interval": 0.1, "scheduler_lock_ttl": 2.0, "retry_intervals": [0]},
+    },
+    "production": {
+        "web": {"padding": None, "metadata": {"server_information": False, "requester_information": False}},
+    },
+}
+
+#: Namespaces whose keys are free-form (no type check against a default).
+FREE_FORM = frozenset({"routes", "plugins"})
+
+#: Simple environment variables, each → (namespace, key).
+ENV_SHORTCUTS: dict[str, tuple[str, str]] = {
+    "PORT": ("web", "port"),
+    "HERO_SOCKET_PORT": ("socket", "port"),
+    "REDIS_URL": ("redis", "url"),
+}
