@@ -31,6 +31,7 @@ setup(
             "websocket-client>=1.7",
             "psutil>=5.9",
             "mypy>=1.10",
+            "import-linter>=2.1",
             "gunicorn[gevent]>=23",
         ],
     },
