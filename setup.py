@@ -32,6 +32,8 @@ setup(
             "psutil>=5.9",
             "mypy>=1.10",
             "gunicorn[gevent]>=23",
+            # drives the system's Chromium (executable_path); it never downloads a browser
+            "playwright>=1.45",
         ],
     },
     entry_points={

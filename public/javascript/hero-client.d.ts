@@ -97,6 +97,7 @@ declare namespace HeroClient {
   interface Events {
     welcome: Welcome;
     open: Welcome;
+    /** Back after an unexpected close, its rooms joined again (a room that refused is dropped). */
     reconnect: Welcome;
     say: ChatMessage;
     close: CloseEvent;

@@ -11,7 +11,7 @@
  *
  * Promises resolve with the reply; an action or verb that fails rejects with an Error whose
  * `response` holds the whole reply (and, over HTTP, `status` the HTTP status). The client reconnects
- * with backoff after an unexpected close and rejoins its rooms. While it is not connected (before
+ * with backoff after an unexpected close and rejoins its rooms, then emits "reconnect". While it is not connected (before
  * connect(), or while reconnecting) `action()` goes over HTTP to `/api/<action>` with the same session
  * fingerprint, as actionhero's client does. The HTTP address follows from the WebSocket one
  * (ws://host/ws -> http://host/api) unless `httpUrl` is given.
@@ -170,8 +170,7 @@
           client._emit("open", message);
           client._emit("welcome", message);
           if (reconnected) {
-            client._rejoin();
-            client._emit("reconnect", message);
+            client._rejoin().then(function () { client._emit("reconnect", message); });
           }
           resolve(message);
           return;
@@ -221,13 +220,15 @@
     }, delay);
   };
 
+  /** Join again the rooms it was in; settles when every join has answered ("reconnect" waits for it). */
   HeroClient.prototype._rejoin = function () {
     var client = this;
-    var rooms = client.rooms.slice();
-    client.rooms = [];
-    rooms.forEach(function (room) {
-      client.roomAdd(room).catch(function (error) { client._emit("error", error); });
-    });
+    return Promise.all(client.rooms.slice().map(function (room) {
+      return client.verb("roomAdd", {room: room}).catch(function (error) {
+        client.rooms = client.rooms.filter(function (item) { return item !== room; });
+        client._emit("error", error);
+      });
+    }));
   };
 
   // NOTE: a socket opened without ?sessionID= gets its own fingerprint; ask for it once, so that the

@@ -149,8 +149,7 @@ const HeroClient = (function () {
           client._emit("open", message);
           client._emit("welcome", message);
           if (reconnected) {
-            client._rejoin();
-            client._emit("reconnect", message);
+            client._rejoin().then(function () { client._emit("reconnect", message); });
           }
           resolve(message);
           return;
@@ -200,13 +199,15 @@ const HeroClient = (function () {
     }, delay);
   };
 
+  /** Join again the rooms it was in; settles when every join has answered ("reconnect" waits for it). */
   HeroClient.prototype._rejoin = function () {
     var client = this;
-    var rooms = client.rooms.slice();
-    client.rooms = [];
-    rooms.forEach(function (room) {
-      client.roomAdd(room).catch(function (error) { client._emit("error", error); });
-    });
+    return Promise.all(client.rooms.slice().map(function (room) {
+      return client.verb("roomAdd", {room: room}).catch(function (error) {
+        client.rooms = client.rooms.filter(function (item) { return item !== room; });
+        client._emit("error", error);
+      });
+    }));
   };
 
   // NOTE: a socket opened without ?sessionID= gets its own fingerprint; ask for it once, so that the
