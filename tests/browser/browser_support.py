@@ -37,6 +37,8 @@ def missing(message: str) -> None:
 class DevHero:
     """``python -m hero start`` from the repository, in the development environment, on free ports."""
 
+    #: The app folder (``hero --root``); the repository's example app by default.
+    root: str = APP_ROOT
     port: int = field(default_factory=free_port)
     socket_port: int = field(default_factory=free_port)
     name: str = "hero"
@@ -68,7 +70,7 @@ class DevHero:
         with self.log_path.open("a") as log:
             log.write(f"--- start {self.starts}\n")
             log.flush()
-            self.process = subprocess.Popen([sys.executable, "-m", "hero", "start"], cwd=APP_ROOT,
+            self.process = subprocess.Popen([sys.executable, "-m", "hero", "--root", self.root, "start"], cwd=self.root,
                                             env=self.environment(), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -109,9 +111,8 @@ class Pages:
     page_errors: list[str] = field(default_factory=list)
     contexts: list[Any] = field(default_factory=list)
 
-    def open(self, path: str, *, width: int = 1000, height: int = 760, mobile: bool = False,
-             routes: dict[str, str] | None = None) -> Any:
-        """A new page at ``path``; ``routes`` answers extra same-origin paths with the given HTML."""
+    def open(self, path: str, *, width: int = 1000, height: int = 760, mobile: bool = False) -> Any:
+        """A new page at ``path``, in a context of its own."""
         context = self.browser.new_context(viewport={"width": width, "height": height}, is_mobile=mobile,
                                            has_touch=mobile, device_scale_factor=2 if mobile else 1)
         self.contexts.append(context)
@@ -119,12 +120,11 @@ class Pages:
         def route(handle: Any) -> None:
             url = handle.request.url
             self.requests.append(url)
-            path_only = url[len(self.origin):] if url.startswith(self.origin + "/") else None
-            if path_only is None and not url.startswith(("data:", "blob:")):
+            # NOTE: pages are never fulfilled from here: Chromium treats a page that did not come from
+            # the network as public, and blocks its WebSocket to loopback (local network access checks).
+            if not url.startswith((self.origin + "/", "data:", "blob:")):
                 self.outside.append(url)
                 handle.abort()
-            elif routes and path_only in routes:
-                handle.fulfill(status=200, content_type="text/html; charset=utf-8", body=routes[path_only])
             else:
                 handle.continue_()
 

@@ -12,15 +12,17 @@ import pytest
 
 from browser_support import ARTIFACTS, CHROMIUM_ARGS, DevHero, Pages, missing
 
+from tests.conftest import APP_ROOT
+
 
 @pytest.fixture
-def dev_hero(request: pytest.FixtureRequest) -> Iterator[Callable[[], DevHero]]:
-    """Return ``start() -> DevHero``: the example app started as the README says; stopped after the test."""
+def dev_hero(request: pytest.FixtureRequest) -> Iterator[Callable[..., DevHero]]:
+    """Return ``start(root=APP_ROOT) -> DevHero``: an app started as the README says; stopped after the test."""
     started: list[DevHero] = []
 
-    def start() -> DevHero:
+    def start(root: str = APP_ROOT) -> DevHero:
         name = f"{request.node.name}-{len(started)}".replace("/", "_")
-        hero = DevHero(name=name)
+        hero = DevHero(root=str(root), name=name)
         hero.log_path.unlink(missing_ok=True)
         started.append(hero.start())
         return hero
