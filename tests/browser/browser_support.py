@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -146,3 +147,13 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def app_with(tmp_path: Path, files: dict[str, str]) -> Path:
+    """A copy of the example app (its config, actions, public/ ...) with ``files`` added."""
+    root = tmp_path / "app"
+    shutil.copytree(APP_ROOT, root, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "tests", "hero", "scripts", "*.egg-info", "__pycache__", "log", "pids", "tmp"))
+    for path, text in files.items():
+        (root / path).write_text(text)
+    return root

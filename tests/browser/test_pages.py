@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from browser_support import DevHero, Pages, screenshot
+from browser_support import DevHero, Pages, app_with, screenshot
 
 try:
     from playwright.sync_api import expect
@@ -175,3 +176,24 @@ def test_the_pages_fit_a_phone(path: str, dev_hero: Callable[[], DevHero],
     assert fits_the_width(page), page.evaluate("document.documentElement.scrollWidth")
     name = {"/": "index", "/public/chat.html": "chat", "/public/docs.html": "docs"}[path]
     screenshot(page, f"{name}-phone")
+
+
+OUTSIDE = """<!DOCTYPE html>
+<meta charset="utf-8">
+<link rel="stylesheet" href="/public/css/hero.css">
+<img src="http://cdn.example.invalid/logo.png" alt="">
+<script>document.title = "loaded";</script>
+"""
+
+
+def test_a_request_outside_the_server_is_caught(tmp_path: Path, dev_hero: Callable[..., DevHero],
+                                                pages: Callable[[DevHero], Pages]) -> None:
+    """The check every page test relies on: a page that loads from elsewhere is seen (and refused)."""
+    hero = dev_hero(app_with(tmp_path, {"public/outside.html": OUTSIDE}))
+    browser = pages(hero)
+    page = browser.open("/public/outside.html")
+    expect(page).to_have_title("loaded")
+    page.wait_for_load_state("load")
+    assert browser.outside == ["http://cdn.example.invalid/logo.png"]
+    assert f"{hero.origin}/public/css/hero.css" in browser.requests
+    browser.outside.clear()  # seen; the fixture's own check would fail the test otherwise

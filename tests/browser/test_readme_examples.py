@@ -7,14 +7,13 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from browser_support import DevHero, Pages, screenshot
+from browser_support import DevHero, Pages, app_with, screenshot
 from tests.conftest import APP_ROOT, require_tool
 from tests.test_readme import README, snippets
 
@@ -27,16 +26,6 @@ pytestmark = pytest.mark.timeout(90)
 
 #: The README's one-file browser example: ```html whose first line names where to save it.
 PAGE = re.compile(r"^```html\n<!-- (?P<path>public/[\w./-]+) -->\n(?P<html>.*?)^```", re.M | re.S)
-
-
-def app_with(tmp_path: Path, files: dict[str, str]) -> Path:
-    """A copy of the example app (its config, actions, public/ ...) with ``files`` added."""
-    root = tmp_path / "app"
-    shutil.copytree(APP_ROOT, root, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "tests", "hero", "scripts", "*.egg-info", "__pycache__", "log", "pids", "tmp"))
-    for path, text in files.items():
-        (root / path).write_text(text)
-    return root
 
 
 def readme_page() -> tuple[str, str]:
