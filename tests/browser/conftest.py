@@ -32,7 +32,9 @@ def dev_hero(request: pytest.FixtureRequest) -> Iterator[Callable[..., DevHero]]
         hero.stop()
 
 
-@pytest.fixture(scope="session")
+# NOTE: per module, not per session: Playwright's driver and event loop are gone before the
+# rest of the suite (gevent servers in this process) runs.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     """Debian's headless Chromium, launched by Playwright (``executable_path``: nothing downloaded)."""
     executable = os.environ.get("HERO_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
