@@ -12,8 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from browser_support import DevHero, Pages, app_with, screenshot
+
+from hero.config import ENVIRONMENTS, load_config
 from tests.conftest import APP_ROOT, require_tool
 from tests.test_readme import README, snippets
 
@@ -33,6 +34,11 @@ def readme_page() -> tuple[str, str]:
     match = PAGE.search(README)
     assert match, "the README has no ```html block starting with <!-- public/<file> -->"
     return match["path"], match["html"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_example_app_starts_default_room_in_every_environment(env: str) -> None:
+    assert "defaultRoom" in load_config(APP_ROOT, env=env, environ={}).general.starting_chat_rooms
 
 
 def test_the_websocket_example_against_python_m_hero_start(dev_hero: Callable[..., DevHero]) -> None:
