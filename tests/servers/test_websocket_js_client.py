@@ -250,3 +250,56 @@ def test_the_typescript_declarations_cover_every_method() -> None:
     assert not missing, f"hero-client.d.ts lacks {missing}"
     options = set(re.findall(r"options\.(\w+)", source))
     assert not sorted(name for name in options if not re.search(rf"\b{name}\?:", typed)), options
+
+
+TS_MODULE = """
+import HeroClient from "./hero-client.mjs";
+import { HeroClient as Named } from "./hero-client.mjs";
+const client: HeroClient = new Named({ url: "ws://localhost:8080/ws", httpUrl: "http://localhost:8080/api" });
+const reply = await client.action<{ randomNumber: number }>("randomNumber");
+const n: number = reply.randomNumber;
+const id: string | number = reply.messageId;
+client.on("say", (m) => { const room: string = m.room; });
+client.on("reconnect", (w) => w.welcome.toUpperCase());
+const count: number = (await client.roomView("defaultRoom")).membersCount;
+const derived: string | null = HeroClient.httpUrlFor("ws://a/ws");
+// @ts-expect-error: not an event the client emits
+client.on("nope", () => {});
+// @ts-expect-error: a room is a string
+client.roomAdd(1);
+export {};
+"""
+
+TS_COMMONJS = """
+import HeroClient = require("./hero-client.js");
+const client = new HeroClient({ url: "ws://x/ws", reconnect: false });
+client.connect().then((welcome) => welcome.welcome.toUpperCase());
+export {};
+"""
+
+TS_PAGE = """
+/// <reference path="./hero-client.d.ts" />
+const client = new HeroClient();
+client.action("randomNumber").then((reply) => reply.context);
+client.on("close", (event) => event.code.toFixed());
+"""
+
+
+def test_the_typescript_declarations_compile(tmp_path: Path) -> None:
+    """hero-client.d.ts / .d.mts type an ES module import, a CommonJS require and a page's global."""
+    tsc = os.environ.get("HERO_TSC") or require_tool("tsc", "npm install -g typescript@5; .ci/run installs it")
+    for name in ("hero-client.js", "hero-client.mjs", "hero-client.d.ts", "hero-client.d.mts"):
+        (tmp_path / name).write_text((JAVASCRIPT / name).read_text())
+    (tmp_path / "module.mts").write_text(TS_MODULE)
+    (tmp_path / "commonjs.cts").write_text(TS_COMMONJS)
+    (tmp_path / "page.ts").write_text(TS_PAGE)
+    strict = {"strict": True, "noEmit": True, "target": "es2022", "types": []}
+    projects = {
+        "node.json": {"compilerOptions": {**strict, "module": "nodenext", "moduleResolution": "nodenext",
+                                          "lib": ["es2022"]}, "files": ["module.mts", "commonjs.cts"]},
+        "page.json": {"compilerOptions": {**strict, "lib": ["es2022", "dom"]}, "files": ["page.ts"]},
+    }
+    for name, project in projects.items():
+        (tmp_path / name).write_text(json.dumps(project))
+        done = subprocess.run([tsc, "-p", name], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
