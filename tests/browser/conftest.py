@@ -51,13 +51,13 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def pages(chromium: Any) -> Iterator[Callable[[DevHero], Pages]]:
-    """Return ``pages(hero) -> Pages``; after the test, no page may have loaded anything from elsewhere
-    or thrown an uncaught error."""
+def pages(chromium: Any) -> Iterator[Callable[..., Pages]]:
+    """Return ``pages(hero, host="127.0.0.1") -> Pages``; after the test, no page may have loaded anything
+    from elsewhere or thrown an uncaught error."""
     made: list[Pages] = []
 
-    def make(hero: DevHero) -> Pages:
-        made.append(Pages(chromium, hero.origin))
+    def make(hero: DevHero, host: str = "127.0.0.1") -> Pages:
+        made.append(Pages(chromium, f"http://{host}:{hero.port}"))
         return made[-1]
 
     yield make

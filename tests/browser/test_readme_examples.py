@@ -55,10 +55,10 @@ def test_the_websocket_example_against_python_m_hero_start(dev_hero: Callable[..
 
 
 def test_the_browser_example_against_python_m_hero_start(tmp_path: Path, dev_hero: Callable[..., DevHero],
-                                                         pages: Callable[[DevHero], Pages]) -> None:
+                                                         pages: Callable[..., Pages]) -> None:
     path, html = readme_page()
     hero = dev_hero(app_with(tmp_path, {path: html}))
-    page = pages(hero).open(f"/{path}")
+    page = pages(hero, host="localhost").open(f"/{path}")  # the address the README gives
     out = page.locator("#out")
     expect(out).to_contain_text("members in defaultRoom: 1", timeout=10_000)
     expect(out).to_contain_text('heard "hello" in defaultRoom', timeout=5_000)
