@@ -15,6 +15,14 @@ from browser_support import ARTIFACTS, CHROMIUM_ARGS, DevHero, Pages, missing
 from tests.conftest import APP_ROOT
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fresh_artifacts() -> None:
+    """Screenshots and logs of this run only: a stale picture must not pass for a current one."""
+    if ARTIFACTS.is_dir():
+        for old in [*ARTIFACTS.glob("*.png"), *ARTIFACTS.glob("*.log")]:
+            old.unlink()
+
+
 @pytest.fixture
 def dev_hero(request: pytest.FixtureRequest) -> Iterator[Callable[..., DevHero]]:
     """Return ``start(root=APP_ROOT) -> DevHero``: an app started as the README says; stopped after the test."""
