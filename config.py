@@ -8,6 +8,9 @@ general = {
     "server_name": "hero",
     "description": "hero's example application",
     "filtered_params": ["password"],
+    # NOTE: in every environment, as actionhero's generated config does: the pages in public/ and
+    # the README's examples join this room, so it must exist on a fresh `python -m hero start`.
+    "starting_chat_rooms": {"defaultRoom": {}},
 }
 
 routes = {

@@ -33,6 +33,8 @@ setup(
             "mypy>=1.10",
             "import-linter>=2.1",
             "gunicorn[gevent]>=23",
+            # drives the system's Chromium (executable_path); it never downloads a browser
+            "playwright>=1.45",
         ],
     },
     entry_points={

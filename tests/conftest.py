@@ -4,6 +4,7 @@ from gevent import monkey
 monkey.patch_all()
 
 import os  # noqa: E402
+import shutil  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 
 import pytest  # noqa: E402
@@ -24,6 +25,17 @@ def require_redis(url: str = REDIS_URL) -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+
+
+def require_tool(name: str, hint: str = "") -> str:
+    """The path of program ``name``; skip (on a laptop) or fail (under CI=true) when it is missing."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed" + (f"; {hint}" if hint else "")
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
 
 
 @pytest.fixture

@@ -1,16 +1,22 @@
 /*
- * hero-client.js: a dependency-free client for hero's WebSocket API (PROTOCOL §3).
+ * hero-client.js: a dependency-free client for hero (PROTOCOL §3), for browsers and Node.
  *
  *   const client = new HeroClient();                    // ws(s)://<this page's host>/ws
+ *   await client.action("randomNumber");                // before connect(): over HTTP, /api/randomNumber
  *   client.on("say", (message) => console.log(message.from, message.message));
  *   await client.connect();                             // resolves with the welcome message
- *   const reply = await client.action("randomNumber"); // the action's response
+ *   const reply = await client.action("randomNumber"); // now over the WebSocket; the same shape
  *   await client.roomAdd("defaultRoom");
  *   await client.say("defaultRoom", {any: "JSON value"});
  *
  * Promises resolve with the reply; an action or verb that fails rejects with an Error whose
- * `response` holds the whole reply. The client reconnects with backoff after an unexpected close
- * and rejoins its rooms. Works in browsers and in Node (pass `WebSocket` when there is no global one).
+ * `response` holds the whole reply (and, over HTTP, `status` the HTTP status). The client reconnects
+ * with backoff after an unexpected close and rejoins its rooms, then emits "reconnect". While it is not connected (before
+ * connect(), or while reconnecting) `action()` goes over HTTP to `/api/<action>` with the same session
+ * fingerprint, as actionhero's client does. The HTTP address follows from the WebSocket one
+ * (ws://host/ws -> http://host/api) unless `httpUrl` is given.
+ *
+ * Types: hero-client.d.ts. As an ES module: hero-client.mjs (built from this file by scripts/build-client).
  */
 (function (root, factory) {
   if (typeof module === "object" && module.exports) {
@@ -19,9 +25,11 @@
     root.HeroClient = factory();
   }
 })(typeof self !== "undefined" ? self : this, function () {
+  // BEGIN HeroClient: scripts/build-client copies the lines up to END into hero-client.mjs.
   "use strict";
 
   var EVENTS = ["welcome", "say", "close", "open", "reconnect", "error", "message"];
+  var HTTP_METADATA = ["serverInformation", "requesterInformation"];
 
   function defaultUrl() {
     if (typeof window === "undefined" || !window.location) {
@@ -31,16 +39,42 @@
     return scheme + "//" + window.location.host + "/ws";
   }
 
+  /** The HTTP API address beside a WebSocket address: ws://host/ws -> http://host/api (null if none). */
+  function httpUrlFor(url) {
+    var match = /^(wss?):\/\/([^\/?#]+)([^?#]*)/i.exec(url);
+    if (!match) {
+      return null;
+    }
+    var path = match[3].replace(/\/ws\/?$/, "").replace(/\/$/, "");
+    return (match[1].toLowerCase() === "wss" ? "https" : "http") + "://" + match[2] + path + "/api";
+  }
+
+  function copy(object) {
+    var result = {};
+    Object.keys(object || {}).forEach(function (key) { result[key] = object[key]; });
+    return result;
+  }
+
+  function failed(reply) {
+    return reply.status === "error" || ("error" in reply && reply.error !== null && reply.error !== undefined);
+  }
+
+  function replyError(reply) {
+    var error = new Error(typeof reply.error === "string" ? reply.error : JSON.stringify(reply.error));
+    error.response = reply;
+    return error;
+  }
+
   function HeroClient(options) {
     options = options || {};
     this.url = options.url || defaultUrl();
-    if (options.sessionID) {
-      this.url += (this.url.indexOf("?") === -1 ? "?" : "&") + "sessionID=" + encodeURIComponent(options.sessionID);
-    }
+    this.httpUrl = (options.httpUrl || httpUrlFor(this.url) || "").replace(/\/$/, "") || null;
+    // The session fingerprint shared by the WebSocket and the HTTP fallback (learned when not given).
+    this.fingerprint = options.sessionID || null;
     this.WebSocket = options.WebSocket || (typeof WebSocket !== "undefined" ? WebSocket : null);
-    if (!this.WebSocket) {
-      throw new Error("HeroClient: no WebSocket implementation; pass options.WebSocket");
-    }
+    var fetchImpl = options.fetch || (typeof fetch !== "undefined" ? fetch : null);
+    // NOTE: a wrapper, because a browser's fetch throws "Illegal invocation" when called as a method.
+    this._fetch = fetchImpl ? function (url, init) { return fetchImpl(url, init); } : null;
     this.reconnect = options.reconnect !== false;
     this.minDelay = options.minDelay || 500;
     this.maxDelay = options.maxDelay || 30000;
@@ -56,7 +90,10 @@
     this._timer = null;
     this._stopped = false;
     this._connecting = null;
+    this._session = null;
   }
+
+  HeroClient.httpUrlFor = httpUrlFor;
 
   HeroClient.prototype.on = function (event, handler) {
     if (EVENTS.indexOf(event) === -1) {
@@ -82,6 +119,13 @@
     });
   };
 
+  HeroClient.prototype._socketUrl = function () {
+    if (!this.fingerprint) {
+      return this.url;
+    }
+    return this.url + (this.url.indexOf("?") === -1 ? "?" : "&") + "sessionID=" + encodeURIComponent(this.fingerprint);
+  };
+
   /** Open the socket; resolves with the welcome message. */
   HeroClient.prototype.connect = function () {
     var client = this;
@@ -91,11 +135,14 @@
     if (client._connecting) {
       return client._connecting;
     }
+    if (!client.WebSocket) {
+      return Promise.reject(new Error("HeroClient: no WebSocket implementation; pass options.WebSocket"));
+    }
     client._stopped = false;
     client._connecting = new Promise(function (resolve, reject) {
       var socket;
       try {
-        socket = new client.WebSocket(client.url);
+        socket = new client.WebSocket(client._socketUrl());
       } catch (error) {
         client._connecting = null;
         reject(error);
@@ -119,11 +166,11 @@
           client._connecting = null;
           var reconnected = client._attempts > 0;
           client._attempts = 0;
+          client._learnSession();
           client._emit("open", message);
           client._emit("welcome", message);
           if (reconnected) {
-            client._rejoin();
-            client._emit("reconnect", message);
+            client._rejoin().then(function () { client._emit("reconnect", message); });
           }
           resolve(message);
           return;
@@ -173,13 +220,28 @@
     }, delay);
   };
 
+  /** Join again the rooms it was in; settles when every join has answered ("reconnect" waits for it). */
   HeroClient.prototype._rejoin = function () {
     var client = this;
-    var rooms = client.rooms.slice();
-    client.rooms = [];
-    rooms.forEach(function (room) {
-      client.roomAdd(room).catch(function (error) { client._emit("error", error); });
-    });
+    return Promise.all(client.rooms.slice().map(function (room) {
+      return client.verb("roomAdd", {room: room}).catch(function (error) {
+        client.rooms = client.rooms.filter(function (item) { return item !== room; });
+        client._emit("error", error);
+      });
+    }));
+  };
+
+  // NOTE: a socket opened without ?sessionID= gets its own fingerprint; ask for it once, so that the
+  // HTTP fallback (and the next reconnect) carry the same session.
+  HeroClient.prototype._learnSession = function () {
+    var client = this;
+    if (client.fingerprint) {
+      client._session = null;
+      return;
+    }
+    client._session = client.verb("detailsView").then(function (details) {
+      client.fingerprint = client.fingerprint || details.fingerprint;
+    }, function () { /* closed meanwhile: the fallback goes without one */ });
   };
 
   HeroClient.prototype._dispatch = function (message) {
@@ -194,11 +256,8 @@
     var pending = this._pending[message.messageId];
     delete this._pending[message.messageId];
     clearTimeout(pending.timer);
-    var failed = message.status === "error" || ("error" in message && message.error !== null && message.error !== undefined);
-    if (failed) {
-      var error = new Error(typeof message.error === "string" ? message.error : JSON.stringify(message.error));
-      error.response = message;
-      pending.reject(error);
+    if (failed(message)) {
+      pending.reject(replyError(message));
     } else {
       pending.resolve(pending.verb && "status" in message ? message.data : message);
     }
@@ -232,11 +291,13 @@
     });
   };
 
-  /** Run an action; resolves with its response. */
+  /** Run an action; resolves with its response. Over the socket when open, else over HTTP. */
   HeroClient.prototype.action = function (name, params) {
-    var merged = {};
-    Object.keys(params || {}).forEach(function (key) { merged[key] = params[key]; });
+    var merged = copy(params);
     merged.action = name;
+    if (this.state !== "open") {
+      return this._httpAction(name, merged);
+    }
     var message = {event: "action", params: merged};
     if (merged.messageId !== undefined) {
       message.messageId = merged.messageId;
@@ -244,9 +305,82 @@
     return this.send(message, false);
   };
 
+  HeroClient.prototype._httpAction = function (name, params) {
+    var client = this;
+    if (!client.httpUrl || !client._fetch) {
+      return Promise.reject(new Error("not connected, and no HTTP fallback (" +
+        (client.httpUrl ? "no fetch(); pass options.fetch" : "give options.httpUrl") + ")"));
+    }
+    client._messageId += 1;
+    var messageId = params.messageId !== undefined ? params.messageId : client._messageId;
+    var url = client.httpUrl + "/" + encodeURIComponent(name);
+    var body = copy(params);
+    delete body.action;  // the path names it
+    return Promise.resolve(client._session).then(function () {
+      var headers = {"Content-Type": "application/json", Accept: "application/json"};
+      if (client.fingerprint) {
+        headers["X-SessionID"] = client.fingerprint;
+      }
+      var controller = typeof AbortController !== "undefined" ? new AbortController() : null;
+      var timer = null;
+      var timedOut = new Promise(function (resolve, reject) {
+        timer = setTimeout(function () {
+          if (controller) { controller.abort(); }
+          reject(new Error("no reply in " + client.timeout + " ms"));
+        }, client.timeout);
+      });
+      var request = client._fetch(url, {
+        method: "POST",
+        headers: headers,
+        body: JSON.stringify(body),
+        // NOTE: with a fingerprint the header says who we are; a page's own sessionID cookie (which
+        // the server prefers) would split the client's session in two.
+        credentials: client.fingerprint ? "omit" : "same-origin",
+        signal: controller ? controller.signal : undefined
+      }).then(function (response) {
+        return response.text().then(function (text) { return client._httpReply(url, response, text, messageId); });
+      }, function (error) {
+        throw new Error("could not reach " + url + " (" + (error && error.message || error) + ")");
+      });
+      return Promise.race([request, timedOut]).then(function (reply) {
+        clearTimeout(timer);
+        return reply;
+      }, function (error) {
+        clearTimeout(timer);
+        throw error;
+      });
+    });
+  };
+
+  HeroClient.prototype._httpReply = function (url, response, text, messageId) {
+    var reply = null;
+    try {
+      reply = JSON.parse(text);
+    } catch (ignored) { /* not JSON: reported below */ }
+    if (!reply || typeof reply !== "object" || Array.isArray(reply)) {
+      var error = new Error("HTTP " + response.status + " from " + url + " is not a JSON object");
+      error.status = response.status;
+      throw error;
+    }
+    var requester = reply.requesterInformation || {};
+    var cookie = response.headers && response.headers.get ? response.headers.get("set-cookie") : null;
+    var fromCookie = cookie ? /(?:^|[;,]\s*)sessionID=([^;,\s]+)/.exec(cookie) : null;
+    this.fingerprint = this.fingerprint || requester.fingerprint || (fromCookie && fromCookie[1]) || null;
+    // The same shape as a reply over the socket: the response, its context and messageId.
+    HTTP_METADATA.forEach(function (key) { delete reply[key]; });
+    reply.context = "response";
+    reply.messageId = messageId;
+    if (!response.ok || failed(reply)) {
+      var failure = replyError(reply);
+      failure.status = response.status;
+      throw failure;
+    }
+    return reply;
+  };
+
   HeroClient.prototype.verb = function (event, fields) {
-    var message = {event: event};
-    Object.keys(fields || {}).forEach(function (key) { message[key] = fields[key]; });
+    var message = copy(fields);
+    message.event = event;
     return this.send(message, true);
   };
 
@@ -275,4 +409,5 @@
   HeroClient.prototype.file = function (path) { return this.verb("file", {file: path}); };
 
   return HeroClient;
+  // END HeroClient
 });
