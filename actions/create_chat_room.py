@@ -1,6 +1,5 @@
 """createChatRoom: make a chat room that every process of the cluster shares (PROTOCOL §5)."""
-from hero import Action, Input
-from hero.errors import ChatError
+from hero import Action, ChatError, Input
 
 
 class CreateChatRoom(Action):

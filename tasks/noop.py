@@ -1,5 +1,5 @@
 """noop: does nothing (for benchmarks: `scripts/bench tasks`)."""
-from hero.tasks.task import Task
+from hero import Task
 
 
 class Noop(Task):

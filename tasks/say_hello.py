@@ -2,8 +2,7 @@
 import logging
 import time
 
-from hero import Input
-from hero.tasks.task import Task
+from hero import Input, Task
 
 log = logging.getLogger(__name__)
 

@@ -53,7 +53,7 @@ class $class_name(Initializer):
         pass
 ''')
 
-PROJECT_CONFIG = '''"""Configuration: only what differs from hero's defaults. See hero/config.py for every key."""
+PROJECT_CONFIG = '''"""Configuration: only what differs from hero's defaults. See hero/defaults.py for every key."""
 
 general = {
     "server_name": "$name",

@@ -298,3 +298,17 @@ def test_a_task_in_hero_worker_waits_for_a_cluster_answer(processes, client, tmp
     worker = processes.spawn(root, "worker", "--burst")
     assert worker.wait(timeout=20) == 0
     assert client.get("test:answer") == f"hello from {server.pid}".encode()
+
+
+def test_a_job_stored_by_name_before_the_layout_moved_still_runs(processes, client, boot_hero):
+    # NOTE: written the way RQ stores any hero job, by the published path alone, without hero's
+    # enqueue code: a job queued by an older hero (when perform lived in hero/tasks.py) runs today.
+    # Its params are the validated ones (defaults applied), as hero stores them at enqueue time.
+    api = boot_hero({"web": {"enabled": False}, "socket": {"enabled": False},
+                     "tasks": {"workers": 0, "scheduler": False}}, redis=True)
+    queue = Queue("default", connection=client, serializer=JSONSerializer)
+    old = queue.enqueue_many([Queue.prepare_data("hero.tasks.perform", args=("sayHello", {"name": "from before", "greeting": "hello"}))])[0]
+    worker = processes.spawn(APP_ROOT, "worker", "--burst")
+    assert worker.wait(timeout=15) == 0
+    assert fetch(client, old.id).return_value() == "hello from before"
+    assert api.tasks.failed() == []
