@@ -2,7 +2,7 @@
 environment section, and by the process environment (``HERO_*``, ``PORT``, ``REDIS_URL``...).
 
 Layers, later wins:
-1. :data:`DEFAULTS` below;
+1. :data:`hero.defaults.DEFAULTS`;
 2. the app's ``config.py``: a plain dict per namespace (``web = {...}``);
 3. the same file's dict for the current environment (``test = {"web": {...}}``);
 4. the environment: ``PORT``, ``HERO_SOCKET_PORT``, ``HERO_BIND``, ``REDIS_URL`` and, generically,

@@ -35,9 +35,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "rpc_timeout": 5.0,
         #: Seconds between cluster heartbeats; a process silent for 3 of them leaves ``cluster.peers()``.
         "peer_heartbeat_interval": 5.0,
-        #: Chat rooms one connection may be in at once (reliability T7).
+        #: Chat rooms one connection may be in at once (docs/limits.md).
         "max_rooms_per_connection": 100,
-        #: Sticky params (``paramAdd``) one connection may hold (reliability T7).
+        #: Sticky params (``paramAdd``) one connection may hold (docs/limits.md).
         "max_sticky_params": 100,
         "cache_prefix": "cache:",
         "lock_prefix": "lock:",
@@ -139,7 +139,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_connections": 1000,
         #: ``{"cert": path, "key": path}`` serves TLS on the same port; None: plain TCP.
         "tls": None,
-        #: Replies queued for one client before it is closed as too slow (reliability T5).
+        #: Replies queued for one client before it is closed as too slow (docs/limits.md, TCP).
         "max_queued_messages": 256,
         #: Seconds one write may block on a client that does not read before it is closed.
         "write_timeout": 10.0,

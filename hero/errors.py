@@ -37,7 +37,7 @@ class ConfigError(BootError):
     """A config value is wrong; the message names the key."""
 
 
-# --- the action pipeline (PROTOCOL §1) ----------------------------------------------------
+# --- the action pipeline (docs/actions.md, Errors) ----------------------------------------
 
 
 class UnknownAction(HeroError):
@@ -102,7 +102,7 @@ class StoreUnavailable(HeroError):
     causes: ClassVar[tuple[type[BaseException], ...]] = ()
 
 
-# --- cache (reference/actionhero.md §2.14) ------------------------------------------------
+# --- cache --------------------------------------------------------------------------------
 
 
 class ObjectNotFound(HeroError):
@@ -115,11 +115,11 @@ class ObjectLocked(HeroError):
     message = "Object locked"
 
 
-# --- chat, verbs and cluster (PROTOCOL §4, §5) ---------------------------------------------
+# --- chat, verbs and cluster (docs/chat.md, docs/tcp.md) ----------------------------------
 
 
 class ChatError(HeroError):
-    """A chat-room operation was refused; the message is one of PROTOCOL §5's texts."""
+    """A chat-room operation was refused; the message is one of the texts in docs/chat.md, Errors."""
 
     status = 422
 
@@ -136,7 +136,7 @@ class RpcTimeout(HeroError):
     message = "RPC Timeout"
 
 
-# --- tasks (reference/actionhero.md §2.15) ------------------------------------------------
+# --- tasks --------------------------------------------------------------------------------
 
 
 class TaskError(HeroError):

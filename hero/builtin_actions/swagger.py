@@ -1,4 +1,4 @@
-"""swagger: an OpenAPI 3.0 document of every documented action and route (PROTOCOL §6).
+"""swagger: an OpenAPI 3.0 document of every documented action and route (docs/http.md, OpenAPI).
 
 Paths come from config ``routes`` (``/:id`` → ``/{id}``, ``v:apiVersion`` → ``v{apiVersion}``,
 ``:id(regex)`` → ``{id}`` with that ``pattern``) and, with ``web.simple_routing``, from

@@ -150,7 +150,7 @@ def _all_commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], 
 
 
 #: Commands that must run in an unpatched process: `hero worker` forks RQ work-horses, and a fork
-#: of a gevent-patched process is broken (reference/stack-notes.md, RQ).
+#: of a gevent-patched process is broken (docs/deployment.md, Workers).
 UNPATCHED_COMMANDS = frozenset({"worker"})
 
 

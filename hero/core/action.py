@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 Version = int | float | str
 
-#: Names an action may not take: the verbs of persistent connections (PROTOCOL §4).
+#: Names an action may not take: the verbs of persistent connections (docs/tcp.md, Verbs).
 RESERVED_ACTION_NAMES = frozenset(
     "quit exit paramAdd paramDelete paramView paramsView paramsDelete roomAdd roomLeave roomView "
     "detailsView say documentation file".split()

@@ -91,7 +91,7 @@ class Connection:
         self.file_to_send = path
 
     def details(self) -> dict[str, Any]:
-        """The ``detailsView`` payload (PROTOCOL §4)."""
+        """The ``detailsView`` payload (docs/tcp.md, Verbs)."""
         return {
             "id": self.id,
             "fingerprint": self.fingerprint,

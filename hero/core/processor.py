@@ -1,4 +1,4 @@
-"""The action pipeline (docs/protocol.md, "Actions"): one method that reads top to bottom.
+"""The action pipeline (docs/actions.md, Pipeline): one method that reads top to bottom.
 
 A transport hands in a Connection and raw params; it gets back an :class:`ActionData` holding the
 response, the error and the status, and renders that. Nothing here knows about bytes or sockets.
@@ -104,7 +104,7 @@ class ActionProcessor:
         return data
 
     def check_admission(self, data: ActionData, action: Action) -> None:
-        """PROTOCOL §1 steps 2–3: stopping, too many pending, blocked connection type."""
+        """docs/actions.md, Pipeline steps 2–3: stopping, too many pending, blocked connection type."""
         if self.stopping:
             raise ServerShuttingDown()
         if data.connection.pending_actions > self.simultaneous_actions:

@@ -1,4 +1,4 @@
-"""The route table (PROTOCOL §2 "Finding the action"), built once at boot from config ``routes``.
+"""The route table (docs/http.md, Routes), built once at boot from config ``routes``.
 
     routes = RouteTable.from_config(config.routes)
     match = routes.match("get", "/users/42")      # RouteMatch(route, {"userID": "42"}) or None

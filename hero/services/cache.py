@@ -1,4 +1,4 @@
-"""The shared cache: JSON values, locks and lists in Redis (reference/actionhero.md §2.14).
+"""The shared cache: JSON values, locks and lists in Redis.
 
 Every process of a deployment sees the same cache. A lock belongs to a *lock name* (one per
 process); a key locked under another name cannot be saved, destroyed or loaded until the lock

@@ -1,4 +1,4 @@
-"""Chat rooms shared by every process on one Redis (PROTOCOL §5): ``api.chat``.
+"""Chat rooms shared by every process on one Redis (docs/chat.md): ``api.chat``.
 
 Rooms are a Redis set, members a hash per room (connection id → ``{id, joinedAt, host}``).
 A message goes out once over the cluster channel (:mod:`hero.services.cluster`) and each process delivers
@@ -52,7 +52,7 @@ class ChatMiddleware(Middleware):
 
 
 class Chat:
-    """Rooms, members and messages (PROTOCOL §5)."""
+    """Rooms, members and messages (docs/chat.md)."""
 
     def __init__(self, client: redis.Redis, connections: Connections, cluster: Cluster, *,
                  key: Callable[..., str], server_id: str, max_rooms_per_connection: int = 100) -> None:

@@ -1,4 +1,4 @@
-"""Static files from one folder (PROTOCOL §2 "Static files", reliability.md S1–S8).
+"""Static files from one folder (docs/http.md, Static files).
 
     static = StaticFiles(config.path("public"), cache_seconds=60)
     status, headers, body = static.respond(environ, "simple.html")   # HTTP

@@ -1,6 +1,6 @@
 """Counters: counted locally on the hot path, flushed to Redis in batches, read cluster-wide.
 
-Never a Redis round trip per request (reference/stack-notes.md): ``increment`` touches a dict;
+Never a Redis round trip per request: ``increment`` touches a dict;
 a greenlet flushes the deltas with one pipelined HINCRBY batch every ``flush_seconds``.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The only place Redis clients are built: a real server named by a URL, or the embedded store.
 
-Every client has short, explicit timeouts and a small retry budget (reference/stack-notes.md:
-redis-py's defaults let one call hang for minutes against a dead server). Long blocking calls
+Every client has short, explicit timeouts and a small retry budget (redis-py's
+defaults let one call hang for minutes against a dead server). Long blocking calls
 (BLPOP, pub/sub) get a separate client whose read timeout exceeds the block.
 """
 from __future__ import annotations

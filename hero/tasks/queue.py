@@ -1,4 +1,4 @@
-"""``api.tasks``: enqueue, run and inspect background tasks, on RQ (reference/actionhero.md §2.15).
+"""``api.tasks``: enqueue, run and inspect background tasks, on RQ.
 
 Every job RQ stores calls one function, :func:`perform`, with the task's name and its validated
 params; the task is looked up by name in the booted app of the process running the job. Jobs are

@@ -6,8 +6,8 @@ periodic task whose chain broke, and hands jobs whose worker died (their heartbe
 RQ's abandoned-job handling, which retries them or files them as failed. When the leader dies,
 its lock expires and another process takes over within ``tasks.scheduler_lock_ttl`` seconds.
 
-RQ's own scheduler forks, and its ``with_scheduler`` hung workers inside a gevent process
-(reference/stack-notes.md); this one is a greenlet driving RQ's registries directly.
+RQ's own scheduler forks, and its ``with_scheduler`` hung workers inside a gevent process;
+this one is a greenlet driving RQ's registries directly.
 """
 from __future__ import annotations
 

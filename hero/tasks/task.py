@@ -237,7 +237,7 @@ class TaskRegistry:
 
 # NOTE: one script stores the job and puts it on its queue (or in the delayed registry) so a
 # call that redis-py retries after a dropped connection never enqueues twice (the job id is ours
-# and the script refuses an existing one: reliability.md R5). For a periodic task it also claims
+# and the script refuses an existing one). For a periodic task it also claims
 # the task's marker, refused while another instance is queued, delayed or running, so periodic
 # tasks never pile up, whichever process enqueues. The score is epoch seconds with ms precision
 # (RQ's own scheduling rounds to the second).

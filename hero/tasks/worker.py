@@ -3,8 +3,8 @@
 In a server process (``tasks.workers`` > 0) each worker is an RQ ``SimpleWorker`` run by a
 greenlet, with its own Redis client (a worker raises its client's read timeout) and a
 ``gevent.Timeout`` as its job timeout (RQ's default, SIGALRM, would hit whichever greenlet is
-running). It never forks: a fork of a gevent server process copies every greenlet into the child
-(reference/stack-notes.md). The job timeout only interrupts a job that yields to gevent (I/O,
+running). It never forks: a fork of a gevent server process copies every greenlet into the child.
+The job timeout only interrupts a job that yields to gevent (I/O,
 sleep); a CPU-bound job belongs in ``hero worker``.
 
 ``hero worker`` runs RQ's forking ``Worker`` in a process that is *not* monkey-patched: one

@@ -112,7 +112,7 @@ class _Steps(fields.Field[Any]):
             try:
                 for formatter in self.formatters:
                     value = [formatter(v) for v in value] if many else formatter(value)
-            except Exception as error:  # a formatter that raises is a validation error (PROTOCOL §1.6)
+            except Exception as error:  # a formatter that raises is a validation error (docs/actions.md, Inputs)
                 raise ValidationError(mm.InputError(mm.exception_text(error), value)) from error
         if self.must_be_present and self.is_missing(value):
             raise self.make_error("required")

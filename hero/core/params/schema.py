@@ -21,7 +21,7 @@ from marshmallow.validate import Validator
 from hero.core.params.inputs import Sink
 from hero.errors import BootError, HeroError
 
-#: The generic text for a validator that returned False (PROTOCOL §1 step 6).
+#: The generic text for a validator that returned False (docs/actions.md, Inputs).
 FAILED_VALIDATION = 'Input for parameter "{name}" failed validation!'
 #: The text for a nested (``schema``) input whose value is not an object.
 NOT_AN_OBJECT = "{name} must be an object"

@@ -1,4 +1,4 @@
-"""Action inputs: declared once, compiled at boot, then scrubbed and loaded per request (PROTOCOL §1.5–6).
+"""Action inputs: declared once, compiled at boot, then scrubbed and loaded per request (docs/actions.md, Inputs).
 
 An action declares ``inputs`` in actionhero's form (``{"key": Input(required=True)}`` or plain dicts
 of the same fields), as marshmallow fields, or as a whole marshmallow ``Schema``.
