@@ -29,7 +29,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "action_timeout": 30.0,
         "disable_param_scrubbing": False,
         "missing_param_checks": [None, ""],
-        "filtered_params": [],
+        #: Params shown as [FILTERED] in log lines (exact names; dotted paths reach nested inputs).
+        "filtered_params": ["password", "passwd", "token", "access_token", "refresh_token", "secret",
+                            "client_secret", "authorization", "api_key", "apiKey", "cookie", "session"],
+        #: Answer an unexpected exception with its text (None: everywhere but production, which answers
+        #: "internal error" and an errorId that the log line carries too).
+        "expose_errors": None,
         "default_middleware_priority": 100,
         #: Seconds in-flight actions get to finish on SIGTERM/SIGINT.
         "shutdown_timeout": 30.0,

@@ -61,7 +61,9 @@ def build_api(config: Config) -> Api:
     connections = Connections()
     processor = ActionProcessor(actions, deadlines=Deadlines(), simultaneous_actions=general.simultaneous_actions,
                                 action_timeout=general.action_timeout,
-                                filtered_params=tuple(general.filtered_params))
+                                filtered_params=tuple(general.filtered_params),
+                                expose_errors=config.env != "production" if general.expose_errors is None
+                                else bool(general.expose_errors))
     actions.runner = processor.run_inline
     signer = MessageSigner(cluster_secret(config, store), window=general.cluster_message_window)
     cluster = Cluster(store, connections, channel=cluster_channel(general.channel, store), signer=signer,
