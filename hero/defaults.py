@@ -77,7 +77,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "retries": 1,
         "max_connections": 64,
         "pool_timeout": 2.0,
-        "blocking_socket_timeout": None,
+        #: Read timeout (seconds) of the client for pub/sub and blocking pops: longer than any block
+        #: hero asks for (RQ raises its own per dequeue), finite so a dead link ends a read.
+        "blocking_socket_timeout": 30.0,
+        #: Seconds the chat/RPC subscriber may hear nothing, not even the answer to its own PING,
+        #: before it calls the subscription lost (a silent, blackholed Redis) and subscribes again.
+        "subscriber_health_seconds": 10.0,
         "health_check_interval": 30,
     },
     "web": {

@@ -31,6 +31,10 @@ from hero.services.store import STORE_ERRORS, RedisStore
 
 log = logging.getLogger(__name__)
 
+class SilentStore(Exception):
+    """The subscription heard nothing, not even its own PING's answer, for too long."""
+
+
 #: Longest pause between two attempts to re-subscribe after Redis went away.
 MAX_RESUBSCRIBE_BACKOFF = 1.0
 
@@ -65,6 +69,8 @@ class Cluster:
         self._pubsub: Any = None
         self._greenlets: list[gevent.Greenlet] = []
         self._running = False
+        self._health_seconds = store.settings.subscriber_health_seconds
+        self._last_heard = self._last_ping = time.monotonic()
         #: Messages dropped as forged, altered, stale or replayed (a count, for tests and status).
         self.dropped = 0
         self.register("log", _log_line)
@@ -193,6 +199,7 @@ class Cluster:
     # --- the subscriber -------------------------------------------------------------------------
 
     def _subscribe(self) -> Any:
+        self._last_heard = self._last_ping = time.monotonic()
         pubsub = self._subscriber.pubsub()
         pubsub.subscribe(self.channel)
         # NOTE: wait for the confirmation, so a message published right after start() is heard.
@@ -220,9 +227,13 @@ class Cluster:
                     self._pubsub = self._subscribe()
                     log.info("cluster: re-subscribed to %s", self.channel)
                     self._run_reconnect_hooks()
-                message = self._pubsub.get_message(timeout=1.0)
+                message = self._pubsub.get_message(timeout=min(1.0, self._health_seconds / 4))
+                if message:
+                    self._last_heard = time.monotonic()
+                else:
+                    self._check_health()
                 backoff = 0.05
-            except STORE_ERRORS + (HeroError, OSError) as error:  # NOTE: mypy rejects a starred tuple
+            except STORE_ERRORS + (HeroError, OSError, SilentStore) as error:  # NOTE: mypy rejects a starred tuple
                 if self._pubsub is not None:
                     log.warning("cluster: lost the subscription to %s (%s); re-subscribing",
                                 self.channel, type(error).__name__)
@@ -232,6 +243,16 @@ class Cluster:
                 continue
             if message and message.get("type") == "message":
                 self.receive(message["data"])
+
+    def _check_health(self) -> None:
+        """PING on the subscription when it has been quiet; raise :class:`SilentStore` when not even
+        the PONG came back within ``subscriber_health_seconds`` (a blackholed Redis never says so)."""
+        now = time.monotonic()
+        if now - self._last_heard > self._health_seconds:
+            raise SilentStore(f"nothing heard for {self._health_seconds:g}s")
+        if now - self._last_ping > self._health_seconds / 3:
+            self._last_ping = now
+            self._pubsub.ping()
 
     def _run_reconnect_hooks(self) -> None:
         for hook in self.reconnect_hooks:

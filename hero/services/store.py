@@ -60,7 +60,9 @@ class RedisSettings:
     max_connections: int = 64
     pool_timeout: float = 2.0
     #: Read timeout of the client used for pub/sub and blocking pops.
-    blocking_socket_timeout: float | None = None
+    blocking_socket_timeout: float | None = 30.0
+    #: Silence after which the subscriber calls its subscription lost (hero.services.cluster).
+    subscriber_health_seconds: float = 10.0
     health_check_interval: int = 30
 
     @classmethod

@@ -74,3 +74,31 @@ def test_requests_needing_a_blackholed_redis_fail_fast_and_the_rest_keep_working
 
     ip("netns", "exec", namespace.name, "ip", "link", "set", namespace.link, "up")
     wait_for(lambda: requests.get(save, timeout=5).status_code == 200, timeout=15, interval=0.5)
+
+
+def test_the_subscriber_notices_a_silent_redis_and_subscribes_again(boot_hero, blackholed_redis, caplog):
+    url, namespace = blackholed_redis
+    api = boot_hero({"redis": {"url": url, "subscriber_health_seconds": 2.0},
+                     "web": {"enabled": False}, "socket": {"enabled": False}})
+    heard: list[str] = []
+    api.cluster.register("test.record", heard.append)
+    api.cluster.do("test.record", ["before"])
+    wait_for(lambda: heard == ["before"])
+
+    ip("netns", "exec", namespace.name, "ip", "link", "set", namespace.link, "down")
+    started = time.monotonic()
+    with caplog.at_level("WARNING", logger="hero.services.cluster"):
+        wait_for(lambda: any("lost the subscription" in record.getMessage() for record in caplog.records),
+                 timeout=10, interval=0.2)
+    assert time.monotonic() - started < 6.0  # within subscriber_health_seconds and a poll or two
+
+    ip("netns", "exec", namespace.name, "ip", "link", "set", namespace.link, "up")
+
+    def after() -> bool:
+        try:
+            api.cluster.do("test.record", ["after"])
+        except redis.exceptions.RedisError:
+            return False
+        return "after" in heard
+
+    wait_for(after, timeout=20, interval=1.0)
