@@ -105,6 +105,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "compress": False,
         #: Static files: seconds in ``Cache-Control: max-age=<n>, must-revalidate, public``.
         "file_cache_seconds": 60,
+        #: Largest public file the WebSocket/TCP ``file`` verb sends in one message (larger: 413).
+        "max_file_read_bytes": 10 * 1024 * 1024,
+        #: Longest public-file path hero looks up (longer: 404, before touching the disk).
+        "max_file_path_chars": 4096,
         #: Static files: serve symlinks in ``public/`` whose target lies outside it (``..`` never works).
         "follow_symlinks_outside_root": False,
         "upload_dir": None,

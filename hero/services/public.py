@@ -63,7 +63,8 @@ class StaticFiles:
     max_read_bytes: int = 10 * 1024 * 1024
 
     def __init__(self, root: Path, *, cache_seconds: int = 60, compress: bool = False,
-                 follow_symlinks_outside_root: bool = False) -> None:
+                 follow_symlinks_outside_root: bool = False, max_read_bytes: int | None = None,
+                 max_path_chars: int | None = None) -> None:
         self.root = Path(root)
         #: The root with every symlink resolved: what a served file's real path must stay under.
         self.real_root = os.path.realpath(self.root)
@@ -71,12 +72,17 @@ class StaticFiles:
         self.compress = compress
         self.follow_symlinks_outside_root = follow_symlinks_outside_root
         self.cache_control = f"max-age={self.cache_seconds}, must-revalidate, public"
+        if max_read_bytes is not None:
+            self.max_read_bytes = max_read_bytes
+        if max_path_chars is not None:
+            self.max_path_chars = max_path_chars
 
     @classmethod
     def from_config(cls, root: Path, web: Mapping[str, Any]) -> StaticFiles:
         """Built from the ``web`` config namespace (``file_cache_seconds``, ``compress``, ...)."""
         return cls(root, cache_seconds=web.get("file_cache_seconds", 60), compress=web.get("compress", False),
-                   follow_symlinks_outside_root=web.get("follow_symlinks_outside_root", False))
+                   follow_symlinks_outside_root=web.get("follow_symlinks_outside_root", False),
+                   max_read_bytes=web.get("max_file_read_bytes"), max_path_chars=web.get("max_file_path_chars"))
 
     @classmethod
     def for_folders(cls, roots: Sequence[Path], web: Mapping[str, Any]) -> StaticFiles | StaticChain:
