@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from hero.core.routes import RouteMatch, RouteTable
 from hero.errors import error_message, error_status
-from hero.servers.http.handler import HeroInput
+from hero.servers.http.request import HeroInput
 from hero.servers.http.params import BodyError, ParamReader, Uploads, merge
 from hero.servers.http.render import JSON_TYPE, Renderer, status_line
 

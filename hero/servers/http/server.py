@@ -24,7 +24,8 @@ from hero.core.routes import Route, RouteTable
 from hero.errors import BootError
 from hero.servers.base import Server, WebSocketSeam
 from hero.servers.http.app import HttpApp
-from hero.servers.http.handler import HeroHandler, HeroWSGIServer, HttpLimits
+from hero.servers.http.handler import HeroHandler, HeroWSGIServer
+from hero.servers.http.request import HttpLimits
 from hero.services.public import PublicFiles, StaticFiles
 
 if TYPE_CHECKING:
