@@ -24,7 +24,8 @@ from hero.errors import error_message
 from hero.servers.base import Server, UpgradeRequest
 from hero.servers.websocket.events import WEBSOCKET_VERBS, MessageRouter
 from hero.servers.websocket.handshake import Refusal, check_upgrade
-from hero.servers.websocket.session import GOING_AWAY, Limits, WebSocketSession
+from hero.servers.websocket.frames import GOING_AWAY, Limits
+from hero.servers.websocket.session import WebSocketSession
 
 if TYPE_CHECKING:
     from hero.config import Namespace
