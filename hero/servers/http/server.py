@@ -15,11 +15,13 @@ from __future__ import annotations
 import logging
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gevent
 from gevent.pool import Pool
 
+from hero.config import Namespace
+from hero.container import Api
 from hero.core.routes import Route, RouteTable
 from hero.errors import BootError
 from hero.servers.base import Server, WebSocketSeam
@@ -27,10 +29,6 @@ from hero.servers.http.app import HttpApp
 from hero.servers.http.handler import HeroHandler, HeroWSGIServer
 from hero.servers.http.request import HttpLimits
 from hero.services.public import PublicFiles, StaticFiles
-
-if TYPE_CHECKING:
-    from hero.config import Namespace
-    from hero.container import Api
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +49,7 @@ class WebServer(Server):
         self.stopping = False
         #: The static engine of the app's public folder, and of each ``dir`` route by its index.
         self.public_files: PublicFiles = api.public
-        self.mounts: dict[int, Any] = {route.index: self._mount(route) for route in self.routes.routes
+        self.mounts: dict[int, StaticFiles] = {route.index: self._mount(route) for route in self.routes.routes
                                        if route.dir is not None}
         self.app = HttpApp(self)
         ws_config = api.config.websocket
@@ -65,7 +63,7 @@ class WebServer(Server):
 
     # --- parts built at boot ------------------------------------------------------------------
 
-    def _mount(self, route: Route) -> Any:
+    def _mount(self, route: Route) -> StaticFiles:
         """The static engine of a ``dir`` route (relative dirs are below the app root); a missing
         folder fails the boot rather than the first request."""
         directory = Path(route.dir or "")

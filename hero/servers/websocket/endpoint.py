@@ -18,18 +18,16 @@ import socket
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
+from hero.config import Namespace
+from hero.container import Api
 from hero.errors import error_message
 from hero.servers.base import Server, UpgradeRequest
 from hero.servers.websocket.events import WEBSOCKET_VERBS, MessageRouter
 from hero.servers.websocket.handshake import Refusal, check_upgrade
 from hero.servers.websocket.frames import GOING_AWAY, Limits
 from hero.servers.websocket.session import WebSocketSession
-
-if TYPE_CHECKING:
-    from hero.config import Namespace
-    from hero.container import Api
 
 log = logging.getLogger(__name__)
 
