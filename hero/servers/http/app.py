@@ -1,4 +1,4 @@
-"""hero's WSGI application (PROTOCOL §2): health checks, hosts, CORS, static files, and the API.
+"""hero's WSGI application (docs/http.md): health checks, hosts, CORS, static files, and the API.
 
     status, headers, body = app.respond(environ)
 

@@ -1,4 +1,4 @@
-"""Turning a finished action into HTTP bytes (PROTOCOL §2 "Response", "Headers", "JSONP").
+"""Turning a finished action into HTTP bytes: the response, its headers, JSONP (docs/http.md).
 
 Everything that does not change per request (the fixed headers, the metadata switches, the
 padding) is worked out once at boot; per request this adds the metadata blocks, encodes with
@@ -21,7 +21,7 @@ from hero.runtime.json import dumps
 log = logging.getLogger(__name__)
 
 JSON_TYPE = ("Content-Type", "application/json; charset=utf-8")
-#: A JSONP callback: a dotted JavaScript identifier of at most 4 parts of 64 characters (reliability C1).
+#: A JSONP callback: a dotted JavaScript identifier of at most 4 parts of 64 characters (docs/limits.md).
 CALLBACK = re.compile(r"[A-Za-z_$][\w$]{0,63}(?:\.[A-Za-z_$][\w$]{0,63}){0,3}", re.ASCII)
 
 

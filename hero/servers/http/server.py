@@ -1,11 +1,13 @@
-"""The web server (PROTOCOL §2): gevent's WSGIServer with hero's strict handler, and the WebSocket hook.
+"""The web server (docs/http.md): gevent's WSGIServer with hero's strict handler, and the WebSocket hook.
 
     server = WebServer(api, api.config.web)
     server.start()            # listens on web.bind:web.port (0 → a free port)
     server.url                # "http://127.0.0.1:8080"
     server.stop(timeout=5)    # stop accepting, let requests in flight finish, close the rest
 
-The pieces: :mod:`hero.servers.http.handler` (bytes → a checked WSGI environ),
+The pieces: :mod:`hero.servers.http.handler` (one connection: deadlines, keep-alive, the WSGI
+environ), :mod:`hero.servers.http.request` (bytes → a checked request),
+:mod:`hero.servers.http.writer` (responses written at the end of the loop's turn),
 :mod:`hero.servers.http.app` (environ → status, headers, body), :mod:`hero.core.routes` (the route
 table), :mod:`hero.servers.http.params` (query and bodies), :mod:`hero.servers.http.render`
 (JSON answers). Static files are :mod:`hero.services.public`'s.

@@ -1,14 +1,16 @@
-"""WebSockets on the web port (PROTOCOL §3), built on wsproto inside hero's pywsgi handler.
+"""WebSockets on the web port (docs/websocket.md), built on wsproto inside hero's pywsgi handler.
 
-The web server builds one :class:`WebSocketEndpoint` when ``websocket.enabled`` and hands it every
-request for ``websocket.path`` that asks for an upgrade:
+``hero.process`` builds one :class:`WebSocketEndpoint` when ``websocket.enabled`` and attaches it to
+the web server (``attach_websocket``), which hands it every request for ``websocket.path`` that asks
+for an upgrade:
 
     endpoint = WebSocketEndpoint(api, api.config.websocket, web_server)
     endpoint.handle(handler)       # answers the handshake, then serves the socket until it closes
     endpoint.stop(timeout)         # in-flight actions finish, then every socket closes with 1001
 
-The handshake is checked here (``ws_handshake``), the frames are read and written by one
-:class:`~hero.servers.websocket.session.WebSocketSession` per socket, and what messages mean is
+The handshake is checked by :mod:`hero.servers.websocket.handshake`, the frames are read by one
+:class:`~hero.servers.websocket.session.WebSocketSession` per socket (and written by its
+:class:`~hero.servers.websocket.frames.FrameWriter` side), and what messages mean is
 :class:`~hero.servers.websocket.events.MessageRouter`'s business.
 """
 from __future__ import annotations

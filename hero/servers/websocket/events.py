@@ -1,4 +1,4 @@
-"""What a WebSocket client's messages mean (PROTOCOL §3): actions, verbs, and the replies.
+"""What a WebSocket client's messages mean (docs/websocket.md): actions, verbs, and the replies.
 
     {"event": "action", "params": {"action": "randomNumber"}, "messageId": 1}  → the action's reply
     {"event": "roomAdd", "room": "lobby", "messageId": 2}                     → {"status": "OK", ...}

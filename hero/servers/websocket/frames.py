@@ -51,7 +51,7 @@ _UNSENDABLE = frozenset({1005, 1006, 1015})
 
 @dataclass(frozen=True)
 class Limits:
-    """The ``websocket`` config values one session needs."""
+    """The ``websocket`` config values one session needs (docs/limits.md)."""
 
     max_message_bytes: int = 1_048_576
     ping_interval: float = 20.0

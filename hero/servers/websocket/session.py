@@ -124,7 +124,7 @@ class WebSocketSession(FrameWriter, InlineReading):
             if not data:
                 return None
             if self._failed:
-                continue  # NOTE: drained so the close frame is not lost to a RST (stack-notes)
+                continue  # NOTE: drained so the close frame is not lost to a RST (see FrameWriter._send_close)
             self.ws.receive_data(data)
             outcome = self._handle_events(me)
             if outcome is not True:
