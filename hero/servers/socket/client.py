@@ -37,7 +37,7 @@ GOODBYE = {"status": "Bye!", "context": "api"}
 class SocketClient(LineWriter, InlineReading):
     """One TCP client: its framing, its in-flight actions, and (through :class:`LineWriter`) its replies."""
 
-    def __init__(self, server: Server, sock: socket.socket, address: Any, *, direct: bool = True) -> None:
+    def __init__(self, server: Server, sock: socket.socket, address: Any, *, direct: bool) -> None:
         # NOTE: typed by the base class (the listener module imports this one); ``direct`` is
         # False under TLS, where every write goes through the writer greenlet.
         super().__init__(sock, address, server.config, direct=direct)
