@@ -13,7 +13,7 @@ import time
 from typing import Any, cast
 
 import gevent
-from gevent.pywsgi import WSGIHandler, format_date_time
+from gevent.pywsgi import WSGIHandler, WSGIServer, format_date_time
 
 from hero.servers.http.request import HttpLimits
 from hero.servers.loopio import DueAtTurnEnd
@@ -44,7 +44,7 @@ class TurnEndWriter(DueAtTurnEnd, WSGIHandler):
     provided_date: bool | None
     limits: HttpLimits
 
-    def __init__(self, sock: Any, address: Any, server: Any) -> None:
+    def __init__(self, sock: Any, address: Any, server: WSGIServer) -> None:
         super().__init__(sock, address, server)
         #: Small response bytes waiting for the end of this turn of the event loop (see at_turn_end).
         self._outbox = bytearray()
