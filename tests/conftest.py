@@ -3,39 +3,14 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import os  # noqa: E402
-import shutil  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 
 import pytest  # noqa: E402
 import redis  # noqa: E402
 
 from hero.services.store import RedisSettings, RedisStore  # noqa: E402
-
-#: Tests use their own database, flushed around each test.
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9")
-
-
-def require_redis(url: str = REDIS_URL) -> None:
-    """Skip (on a laptop) or fail (under CI=true) when no Redis answers at ``url``."""
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping()
-    except redis.exceptions.RedisError as error:
-        message = f"no Redis answers at {url} ({error}); start one with `redis-server`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def require_tool(name: str, hint: str = "") -> str:
-    """The path of program ``name``; skip (on a laptop) or fail (under CI=true) when it is missing."""
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} is not installed" + (f"; {hint}" if hint else "")
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+from tests.support.apps import APP_ROOT  # noqa: E402
+from tests.support.needs import REDIS_URL, require_redis  # noqa: E402
 
 
 @pytest.fixture
@@ -61,10 +36,6 @@ def store(request: pytest.FixtureRequest) -> Iterator[RedisStore]:
     built.close()
 
 
-#: The example app at the repository root: what the tests boot.
-APP_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
 @pytest.fixture
 def boot_hero(request: pytest.FixtureRequest) -> Iterator:
     """Return ``boot(overrides=None, redis=False, environ=None) -> Api``: the example app in the test
@@ -88,3 +59,4 @@ def boot_hero(request: pytest.FixtureRequest) -> Iterator:
     yield boot
     for process in reversed(processes):
         process.stop()
+

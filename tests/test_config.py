@@ -5,7 +5,7 @@ import pytest
 
 from hero.config import load_config
 from hero.errors import ConfigError
-from tests.apps import write_app
+from tests.support.apps import write_app
 
 APP_CONFIG = '''
 general = {"simultaneous_actions": 7, "server_name": "myapp"}

@@ -5,7 +5,7 @@ import pytest
 
 from hero.errors import BootError
 from hero.process import Process
-from tests.apps import write_app
+from tests.support.apps import write_app
 
 NO_SERVERS = {"web": {"enabled": False}, "socket": {"enabled": False}}
 

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.apps import free_port
-from tests.conftest import APP_ROOT
+from tests.support.apps import APP_ROOT, free_port
 
 #: Where the screenshots and server logs of these tests go.
 ARTIFACTS = Path(os.environ.get("HERO_TEST_ARTIFACTS") or Path(APP_ROOT, "tests", "artifacts")) / "browser"

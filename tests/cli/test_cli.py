@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import APP_ROOT
+from tests.support.apps import APP_ROOT
 
 
 def hero(*args: str, env: dict | None = None, cwd: str = APP_ROOT) -> subprocess.CompletedProcess:

@@ -14,8 +14,7 @@ import pytest
 import requests
 import websocket
 
-from tests.apps import free_port
-from tests.conftest import APP_ROOT
+from tests.support.apps import APP_ROOT, free_port
 
 
 def wait_until_up(port: int, process: subprocess.Popen, seconds: float = 20) -> None:

@@ -12,8 +12,7 @@ import time
 import pytest
 import requests
 
-from tests.apps import free_port
-from tests.conftest import APP_ROOT
+from tests.support.apps import APP_ROOT, free_port
 
 
 def start_hero(port: int, **env: str) -> subprocess.Popen:

@@ -19,7 +19,7 @@ from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
 from hero.tasks.task import JSONSerializer, TaskMiddleware
-from tests.apps import wait_for, write_app
+from tests.support.apps import wait_for, write_app
 
 #: The example app (the repository root) and the Redis the `redis_url` fixture flushes.
 APP_ROOT = str(Path(__file__).resolve().parents[2])

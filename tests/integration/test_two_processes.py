@@ -19,8 +19,8 @@ import gevent
 import pytest
 import redis
 
-from tests.apps import free_port, wait_for
-from tests.servers.test_socket import LineClient
+from tests.support.apps import free_port, wait_for
+from tests.support.lines import LineClient
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -7,7 +7,7 @@ import gevent
 import pytest
 
 from hero.runtime.deadlines import DeadlineExpired, Deadlines
-from tests.apps import wait_for
+from tests.support.apps import wait_for
 
 
 def test_an_overrun_is_interrupted_near_its_deadline():

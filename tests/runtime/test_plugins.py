@@ -11,7 +11,7 @@ import requests
 
 from hero.errors import BootError, ConfigError
 from hero.process import Process
-from tests.apps import write_app
+from tests.support.apps import write_app
 
 PLUGIN = {
     "actions/plugged.py": '''

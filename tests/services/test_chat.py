@@ -9,8 +9,7 @@ import pytest
 from hero.errors import ChatError
 from hero.services.chat import ChatMiddleware
 from hero.spec_helper import SpecHelper
-from tests.apps import wait_for
-from tests.conftest import APP_ROOT
+from tests.support.apps import APP_ROOT, wait_for
 
 pytestmark = pytest.mark.timeout(30)
 

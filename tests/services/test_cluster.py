@@ -22,8 +22,7 @@ from hero.errors import (
 )
 from hero.runtime.json import dumps
 from hero.spec_helper import SpecHelper
-from tests.apps import free_port, start_redis, wait_for
-from tests.conftest import APP_ROOT
+from tests.support.apps import APP_ROOT, free_port, start_redis, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,7 +10,7 @@ from gevent.server import StreamServer
 from hero.errors import error_message, error_status
 from hero.services.cache import Cache
 from hero.services.store import STORE_ERRORS, RedisSettings, RedisStore
-from tests.apps import free_port
+from tests.support.apps import free_port
 
 
 def test_describe_names_the_store_without_credentials():

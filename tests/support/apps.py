@@ -1,6 +1,7 @@
-"""Helpers for tests: throwaway apps written into a folder, free ports, polling."""
+"""Helpers for tests: the example app, throwaway apps written into a folder, free ports, polling."""
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import textwrap
@@ -11,6 +12,9 @@ from typing import Any
 
 import gevent
 import redis
+
+#: The example app at the repository root: what the tests boot.
+APP_ROOT = str(Path(os.path.abspath(__file__)).parents[2])
 
 
 def write_app(root: Path, files: Mapping[str, str]) -> Path:

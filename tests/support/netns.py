@@ -1,17 +1,17 @@
 """A network namespace joined to this one by a veth pair, for faults loopback cannot show: a peer
 whose packets simply stop (its end of the link taken down), with no FIN and no RST.
 
-Needs root and iproute2; the traffic never leaves this machine. Tests skip without them.
+Needs root and iproute2; the traffic never leaves this machine. Tests skip without them (the
+``namespace`` fixture, tests/integration/conftest.py).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator
 from typing import NamedTuple
-
-import pytest
 
 
 class Namespace(NamedTuple):
@@ -28,7 +28,8 @@ def ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
 
 
-def _netns_available() -> str | None:
+def netns_unavailable() -> str | None:
+    """Why no network namespace can be made here (None when one can)."""
     if os.geteuid() != 0 or shutil.which("ip") is None:
         return "needs root and iproute2"
     probe = f"hero-probe-{os.getpid() % 100000}"
@@ -40,12 +41,9 @@ def _netns_available() -> str | None:
     return None
 
 
-@pytest.fixture
-def namespace() -> Iterator[Namespace]:
-    """A fresh namespace behind a veth pair, removed afterwards."""
-    reason = _netns_available()
-    if reason is not None:
-        pytest.skip(f"this fault needs a network namespace: {reason}")
+@contextlib.contextmanager
+def veth_namespace() -> Iterator[Namespace]:
+    """A fresh namespace behind a veth pair, removed afterwards (the ``namespace`` fixture)."""
     tag = os.getpid() % 100000
     name, here, there = f"hero-ns-{tag}", f"hva{tag}", f"hvb{tag}"
     subnet = f"10.231.{tag % 250}"

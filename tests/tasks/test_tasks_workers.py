@@ -11,7 +11,7 @@ from rq.job import Job, JobStatus
 
 from hero.errors import TaskError
 from hero.tasks.task import JSONSerializer, Task, TaskMiddleware
-from tests.apps import wait_for
+from tests.support.apps import wait_for
 
 pytestmark = pytest.mark.timeout(30)
 

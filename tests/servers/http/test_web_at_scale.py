@@ -9,7 +9,8 @@ import time
 import gevent
 import pytest
 import requests
-from web_support import boot_web, web_url
+
+from tests.support.web import boot_web, web_url
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -6,7 +6,8 @@ import socket
 
 import pytest
 import requests
-from web_support import UploadThenFail, boot_web, raw_exchange, status_of, web_url
+
+from tests.support.web import UploadThenFail, boot_web, raw_exchange, status_of, web_url
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -8,9 +8,9 @@ import time
 import gevent
 import pytest
 import requests
-from web_support import boot_web, raw_exchange, status_of, web_url
 
 from hero.errors import BootError
+from tests.support.web import boot_web, raw_exchange, status_of, web_url
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import requests
-from web_support import boot_web, web_url
+
+from tests.support.web import boot_web, web_url
 
 pytestmark = pytest.mark.timeout(30)
 

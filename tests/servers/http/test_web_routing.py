@@ -4,14 +4,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import requests
-from web_support import boot_web, raw_exchange, status_of, web_url
 
 from hero.core.routes import RouteTable
 from hero.errors import BootError
+from tests.support.apps import APP_ROOT
+from tests.support.web import boot_web, raw_exchange, status_of, web_url
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -193,7 +193,7 @@ def test_bad_routes_fail_the_boot(routes, message):
 
 def test_hero_routes_lists_the_table():
     result = subprocess.run([sys.executable, "-m", "hero", "routes", "--json"], capture_output=True, text=True,
-                            timeout=30, check=True, cwd=Path(__file__).resolve().parents[2])
+                            timeout=30, check=True, cwd=APP_ROOT)
     rows = json.loads(result.stdout)
     assert {"verb": "get, head", "path": "/api/status", "action": "status", "apiVersion": None,
             "matchTrailingPathParts": False, "dir": None} in rows

@@ -2,86 +2,13 @@
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import Callable, Iterator
-from typing import Any
 
 import gevent
 import pytest
 
+from tests.support.lines import LineClient
+
 pytestmark = pytest.mark.timeout(30)
-
-
-class LineClient:
-    """One raw socket to the TCP server; reads ``\\r\\n``-terminated JSON replies."""
-
-    def __init__(self, address: tuple[str, int], *, timeout: float = 5.0, sock: socket.socket | None = None) -> None:
-        self.sock = sock or socket.create_connection(address, timeout=timeout)
-        self.sock.settimeout(timeout)
-        self.buffer = b""
-        self.welcome = self.read()
-
-    def __repr__(self) -> str:
-        return f"LineClient({self.sock.getsockname()})"
-
-    def send(self, data: bytes | str) -> None:
-        self.sock.sendall(data.encode() if isinstance(data, str) else data)
-
-    def raw_line(self) -> bytes:
-        """The next line with its terminator; what is left (b"" at a clean EOF) when the server closed."""
-        while b"\r\n" not in self.buffer:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                rest, self.buffer = self.buffer, b""
-                return rest
-            self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\r\n")
-        return line + b"\r\n"
-
-    def read(self) -> dict[str, Any]:
-        line = self.raw_line()
-        if not line:
-            raise EOFError("the server closed the connection")
-        return json.loads(line)
-
-    def ask(self, line: str) -> dict[str, Any]:
-        """Send one line and read the next reply that is not a chat push."""
-        self.send(line + "\n")
-        return self.reply()
-
-    def reply(self) -> dict[str, Any]:
-        while True:
-            message = self.read()
-            if message.get("context") != "user":
-                return message
-
-    def closed_by_server(self) -> bool:
-        return self.raw_line() == b""
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@pytest.fixture
-def hero_socket(boot_hero) -> Iterator[Callable[..., tuple[Any, Callable[[], LineClient]]]]:
-    """``start(overrides=None, redis=False) -> (api, connect)``: a hero with its TCP server; connect() → LineClient."""
-    clients: list[LineClient] = []
-
-    def start(overrides: dict | None = None, **kwargs: Any):
-        layers = {"web": {"enabled": False}, **(overrides or {})}
-        api = boot_hero(layers, **kwargs)
-        address = api.servers["socket"].address
-
-        def connect() -> LineClient:
-            client = LineClient(address)
-            clients.append(client)
-            return client
-
-        return api, connect
-
-    yield start
-    for client in clients:
-        client.close()
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 import gevent
 import pytest
 
-from tests.apps import wait_for
-from tests.servers.test_socket import LineClient, hero_socket  # noqa: F401 - the fixture is used by name
+from tests.support.apps import wait_for
+from tests.support.lines import LineClient
 
 pytestmark = pytest.mark.timeout(30)
 

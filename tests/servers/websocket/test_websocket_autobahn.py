@@ -20,10 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_websocket import WsHero, ws_hero  # noqa: F401
 
 from hero.servers.websocket.events import MessageRouter
 from hero.servers.websocket.session import WebSocketSession
+from tests.support.ws import WsHero
 
 WSTEST = os.environ.get("WSTEST") or shutil.which("wstest")
 

@@ -8,9 +8,9 @@ import socket
 from collections.abc import Callable
 
 import pytest
-from test_websocket import RawClient, WsHero, ask, ws_hero  # noqa: F401
 
 from hero.servers.websocket.handshake import origin_allowed
+from tests.support.ws import RawClient, WsHero, ask
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -10,17 +10,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_websocket import WsHero, ws_hero  # noqa: F401
 
-from tests.apps import free_port
-from tests.conftest import require_tool
+from tests.support.apps import APP_ROOT, free_port
+from tests.support.needs import require_tool
+from tests.support.ws import WsHero
 
 pytestmark = pytest.mark.timeout(40)
 
-JAVASCRIPT = Path(__file__).resolve().parents[2] / "public" / "javascript"
+JAVASCRIPT = Path(APP_ROOT) / "public" / "javascript"
 CLIENT = JAVASCRIPT / "hero-client.js"
 MODULE = JAVASCRIPT / "hero-client.mjs"
-BUILD = Path(__file__).resolve().parents[2] / "scripts" / "build-client"
+BUILD = Path(APP_ROOT) / "scripts" / "build-client"
 
 
 def run_node(script: str, tmp_path: Path, *args: str, name: str = "client_test.js") -> dict:

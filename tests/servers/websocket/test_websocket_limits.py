@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 import pytest
 import websocket
-from test_websocket import RawClient, WsHero, ask, close_code, receive, send, ws_hero  # noqa: F401
+
+from tests.support.ws import RawClient, WsHero, ask, close_code, receive, send
 
 pytestmark = pytest.mark.timeout(30)
 
