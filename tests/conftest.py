@@ -11,6 +11,7 @@ import redis  # noqa: E402
 from hero.services.store import RedisSettings, RedisStore  # noqa: E402
 from tests.support.apps import APP_ROOT  # noqa: E402
 from tests.support.needs import REDIS_URL, require_redis  # noqa: E402
+from tests.support.processes import Processes  # noqa: E402
 
 
 @pytest.fixture
@@ -60,3 +61,13 @@ def boot_hero(request: pytest.FixtureRequest) -> Iterator:
     for process in reversed(processes):
         process.stop()
 
+
+@pytest.fixture
+def processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Processes]:
+    """``processes.start(argv, env=..., cwd=..., ready=...) -> Subprocess``: programs the test runs (a
+    hero, a worker, gunicorn), their output in log files; each still running is stopped after the test
+    (SIGTERM, then SIGKILL for it and its children). Ask for ``redis_url`` first when they use Redis:
+    they are then stopped before it is flushed."""
+    started = Processes(tmp_path_factory.mktemp("processes"))
+    yield started
+    started.stop_all()
