@@ -1,4 +1,11 @@
-"""Shared fixtures. gevent is patched here, first, as at every entry point."""
+"""Shared fixtures. gevent is patched here, first, as at every entry point.
+
+tests/ mirrors hero/: core/, runtime/, services/, tasks/, cli/, builtin_actions/ and servers/{http,
+websocket,socket}/ test those packages in this process; integration/ runs several hero processes,
+subprocesses or network namespaces; browser/ drives Chromium; the repository-wide checks (layers,
+types, docs, README, published names) and the tests of hero/config.py and hero/process.py sit at
+the top. What the tests share is imported from tests/support/; fixtures live in conftest.py files.
+"""
 from gevent import monkey
 
 monkey.patch_all()

@@ -227,6 +227,12 @@ class Processes:
         return process
 
     def stop_all(self, timeout: float = 15.0) -> None:
-        """Stop every child still running, the last started first."""
+        """Stop every child still running, the last started first (all of them, even if one fails)."""
+        failures: list[BaseException] = []
         for process in reversed(self.started):
-            process.stop(timeout)
+            try:
+                process.stop(timeout)
+            except Exception as error:  # noqa: BLE001 - stop the others, then report it
+                failures.append(error)
+        if failures:
+            raise failures[0]

@@ -5,7 +5,7 @@ Autobahn's ``wstest`` is Python 2 code; install it outside the project and point
     $(pyenv prefix 2.7.18)/bin/python -m pip install virtualenv
     $(pyenv prefix 2.7.18)/bin/python -m virtualenv /tmp/autobahn
     /tmp/autobahn/bin/pip install autobahntestsuite==0.8.2
-    WSTEST=/tmp/autobahn/bin/wstest python -m pytest tests/servers/test_websocket_autobahn.py
+    WSTEST=/tmp/autobahn/bin/wstest python -m pytest tests/servers/websocket/test_websocket_autobahn.py
 
 Cases 1–7 and 10 (247 cases, ~10 s). Without ``WSTEST`` (or ``wstest`` on the PATH) the test skips.
 """
