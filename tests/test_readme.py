@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from hero.spec_helper import SpecHelper
-from tests.apps import write_app
-from tests.conftest import APP_ROOT
+from tests.support.apps import APP_ROOT, write_app
 
 README = Path(APP_ROOT, "README.md").read_text()
 BLOCK = re.compile(r"^## (?P<heading>.+?)$|^```(?P<lang>\w+)\n(?P<code>.*?)^```", re.M | re.S)

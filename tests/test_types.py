@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import APP_ROOT
+from tests.support.apps import APP_ROOT
 
 
 @pytest.mark.timeout(300)

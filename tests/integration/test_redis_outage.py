@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from tests.apps import free_port, start_redis, wait_for
+from tests.support.apps import free_port, start_redis, wait_for
 
 pytestmark = [pytest.mark.timeout(60),
               pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server to stop its own")]
