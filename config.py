@@ -7,7 +7,6 @@ production) overrides it there. The environment (PORT, REDIS_URL, HERO_<NS>__<KE
 general = {
     "server_name": "hero",
     "description": "hero's example application",
-    "filtered_params": ["password"],
     # NOTE: in every environment, as actionhero's generated config does: the pages in public/ and
     # the README's examples join this room, so it must exist on a fresh `python -m hero start`.
     "starting_chat_rooms": {"defaultRoom": {}},

@@ -226,6 +226,31 @@ def _check_values(values: Mapping[str, Any]) -> None:
         raise ConfigError(f"config logger.level must be debug, info, warning, error or critical, got {level!r}")
     if values["general"]["simultaneous_actions"] < 1:
         raise ConfigError("config general.simultaneous_actions must be at least 1")
+    _check_limits(values)
+
+
+#: Limits whose 0 means "off", documented as such (every other limit must be a positive number).
+ZERO_MEANS_OFF = frozenset({"general.max_blocking_time", "general.action_timeout"})
+
+
+def is_limit(key: str) -> bool:
+    """A bound hero enforces, by its name: ``max_*``, ``*_timeout``, ``*_bytes``, ``*_window``."""
+    name = key.rpartition(".")[2]
+    return name.startswith("max_") or name.endswith(("_timeout", "_bytes", "_window"))
+
+
+def _check_limits(values: Mapping[str, Any]) -> None:
+    """A limit set to 0 or less would turn a bound off (or make every request fail): refuse it,
+    naming the key. None keeps its meaning where the default allows it (e.g. the kernel's value)."""
+    for namespace, defaults in DEFAULTS.items():
+        for name in defaults:
+            key = f"{namespace}.{name}"
+            value = values[namespace].get(name)
+            if (not is_limit(key) or key in ZERO_MEANS_OFF or value is None or isinstance(value, bool)
+                    or not isinstance(value, (int, float))):
+                continue
+            if value <= 0:
+                raise ConfigError(f"config {key} is a limit and must be a positive number, got {value!r}")
 
 
 def plugin_root(name: str, entry: Mapping[str, Any], app_root: Path) -> Path:

@@ -17,15 +17,24 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "description": "a hero API server",
         #: This process's id in the cluster (None: host name and pid).
         "id": None,
-        #: Shared secret on every cluster message; messages without it are dropped.
-        "server_token": "change-me",
+        #: The secret every cluster message is signed with (HMAC-SHA256); unsigned, forged, stale or
+        #: replayed messages are dropped. Also ``HERO_CLUSTER_SECRET``. None: production on a shared
+        #: Redis refuses to boot; development and test use a built-in development secret.
+        "cluster_secret": None,
+        #: Seconds a cluster message stays acceptable after it was sent (the replay window).
+        "cluster_message_window": 30.0,
         "welcome_message": "Welcome to the hero api",
         "simultaneous_actions": 5,
         #: Seconds an action may run before it is killed with a 504 (per-action `timeout` wins).
         "action_timeout": 30.0,
         "disable_param_scrubbing": False,
         "missing_param_checks": [None, ""],
-        "filtered_params": [],
+        #: Params shown as [FILTERED] in log lines (exact names; dotted paths reach nested inputs).
+        "filtered_params": ["password", "passwd", "token", "access_token", "refresh_token", "secret",
+                            "client_secret", "authorization", "api_key", "apiKey", "cookie", "session"],
+        #: Answer an unexpected exception with its text (None: everywhere but production, which answers
+        #: "internal error" and an errorId that the log line carries too).
+        "expose_errors": None,
         "default_middleware_priority": 100,
         #: Seconds in-flight actions get to finish on SIGTERM/SIGINT.
         "shutdown_timeout": 30.0,
@@ -232,4 +241,5 @@ ENV_SHORTCUTS: dict[str, tuple[str, str]] = {
     "PORT": ("web", "port"),
     "HERO_SOCKET_PORT": ("socket", "port"),
     "REDIS_URL": ("redis", "url"),
+    "HERO_CLUSTER_SECRET": ("general", "cluster_secret"),
 }

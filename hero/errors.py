@@ -5,7 +5,7 @@ text in ``response["error"]`` and the status on the wire (HTTP) or nowhere (TCP,
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 
 class HeroError(Exception):
@@ -97,9 +97,12 @@ class StoreUnavailable(HeroError):
 
     status = 503
     message = "the backing store is unavailable"
-    #: The client library's exceptions that mean the same (``hero.services.store`` names Redis's):
-    #: any of them reaching a transport answers 503 with :func:`store_unavailable_message`.
-    causes: ClassVar[tuple[type[BaseException], ...]] = ()
+    @staticmethod
+    def reason(error: BaseException) -> str | None:
+        """hero's text when ``error`` (a client library's exception) means the store cannot serve
+        now, else None. ``hero.services.store`` replaces this with its knowledge of Redis's errors
+        (unreachable, timed out, out of memory, read-only, failing to persist)."""
+        return None
 
 
 # --- cache --------------------------------------------------------------------------------
@@ -167,7 +170,7 @@ def error_status(error: BaseException) -> int:
     """The HTTP status for an exception: its own ``status`` (or ``code``) when it is 100–599."""
     if isinstance(error, HeroError):
         return error.status
-    if _is_store_error(error):
+    if StoreUnavailable.reason(error) is not None:
         return StoreUnavailable.status
     for attribute in ("status", "code"):
         status = _int_status(getattr(error, attribute, None))
@@ -180,18 +183,11 @@ def error_message(error: BaseException) -> str:
     """The client-facing text for an exception; never a traceback."""
     if isinstance(error, HeroError):
         return error.message
-    if _is_store_error(error):
-        return store_unavailable_message(error)
+    reason = StoreUnavailable.reason(error)
+    if reason is not None:
+        return reason
     text = str(error)
     return text if text else type(error).__name__
-
-
-def store_unavailable_message(error: BaseException) -> str:
-    return f"the backing store (redis) is unavailable: {type(error).__name__}"
-
-
-def _is_store_error(error: BaseException) -> bool:
-    return isinstance(error, StoreUnavailable.causes)
 
 
 # --- the registries' coded errors (Sails' E_CONFLICT, E_INVALID, E_NOT_FOUND, E_USAGE) ---------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -40,6 +41,7 @@ from hero.services.cache import Cache
 from hero.services.chat import Chat
 from hero.services.cluster import Cluster, cluster_channel
 from hero.services.public import public_files
+from hero.services.signing import DEVELOPMENT_SECRET, MessageSigner
 from hero.services.stats import Stats
 from hero.services.store import STORE_ERRORS, RedisSettings, RedisStore
 from hero.tasks.queue import Tasks
@@ -62,10 +64,13 @@ def build_api(config: Config) -> Api:
     connections = Connections()
     processor = ActionProcessor(actions, deadlines=Deadlines(), simultaneous_actions=general.simultaneous_actions,
                                 action_timeout=general.action_timeout,
-                                filtered_params=tuple(general.filtered_params))
+                                filtered_params=tuple(general.filtered_params),
+                                expose_errors=config.env != "production" if general.expose_errors is None
+                                else bool(general.expose_errors))
     actions.runner = processor.run_inline
-    cluster = Cluster(store, connections, channel=cluster_channel(general.channel, store),
-                      token=general.server_token, server_id=identity, rpc_timeout=general.rpc_timeout,
+    signer = MessageSigner(cluster_secret(config, store), window=general.cluster_message_window)
+    cluster = Cluster(store, connections, channel=cluster_channel(general.channel, store), signer=signer,
+                      server_id=identity, rpc_timeout=general.rpc_timeout,
                       heartbeat_interval=general.peer_heartbeat_interval)
     connections.reach = cluster.apply_to_connection
     chat = Chat(store.client, connections, cluster, key=store.key, server_id=identity,
@@ -86,6 +91,26 @@ def build_api(config: Config) -> Api:
     # NOTE: "actions:<connection type>", beside the transports' own counters such as "web:requests"
     processor.listeners.append(lambda data: api.stats.increment(f"actions:{data.connection.type}"))
     return api
+
+
+def cluster_secret(config: Config, store: RedisStore) -> str:
+    """The secret cluster messages are signed with: ``general.cluster_secret`` (``HERO_CLUSTER_SECRET``).
+
+    Without one, a process on the embedded store needs none (no other process can hear it: a random
+    one serves), development and test share a built-in secret so local processes still form a
+    cluster, and production on a shared Redis refuses to boot.
+    """
+    secret = config.general.cluster_secret
+    if secret:
+        return str(secret)
+    if store.embedded:
+        return secrets.token_hex(32)
+    if config.env == "production":
+        raise BootError("general.cluster_secret (or HERO_CLUSTER_SECRET) must be set in production with a shared "
+                        "Redis: every process of the cluster signs its messages with it")
+    log.warning("cluster: no general.cluster_secret; signing cluster messages with hero's development secret "
+                "(set HERO_CLUSTER_SECRET before sharing this Redis with anything you do not trust)")
+    return DEVELOPMENT_SECRET
 
 
 def _wire_chat(chat: Chat, cluster: Cluster, connections: Connections, *, starting_rooms: Any) -> None:

@@ -48,7 +48,7 @@ class Secret(Action):
 def readme_app(tmp_path_factory):
     assert {"actions/greet.py", "actions/shout.py", "initializers/auth.py", "tasks/send_welcome.py"} <= set(FILES)
     root = write_app(tmp_path_factory.mktemp("readme"), {**FILES, "actions/secret.py": USES_AUTH})
-    helper = SpecHelper.boot(root)
+    helper = SpecHelper.boot(root, environ={})  # NOTE: the embedded store, whatever REDIS_URL the run has
     yield helper
     helper.stop()
 

@@ -50,6 +50,8 @@ class ActionData:
     #: actions: ``res.status(409)``, an exit's ``statusCode``); unlike ``connection.status`` it does
     #: not outlive the run on persistent connections.
     reply_status: int | None = None
+    #: The id of an unexpected error, in the answer (``errorId``) and in the log line.
+    error_id: str | None = None
 
     def __repr__(self) -> str:
         name = self.action.name if self.action else self.params.get("action")
@@ -69,6 +71,8 @@ class ActionData:
         if self.connection.status is not None:
             return self.connection.status
         if self.error is not None:
+            if self.reply_status is not None and self.reply_status >= 400:
+                return self.reply_status  # an error status the run chose for this exception (Sails' exits)
             return error_status(self.error)
         if self.reply_status is not None:
             return self.reply_status

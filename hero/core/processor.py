@@ -20,6 +20,7 @@ from hero.errors import (
     BlockedConnectionType,
     HeroError,
     ServerShuttingDown,
+    StoreUnavailable,
     TooManyPendingActions,
     error_message,
     error_status,
@@ -62,13 +63,16 @@ class ActionProcessor:
 
     def __init__(self, actions: ActionRegistry, *, deadlines: DeadlineWatcher | None = None,
                  simultaneous_actions: int = 5, action_timeout: float = 30.0,
-                 filtered_params: tuple[str, ...] = ()) -> None:
+                 filtered_params: tuple[str, ...] = (), expose_errors: bool = True) -> None:
         #: Handed to every action as ``data.api``; set by the wiring once the Api exists.
         self.api: Any = None
         self.actions = actions
         self.simultaneous_actions = simultaneous_actions
         self.action_timeout = action_timeout
         self.filtered_params = filtered_params
+        #: Answer an unexpected exception with its own text (development), or with "internal error"
+        #: and an ``errorId`` only (production).
+        self.expose_errors = expose_errors
         #: True once the process is stopping: new actions get 503.
         self.stopping = False
         #: Called with every finished ActionData (stats, exception reporters).
@@ -144,8 +148,16 @@ class ActionProcessor:
         data.connection.pending_actions -= 1
         self.in_flight -= 1
         data.duration_ms = (time.monotonic() - data.started_at) * 1000
-        if data.error is not None and "error" not in data.response:
-            data.response["error"] = error_message(data.error)
+        error = data.error
+        if error is not None and "error" not in data.response:
+            if _is_unexpected(error):
+                # NOTE: a bug's text may hold anything (paths, queries, data): production answers
+                # with an id the log line carries too, so the two can be matched.
+                data.error_id = uuid.uuid4().hex
+                data.response["errorId"] = data.error_id
+                data.response["error"] = error_message(error) if self.expose_errors else INTERNAL_ERROR
+            else:
+                data.response["error"] = error_message(error)
         self.log(data)
         for listener in self.listeners:
             try:
@@ -161,10 +173,12 @@ class ActionProcessor:
             return
         connection = data.connection
         log.log(
-            level, "[action @ %s] to=%s action=%s params=%s duration=%.1fms%s",
+            level, "[action @ %s] to=%s action=%s params=%s duration=%.1fms%s%s",
             connection.type, connection.remote_ip, data.action_name,
             filter_params(data.received_params or dict(data.params), self.filtered_params),
-            data.duration_ms, f" error={data.response.get('error')!r}" if "error" in data.response else "",
+            data.duration_ms, f" error={error_message(error)!r}" if error is not None else (
+                f" error={data.response.get('error')!r}" if "error" in data.response else ""),
+            f" errorId={data.error_id}" if data.error_id else "",
             exc_info=error if unexpected else None,
         )
 
@@ -183,6 +197,16 @@ class ActionProcessor:
         if "error" in data.response:
             raise HeroError(str(data.response["error"]))
         return data.response
+
+
+#: What production answers for an unexpected exception (its ``errorId`` names the log line).
+INTERNAL_ERROR = "internal error"
+
+
+def _is_unexpected(error: BaseException) -> bool:
+    """A bug rather than an answer: not one of hero's errors, not the store saying "not now", 5xx."""
+    return (not isinstance(error, HeroError) and StoreUnavailable.reason(error) is None
+            and error_status(error) >= 500)
 
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,

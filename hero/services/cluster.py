@@ -1,7 +1,8 @@
 """The cluster: every hero process on one Redis, joined by one pub/sub channel (``general.channel``).
 
 The channel carries chat (``messageType: "chat"``, see :mod:`hero.services.chat`) and RPC (``"do"`` /
-``"doResponse"``). Every message carries ``general.server_token``; others are dropped. One
+``"doResponse"``). Every message is signed with the cluster's secret (:mod:`hero.services.signing`);
+forged, altered, stale and replayed ones are dropped. One
 subscriber greenlet per process reads the channel, and re-subscribes when Redis comes back
 (pub/sub is at-most-once: what is published during an outage is lost).
 
@@ -11,7 +12,6 @@ subscriber greenlet per process reads the channel, and re-subscribes when Redis 
 """
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 import uuid
@@ -25,7 +25,8 @@ from gevent.event import AsyncResult
 from hero import errors
 from hero.core.connection import Connections
 from hero.errors import HeroError, RpcTimeout
-from hero.runtime.json import JSONError, dumps, loads
+from hero.runtime.json import dumps
+from hero.services.signing import MessageSigner, Refused
 from hero.services.store import STORE_ERRORS, RedisStore
 
 log = logging.getLogger(__name__)
@@ -37,12 +38,12 @@ MAX_RESUBSCRIBE_BACKOFF = 1.0
 class Cluster:
     """Publish to, listen on, and call functions across every process sharing the channel."""
 
-    def __init__(self, store: RedisStore, connections: Connections, *, channel: str, token: str, server_id: str,
-                 rpc_timeout: float = 5.0, heartbeat_interval: float = 5.0) -> None:
+    def __init__(self, store: RedisStore, connections: Connections, *, channel: str, signer: MessageSigner,
+                 server_id: str, rpc_timeout: float = 5.0, heartbeat_interval: float = 5.0) -> None:
         self.connections = connections
         self.store = store
         self.channel = channel
-        self.token = token
+        self.signer = signer
         self.server_id = server_id
         self.rpc_timeout = rpc_timeout
         self.heartbeat_interval = heartbeat_interval
@@ -64,7 +65,7 @@ class Cluster:
         self._pubsub: Any = None
         self._greenlets: list[gevent.Greenlet] = []
         self._running = False
-        #: Messages dropped for a wrong or missing token (a count, for tests and status).
+        #: Messages dropped as forged, altered, stale or replayed (a count, for tests and status).
         self.dropped = 0
         self.register("log", _log_line)
         self.register("connections.apply", connections.apply_here)
@@ -138,8 +139,7 @@ class Cluster:
 
     def publish(self, message: dict[str, Any]) -> None:
         """Send one message to every process (this one included); raises when Redis is unreachable."""
-        message = {**message, "serverToken": self.token, "serverId": self.server_id}
-        self.store.client.publish(self.channel, dumps(message))
+        self.store.client.publish(self.channel, self.signer.seal({**message, "serverId": self.server_id}))
 
     def apply_to_connection(self, connection_id: str, method: str | None = None, args: Any = None) -> dict[str, Any]:
         """actionhero's ``connections.apply``: act on a connection wherever it lives; its details back."""
@@ -241,22 +241,17 @@ class Cluster:
                 log.warning("cluster: a reconnect hook failed: %s", errors.error_message(error))
 
     def verified(self, raw: str | bytes) -> dict[str, Any] | None:
-        """One raw channel message as a dict, or None (logged and counted) when it is not JSON or
-        does not carry this cluster's token."""
+        """One raw channel message as a dict, or None (logged and counted) when it is not signed with
+        this cluster's secret, or is stale or replayed."""
         try:
-            message = loads(raw)
-        except JSONError as error:
-            log.warning("cluster: dropped a message that is not JSON (%s)", error)
-            return None
-        token = message.get("serverToken") if isinstance(message, dict) else None
-        if not isinstance(token, str) or not hmac.compare_digest(token.encode(), self.token.encode()):
+            return self.signer.open(raw)
+        except Refused as refused:
             self.dropped += 1
-            log.warning("cluster: dropped a message without this cluster's token")
+            log.warning("cluster: dropped a message: %s", refused)
             return None
-        return message
 
     def receive(self, raw: str | bytes) -> None:
-        """Handle one raw channel message: check the token, dispatch by ``messageType``."""
+        """Handle one raw channel message: check its signature, dispatch by ``messageType``."""
         message = self.verified(raw)
         if message is None:
             return

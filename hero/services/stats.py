@@ -10,7 +10,9 @@ from collections import Counter
 from typing import Any, cast
 
 import gevent
+import redis
 
+from hero.errors import error_message
 from hero.services.store import STORE_ERRORS, RedisStore
 
 log = logging.getLogger(__name__)
@@ -62,11 +64,11 @@ class Stats:
             for key, amount in pending.items():
                 pipe.hincrby(self.key, key, amount)
             pipe.execute()
-        except STORE_ERRORS:
+        except redis.exceptions.RedisError as error:  # NOTE: unreachable, or refusing (OOM, READONLY...)
             self._flushed -= pending
             for key, amount in pending.items():  # keep them for the next try
                 self.increment(key, amount)
-            log.warning("stats: could not flush to %s", self.store.describe())
+            log.warning("stats: could not flush to %s: %s", self.store.describe(), error_message(error))
 
     def start(self) -> None:
         if self._flusher is None:

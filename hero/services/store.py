@@ -21,7 +21,31 @@ log = logging.getLogger(__name__)
 
 #: Errors that mean "the store did not answer"; every transport answers them with a 503.
 STORE_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-StoreUnavailable.causes = STORE_ERRORS
+#: Redis's own refusals that mean "not now" rather than "your command is wrong": hero answers 503
+#: with its own text, never Redis's. redis-py raises a class of its own for most (and strips the
+#: code from the text); MISCONF stays a plain ResponseError that starts with its code.
+REFUSALS: tuple[tuple[type[BaseException], str], ...] = (
+    (redis.exceptions.OutOfMemoryError, "the backing store (redis) is out of memory"),
+    (redis.exceptions.ReadOnlyError, "the backing store (redis) is read-only (a replica, or failing over)"),
+    (redis.exceptions.BusyLoadingError, "the backing store (redis) is loading its data"),
+    (redis.exceptions.MasterDownError, "the backing store (redis) has lost its master"),
+)
+MISCONF = "the backing store (redis) cannot save its data (MISCONF)"
+
+
+def unavailable_reason(error: BaseException) -> str | None:
+    """hero's text for a Redis error that means the store cannot serve now; None for any other."""
+    for kind, text in REFUSALS:
+        if isinstance(error, kind):
+            return text
+    if isinstance(error, STORE_ERRORS):
+        return f"the backing store (redis) is unavailable: {type(error).__name__}"
+    if isinstance(error, redis.exceptions.ResponseError) and str(error).startswith("MISCONF"):
+        return MISCONF
+    return None
+
+
+StoreUnavailable.reason = staticmethod(unavailable_reason)  # type: ignore[method-assign]
 
 
 @dataclass

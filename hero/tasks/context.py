@@ -9,6 +9,9 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any, Protocol
 
+#: The one job function RQ may call in a hero worker (stored by name inside every hero job).
+PERFORM = "hero.tasks.perform"
+
 
 class JobRunner(Protocol):
     """What runs a job by task name (``hero.tasks.queue.Tasks``)."""

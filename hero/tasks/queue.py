@@ -28,7 +28,7 @@ from hero.config import Namespace
 from hero.errors import TaskError
 from hero.runtime import json as jsonutil
 from hero.services.store import STORE_ERRORS, RedisStore
-from hero.tasks.context import ProcessRunner, current_runner
+from hero.tasks.context import PERFORM, ProcessRunner, current_runner
 from hero.tasks.inspection import TaskInspection
 from hero.tasks.scheduler import Scheduler
 from hero.tasks.task import (
@@ -43,8 +43,6 @@ from hero.tasks.worker import GeventDeathPenalty, WorkerPool
 
 log = logging.getLogger(__name__)
 
-#: The one job function RQ imports.
-PERFORM = "hero.tasks.perform"
 
 _LIVE = (JobStatus.QUEUED.value, JobStatus.SCHEDULED.value, JobStatus.STARTED.value)
 

@@ -26,7 +26,7 @@ from rq.timeouts import BaseDeathPenalty
 from rq.worker import SimpleWorker, Worker, WorkerStatus
 
 from hero.services.store import STORE_ERRORS, RedisStore
-from hero.tasks.context import RUNNING, JobRunner
+from hero.tasks.context import PERFORM, RUNNING, JobRunner
 from hero.tasks.task import JSONSerializer
 
 log = logging.getLogger(__name__)
@@ -77,9 +77,32 @@ class GeventDeathPenalty(BaseDeathPenalty):
             self._timer = None
 
 
+class RefusedJob(Exception):
+    """A job that names another function than hero's: failed with this reason, never imported."""
+
+
+class HeroJob(Job):
+    """An RQ job that calls nothing but :data:`~hero.tasks.context.PERFORM`.
+
+    RQ imports whatever function a job names; anyone who can write to Redis could make a worker
+    import and run any code. A hero worker fails such a job with a clear reason instead, without
+    importing anything.
+    """
+
+    @property
+    def func(self) -> Any:
+        name = self.func_name
+        if name != PERFORM or self.instance is not None:
+            raise RefusedJob(f"refused: a hero worker runs only {PERFORM} jobs, not {name!r} (it was not imported)")
+        return super().func
+
+
 class _Heartbeats:
     """RQ gives a job ``timeout + 60`` s (hero worker: ``monitoring interval + 60``) past its last
-    heartbeat before calling it abandoned; hero makes the 60 ``tasks.heartbeat_grace``."""
+    heartbeat before calling it abandoned; hero makes the 60 ``tasks.heartbeat_grace``.
+    (Also where both of hero's workers get :class:`HeroJob` as their job class.)"""
+
+    job_class = HeroJob
 
     heartbeat_grace: int = 60
     #: A forking worker heart-beats every ``job_monitoring_interval`` while its horse works; a

@@ -97,7 +97,7 @@ def test_the_channel_names_the_database(helper: SpecHelper) -> None:
     assert helper.api.cluster.channel == expected
 
 
-def test_messages_without_the_token_are_dropped(helper: SpecHelper) -> None:
+def test_messages_not_signed_with_the_cluster_secret_are_dropped(helper: SpecHelper) -> None:
     cluster = helper.api.cluster
     calls: list[str] = []
     cluster.register("test.record", calls.append)
@@ -107,7 +107,7 @@ def test_messages_without_the_token_are_dropped(helper: SpecHelper) -> None:
     cluster.do("test.record", ["genuine"])
     wait_for(lambda: calls == ["genuine"])
     gevent.sleep(0.05)
-    assert calls == ["genuine"] and cluster.dropped == 1
+    assert calls == ["genuine"] and cluster.dropped == 2
 
 
 def test_connections_apply(helper: SpecHelper) -> None:

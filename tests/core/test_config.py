@@ -103,3 +103,26 @@ def test_config_is_read_only(app):
         config.web["port"] = 1  # type: ignore[index]
     with pytest.raises(AttributeError, match="web.nope"):
         config.web.nope  # noqa: B018
+
+
+@pytest.mark.parametrize("namespace, key", [
+    ("web", "max_body_bytes"), ("web", "header_timeout"), ("socket", "max_line_bytes"),
+    ("socket", "max_queued_messages"), ("websocket", "max_queued_bytes"), ("general", "max_sticky_params"),
+    ("redis", "socket_timeout"), ("general", "cluster_message_window"),
+])
+@pytest.mark.parametrize("value", [0, -1])
+def test_a_limit_of_zero_or_less_fails_the_boot_naming_it(tmp_path, namespace, key, value):
+    with pytest.raises(ConfigError, match=rf"config {namespace}\.{key} "):
+        load_config(tmp_path, env="test", overrides={namespace: {key: value}}, environ={})
+
+
+def test_every_limit_in_the_defaults_is_positive_and_zero_means_off_only_where_documented(tmp_path):
+    from hero.config import ZERO_MEANS_OFF, is_limit
+    from hero.defaults import DEFAULTS
+
+    limits = [f"{ns}.{key}" for ns, values in DEFAULTS.items() for key, value in values.items()
+              if is_limit(f"{ns}.{key}") and isinstance(value, (int, float)) and not isinstance(value, bool)]
+    assert len(limits) > 30
+    assert all(DEFAULTS[key.split(".")[0]][key.split(".")[1]] > 0 for key in limits)
+    config = load_config(tmp_path, env="test", overrides={"general": {"max_blocking_time": 0}}, environ={})
+    assert config.general.max_blocking_time == 0 and "general.max_blocking_time" in ZERO_MEANS_OFF

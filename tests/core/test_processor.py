@@ -339,3 +339,47 @@ def test_connection_details(helper):
     assert details["type"] == "testServer" and details["totalActions"] == 1 and details["pendingActions"] == 0
     assert set(details) == {"id", "fingerprint", "type", "remoteIP", "remotePort", "params", "connectedAt", "rooms",
                             "totalActions", "pendingActions"}
+
+
+@pytest.fixture(scope="module")
+def production(tmp_path_factory: pytest.TempPathFactory):
+    root = write_app(tmp_path_factory.mktemp("prod"), {"actions/test_actions.py": ACTIONS,
+                                                       "initializers/middlewares.py": INITIALIZER})
+    helper = SpecHelper.boot(root, overrides={"general": {"expose_errors": False}})
+    yield helper
+    helper.stop()
+
+
+def test_production_answers_an_unexpected_error_with_an_id_the_log_line_carries(production, caplog):
+    with caplog.at_level(logging.ERROR, logger="hero.action"):
+        response = production.run_action("raiser", kind="status")
+    assert response["error"] == "internal error"
+    assert len(response["errorId"]) == 32 and "with my own status" not in str(response)
+    lines = [record.getMessage() for record in caplog.records if record.name == "hero.action"]
+    assert len(lines) == 1 and f"errorId={response['errorId']}" in lines[0]
+    assert "with my own status" in lines[0]  # the log keeps what the client does not see
+
+
+def test_production_still_says_what_an_expected_error_is(production):
+    assert production.run_action("raiser", kind="teapot")["error"] == "I am a teapot"  # its own status: 418
+    assert production.run_action("raiser", kind="redis")["error"].startswith("the backing store (redis) is unavailable")
+    assert production.run_action("raiser")["error"] == "kind is a required parameter for this action"
+    assert "errorId" not in production.run_action("raiser", kind="teapot")
+
+
+def test_development_keeps_the_message_and_adds_the_id(helper):
+    response = helper.run_action("raiser", kind="plain")
+    assert response["error"] == "ValueError" and len(response["errorId"]) == 32
+
+
+def test_secrets_are_filtered_from_log_lines_by_default(tmp_path, caplog):
+    root = write_app(tmp_path, {"actions/test_actions.py": ACTIONS, "initializers/middlewares.py": INITIALIZER})
+    booted = SpecHelper.boot(root)
+    try:
+        with caplog.at_level(logging.INFO, logger="hero.action"):
+            booted.run_action("echo", a="shown", password="hunter2")
+        line = [record.getMessage() for record in caplog.records if record.name == "hero.action"][0]
+        assert "'password': '[FILTERED]'" in line and "hunter2" not in line and "shown" in line
+        assert {"token", "secret", "authorization", "api_key"} <= set(booted.api.config.general.filtered_params)
+    finally:
+        booted.stop()

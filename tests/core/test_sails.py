@@ -261,8 +261,11 @@ def test_exits_statuses_and_signals(api, helper):
 
     def ask(how):
         response = helper.request("/api/exits/demo", params={"how": how})
-        return response.status, {key: value for key, value in response.body.items()
-                                 if key not in ("serverInformation", "requesterInformation")}
+        body = {key: value for key, value in response.body.items()
+                if key not in ("serverInformation", "requesterInformation")}
+        assert ("errorId" in body) == (how == "boom")  # an unexpected exception, worded by hero
+        body.pop("errorId", None)
+        return response.status, body
 
     assert ask("raise-exit") == (404, {"error": "no such thing"})
     assert ask("signal") == (410, {"error": "gone", "why": "it went"})

@@ -65,8 +65,9 @@ class Processes:
     def __init__(self) -> None:
         self.started: list[subprocess.Popen] = []
 
-    def spawn(self, root: Path | str, *command: str, ready: str | None = None) -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, "-m", "hero", "--root", str(root), *command], env=hero_env(),
+    def spawn(self, root: Path | str, *command: str, ready: str | None = None,
+              env: dict[str, str] | None = None) -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, "-m", "hero", "--root", str(root), *command], env=hero_env(**(env or {})),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.started.append(proc)
         if ready is not None:
@@ -312,3 +313,22 @@ def test_a_job_stored_by_name_before_the_layout_moved_still_runs(processes, clie
     assert worker.wait(timeout=15) == 0
     assert fetch(client, old.id).return_value() == "hello from before"
     assert api.tasks.failed() == []
+
+
+def test_hero_worker_imports_no_code_a_job_names(processes, client, boot_hero, tmp_path):
+    # NOTE: anyone who can write to Redis can store a job naming any function; RQ would import and
+    # call it. A module that leaves a mark when imported, and os.system with a command, both refused.
+    (tmp_path / "planted.py").write_text(f"open({str(tmp_path / 'imported')!r}, 'w').close()\ndef run(): pass\n")
+    api = boot_hero({"web": {"enabled": False}, "socket": {"enabled": False},
+                     "tasks": {"workers": 0, "scheduler": False}}, redis=True)
+    queue = Queue("default", connection=client, serializer=JSONSerializer)
+    planted = queue.enqueue("planted.run")
+    command = queue.enqueue("os.system", f"touch {tmp_path / 'ran'}")
+    api.tasks.enqueue("sayHello", {"name": "after the bad ones"})
+    worker = processes.spawn(APP_ROOT, "worker", "--burst", env={"PYTHONPATH": f"{APP_ROOT}:{tmp_path}"})
+    assert worker.wait(timeout=15) == 0
+    assert not (tmp_path / "imported").exists() and not (tmp_path / "ran").exists()
+    errors = {job["id"]: job["error"] for job in api.tasks.failed()}
+    assert "refused: a hero worker runs only hero.tasks.perform jobs, not 'planted.run'" in errors[planted.id]
+    assert "not 'os.system'" in errors[command.id]
+    assert api.tasks.stats()["processed"] >= 1

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-from hero.errors import error_message
+from hero.errors import HeroError, error_message
 
 
 def reason(status: int) -> str:
@@ -21,6 +21,18 @@ def reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return f"Error {status}"
+
+
+def answer(data: Any, value: Any, status: int, default_error: str | None = None) -> None:
+    """Make ``value`` the run's answer with ``status``. An unexpected exception (not hero's) answered
+    with 500 or more becomes the run's error, so that hero words it as for any action (its message,
+    or ``internal error`` and an ``errorId`` in production) and logs it."""
+    data.reply_status = status
+    data.response.clear()
+    if isinstance(value, BaseException) and not isinstance(value, HeroError) and status >= 500:
+        data.error = value
+        return
+    data.response.update(body_of(value, status, default_error))
 
 
 def body_of(value: Any, status: int, default_error: str | None = None) -> dict[str, Any]:
@@ -124,10 +136,7 @@ class Response:
 
     def json(self, value: Any = None) -> None:
         """Answer with ``value`` (a dict; any other JSON value is sent as ``{"data": value}``)."""
-        status = self.status_code
-        self._data.reply_status = status
-        self._data.response.clear()
-        self._data.response.update(body_of(value, status))
+        answer(self._data, value, self.status_code)
         self.sent = True
 
     send = json

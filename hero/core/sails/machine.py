@@ -26,7 +26,8 @@ from hero.core.action import Action, ActionData
 from hero.core.params.inputs import MISSING, Input
 from hero.core.sails.classic import check_function, positional_count
 from hero.core.sails.docs import describe_exits
-from hero.core.sails.http import Request, Response, body_of
+from hero.core.sails.http import Request, Response
+from hero.core.sails.http import answer as respond
 from hero.errors import CodedError, HeroError
 
 TYPES = ("string", "number", "boolean", "json", "ref")
@@ -369,6 +370,5 @@ def answer(data: ActionData, res: Response, name: str, exit_: Mapping[str, Any],
         res.redirect(output, status)
         return
     res.status(status)
-    data.response.clear()
-    data.response.update(body_of(output, status, default_error=exit_.get("description") or name))
+    respond(data, output, status, exit_.get("description") or name)
     res.sent = True
