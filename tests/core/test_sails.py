@@ -669,3 +669,18 @@ def test_bad_sails_routes_stop_the_boot_naming_them(routes, problem):
     with pytest.raises(BootError) as failed:
         RouteTable.from_config(routes)
     assert problem in str(failed.value) and next(iter(routes)) in str(failed.value)
+
+
+def test_production_words_a_sails_server_error_as_any_bug(tmp_path):
+    write_app(tmp_path, {
+        "actions/leaky/classic.py": "def fn(req, res):\n    return res.server_error(RuntimeError('db password is x'))\n",
+        "actions/leaky/machine.py": "inputs = {}\n\ndef fn(inputs, exits):\n    raise RuntimeError('db password is x')\n",
+    })
+    helper = SpecHelper.boot(tmp_path, overrides={"general": {"expose_errors": False}})
+    try:
+        for identity in ("leaky/classic", "leaky/machine"):
+            response = helper.request(f"/api/{identity}")
+            assert (response.status, response.body["error"]) == (500, "internal error")
+            assert len(response.body["errorId"]) == 32
+    finally:
+        helper.stop()
