@@ -22,14 +22,12 @@ from gevent.event import Event
 
 from hero.config import Config, load_config
 from hero.container import Api, Initializer, server_id
-from hero.core.action import Action
 from hero.core.connection import Connections
 from hero.core.processor import ActionProcessor
-from hero.core.sails import identity_of, sails_definition
 from hero.core.sails.registry import SailsActionRegistry
-from hero.errors import BootError, CodedError, HeroError
+from hero.errors import BootError, HeroError
 from hero.runtime.deadlines import Deadlines
-from hero.runtime.loader import classes_below, classes_in, iter_modules
+from hero.runtime.loader import classes_below, load_actions
 from hero.runtime.logging import configure_logging
 from hero.runtime.monitor import watch_hub
 from hero.servers.base import Server
@@ -60,7 +58,7 @@ def build_api(config: Config) -> Api:
     identity = server_id(config)
     store = RedisStore(RedisSettings.from_mapping(config.redis))
     actions = SailsActionRegistry(missing_param_checks=general.missing_param_checks,
-                             scrub_params=not general.disable_param_scrubbing)
+                                  scrub_params=not general.disable_param_scrubbing)
     connections = Connections()
     processor = ActionProcessor(actions, deadlines=Deadlines(), simultaneous_actions=general.simultaneous_actions,
                                 action_timeout=general.action_timeout,
@@ -203,32 +201,14 @@ class ChatInitializer(Initializer):
         api.chat.create_starting_rooms(api.config.general.starting_chat_rooms)
 
 
-def load_actions(config: Config, registry: SailsActionRegistry) -> None:
-    """Every action file of the app (and its plugins, after hero's own): each Action class it defines,
-    and its Sails-style action (a machine definition, or ``fn(req, res)``) under its path's identity."""
-    for namespace, directory in [("builtin_actions", BUILTIN_ACTIONS), *config.sources("actions")]:
-        count = 0
-        for module, path in iter_modules(directory, namespace):
-            for action_class in classes_in(module, Action):
-                registry.add(action_class, source=str(path))
-                count += 1
-            definition = sails_definition(module)
-            if definition is not None:
-                try:
-                    registry._register(definition, identity_of(directory, path), force=False, source=str(path))
-                except CodedError as error:
-                    raise BootError(f"{path}: {error.message}") from error
-                count += 1
-        log.debug("loaded %d actions from %s", count, directory)
-
-
 class ActionsInitializer(Initializer):
     name = "actions"
     load_priority = 410
 
     def initialize(self, api: Api) -> None:
-        load_actions(api.config, api.actions)
-        api.actions.loader = lambda registry: load_actions(api.config, registry)
+        sources = [("builtin_actions", BUILTIN_ACTIONS), *api.config.sources("actions")]
+        load_actions(sources, api.actions)
+        api.actions.loader = lambda registry: load_actions(sources, registry)  # api.actions.reload()
 
     def start(self, api: Api) -> None:
         api.actions.check_middleware()

@@ -360,6 +360,8 @@ def run_machine(action: Action, data: ActionData, fn: Callable[..., Any], argume
         name, output = "success", result
     if res.sent:
         return  # env.res answered already
+    if name not in exits:
+        raise RuntimeError(f"action {action.name} has no exit `{name}` (it has {', '.join(sorted(exits))})")
     answer(data, res, name, exits[name], output)
 
 

@@ -46,9 +46,9 @@ class SailsActionRegistry(ActionRegistry):
         """Register ``action`` as ``identity``: an Action class, a function ``fn(req, res)``, or a machine
         definition (a dict or a module with ``fn``). E_CONFLICT when the identity exists and ``force``
         is false (with ``force`` every version of it is replaced); E_INVALID for anything else."""
-        instances = self._register(action, identity, force=force, source=IN_CODE)
+        instance = self._register(action, identity, force=force, source=IN_CODE)
         self.registered[identity] = dict(self.versions[identity])
-        return instances
+        return instance
 
     register_action = register
 
@@ -101,7 +101,7 @@ class SailsActionRegistry(ActionRegistry):
                     if name not in self.middleware:
                         raise BootError(f"{fresh.sources[(action.name, action.version)]}: action {action.name} "
                                         f"lists middleware {name!r}, which is not registered")
-        except BaseException as error:
+        except Exception as error:
             if cb is None:
                 raise
             cb(error)
