@@ -66,11 +66,11 @@ class Request:
         #: Every param the action was called with (query, body and route captures on HTTP).
         self.params: dict[str, Any] = {key: value for key, value in source.items() if key != "action"}
         environ = connection.extra.get("environ") or {}
-        #: Request headers by lowercase name (HTTP and virtual requests; empty on TCP).
+        #: Request headers by lowercase name (HTTP and virtual requests; empty on WebSocket and TCP).
         self.headers: dict[str, str] = _headers(environ)
         #: The HTTP method (``GET`` on WebSocket and TCP, which have none).
         self.method: str = str(connection.extra.get("method") or "GET").upper()
-        #: The path as the client requested it (HTTP), else ``/<identity>``.
+        #: The path as the client requested it (HTTP, virtual requests), else ``/<identity>``.
         self.path: str = str(environ.get("hero.path") or environ.get("PATH_INFO") or f"/{data.action_name}")
         self.ip = connection.remote_ip
 
