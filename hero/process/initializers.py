@@ -7,10 +7,9 @@ from pathlib import Path
 import gevent
 
 from hero.container import Api, Initializer
-from hero.core.action import Action
 from hero.errors import BootError
 from hero.process.wiring import build_servers
-from hero.runtime.loader import classes_below
+from hero.runtime.loader import classes_below, load_actions
 from hero.services.store import STORE_ERRORS
 from hero.tasks.task import Task
 
@@ -85,12 +84,9 @@ class ActionsInitializer(Initializer):
     load_priority = 410
 
     def initialize(self, api: Api) -> None:
-        for namespace, directory in [("builtin_actions", BUILTIN_ACTIONS), *api.config.sources("actions")]:
-            count = 0
-            for action_class, path in classes_below(directory, namespace, Action):
-                api.actions.add(action_class, source=str(path))
-                count += 1
-            log.debug("loaded %d actions from %s", count, directory)
+        sources = [("builtin_actions", BUILTIN_ACTIONS), *api.config.sources("actions")]
+        load_actions(sources, api.actions)
+        api.actions.loader = lambda registry: load_actions(sources, registry)  # api.actions.reload()
 
     def start(self, api: Api) -> None:
         api.actions.check_middleware()

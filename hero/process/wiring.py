@@ -11,13 +11,14 @@ from typing import Any
 
 from hero.config import Config
 from hero.container import Api, server_id
-from hero.core.action import ActionRegistry
 from hero.core.connection import Connections
 from hero.core.processor import ActionProcessor
+from hero.core.sails.registry import SailsActionRegistry
 from hero.errors import BootError
 from hero.runtime.deadlines import Deadlines
 from hero.servers.base import Server
 from hero.servers.http.server import WebServer
+from hero.servers.http.virtual import VirtualRequests
 from hero.servers.socket.server import SocketServer
 from hero.servers.websocket.endpoint import WebSocketEndpoint
 from hero.services.cache import Cache
@@ -37,8 +38,8 @@ def build_api(config: Config) -> Api:
     general = config.general
     identity = server_id(config)
     store = RedisStore(RedisSettings.from_mapping(config.redis))
-    actions = ActionRegistry(missing_param_checks=general.missing_param_checks,
-                             scrub_params=not general.disable_param_scrubbing)
+    actions = SailsActionRegistry(missing_param_checks=general.missing_param_checks,
+                                  scrub_params=not general.disable_param_scrubbing)
     connections = Connections()
     processor = ActionProcessor(actions, deadlines=Deadlines(), simultaneous_actions=general.simultaneous_actions,
                                 action_timeout=general.action_timeout,
@@ -65,6 +66,7 @@ def build_api(config: Config) -> Api:
         server_id=identity,
     )
     processor.api = tasks.api = api
+    api.requester = VirtualRequests(api)
     # NOTE: "actions:<connection type>", beside the transports' own counters such as "web:requests"
     processor.listeners.append(lambda data: api.stats.increment(f"actions:{data.connection.type}"))
     return api

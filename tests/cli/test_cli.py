@@ -96,3 +96,26 @@ def test_generate_a_task_that_the_app_loads(tmp_path):
     result = hero("--root", str(tmp_path), "tasks", "--json")
     assert result.returncode == 0, result.stderr
     assert "nightlyReport" in result.stdout
+
+
+def test_generate_a_sails_action_whose_own_test_passes(tmp_path):
+    assert hero("--root", str(tmp_path), "generate", "project", "myapp").returncode == 0
+    project = tmp_path / "myapp"
+    result = hero("--root", str(project), "generate", "action", "--sails", "user/create", "--description", "makes users")
+    assert result.returncode == 0, result.stderr
+    assert (project / "actions" / "user" / "create.py").is_file()
+    assert (project / "tests" / "test_user_create.py").is_file()
+    listed = json.loads(hero("--root", str(project), "actions", "--json").stdout)
+    (entry,) = [entry for entry in listed if entry["name"] == "user/create"]
+    assert entry["sails"] == "machine" and entry["exits"]["notFound"]["statusCode"] == 404
+    assert entry["description"] == "makes users"
+    # the generated test goes through the pytest plugin's spec_helper.request
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=project,
+                           capture_output=True, text=True, timeout=120)
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "4 passed" in tests.stdout
+    again = hero("--root", str(project), "generate", "action", "--sails", "user/create")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    bad = hero("--root", str(project), "generate", "action", "--sails", "/user//create")
+    assert bad.returncode == 1 and "is invalid" in bad.stderr
+    assert hero("--root", str(project), "generate", "task", "--sails", "x/y").returncode == 1

@@ -219,8 +219,8 @@ class HttpApp:
             return self.file_request(environ, self.web.mounts[route.index], match.file or "", headers)  # type: ignore[union-attr]
         if route is not None:
             action_name: str | None = route.action
-        elif self.simple_routing and rest.count("/") == 1 and len(rest) > 1:
-            action_name = rest[1:]
+        elif self.simple_routing and len(rest) > 1 and (rest.count("/") == 1 or rest[1:] in self.api.actions.versions):
+            action_name = rest[1:]  # `/api/<name>`, or a Sails identity with slashes (`/api/user/create`)
         else:
             action_name = None
         uploads: Uploads | None = None
