@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def _type_of_example(example: Any) -> str:
+def type_of_example(example: Any) -> str:
+    """A machine input's Sails type from its example (``"==="`` is Sails' example of a ``ref``)."""
     if isinstance(example, bool):
         return "boolean"
     if isinstance(example, (int, float)):
         return "number"
     if isinstance(example, str):
-        return "string"
+        return "string" if example != "===" else "ref"
     return "json"
 
 
@@ -31,7 +32,7 @@ def describe_exits(exits: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 
 def json_schema_of(entry: Mapping[str, Any]) -> dict[str, Any]:
     """A machine input as an OpenAPI schema: its type, example, default and rules."""
-    kind = entry.get("type") or _type_of_example(entry.get("example"))
+    kind = entry.get("type") or type_of_example(entry.get("example"))
     schema: dict[str, Any] = {"string": {"type": "string"}, "number": {"type": "number"},
                               "boolean": {"type": "boolean"}}.get(kind, {})
     if entry.get("description"):

@@ -25,7 +25,7 @@ from typing import Any, cast
 from hero.core.action import Action, ActionData
 from hero.core.params.inputs import MISSING, Input
 from hero.core.sails.classic import check_function, positional_count
-from hero.core.sails.docs import describe_exits
+from hero.core.sails.docs import describe_exits, type_of_example
 from hero.core.sails.http import Request, Response
 from hero.core.sails.http import answer as respond
 from hero.errors import CodedError, HeroError
@@ -201,7 +201,7 @@ def compile_input(name: str, entry: Any, where: str) -> Input:
                          f"(rules: {', '.join(RULES)})")
     kind = entry.get("type")
     if kind is None and "example" in entry:
-        kind = _type_of_example(entry["example"])
+        kind = type_of_example(entry["example"])
     if kind not in TYPES:
         raise CodedError("E_INVALID", f"{where}: input `{name}` has an unknown type {kind!r} "
                          f"(types: {', '.join(TYPES)})")
@@ -213,16 +213,6 @@ def compile_input(name: str, entry: Any, where: str) -> Input:
         validator=validators or None,
         description=str(entry.get("description") or ""),
     )
-
-
-def _type_of_example(example: Any) -> str:
-    if isinstance(example, bool):
-        return "boolean"
-    if isinstance(example, (int, float)):
-        return "number"
-    if isinstance(example, str):
-        return "string" if example != "===" else "ref"
-    return "json"
 
 
 def coercer(name: str, kind: str, *, allow_null: bool = False) -> Callable[[Any], Any]:
