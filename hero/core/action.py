@@ -46,6 +46,8 @@ class ActionData:
     duration_ms: float = 0.0
     #: Middleware may set this False to skip ``run`` (the action answers nothing more).
     to_process: bool = True
+    #: Set for an unexpected error (not a HeroError, 5xx): the id its log line and reporters carry.
+    error_id: str | None = None
 
     def __repr__(self) -> str:
         name = self.action.name if self.action else self.params.get("action")

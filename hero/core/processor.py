@@ -62,17 +62,21 @@ class ActionProcessor:
 
     def __init__(self, actions: ActionRegistry, *, deadlines: DeadlineWatcher | None = None,
                  simultaneous_actions: int = 5, action_timeout: float = 30.0,
-                 filtered_params: tuple[str, ...] = ()) -> None:
+                 filtered_params: tuple[str, ...] = (), max_log_string_length: int = 200) -> None:
         #: Handed to every action as ``data.api``; set by the wiring once the Api exists.
         self.api: Any = None
         self.actions = actions
         self.simultaneous_actions = simultaneous_actions
         self.action_timeout = action_timeout
         self.filtered_params = filtered_params
+        self.max_log_string_length = max_log_string_length
         #: True once the process is stopping: new actions get 503.
         self.stopping = False
-        #: Called with every finished ActionData (stats, exception reporters).
+        #: Called with every finished ActionData (stats, metrics).
         self.listeners: list[Callable[[ActionData], None]] = []
+        #: Called with ``(error, data)`` for every unexpected error (not a HeroError, 5xx), after
+        #: ``data.error_id`` is set: Sentry and the like (docs/deployment.md, Exception reporters).
+        self.exception_reporters: list[Callable[[BaseException, ActionData], None]] = []
         self.in_flight = 0
         self.deadlines: DeadlineWatcher = deadlines or NoDeadlines()
 
@@ -142,9 +146,19 @@ class ActionProcessor:
         data.connection.pending_actions -= 1
         self.in_flight -= 1
         data.duration_ms = (time.monotonic() - data.started_at) * 1000
-        if data.error is not None and "error" not in data.response:
-            data.response["error"] = error_message(data.error)
+        error = data.error
+        if error is not None:
+            if "error" not in data.response:
+                data.response["error"] = error_message(error)
+            if not isinstance(error, HeroError) and error_status(error) >= 500:
+                data.error_id = uuid.uuid4().hex[:16]
         self.log(data)
+        if data.error_id is not None:
+            for reporter in self.exception_reporters:
+                try:
+                    reporter(error, data)  # type: ignore[arg-type]
+                except Exception:
+                    log.exception("an exception reporter failed")
         for listener in self.listeners:
             try:
                 listener(data)
@@ -152,18 +166,31 @@ class ActionProcessor:
                 log.exception("an actionComplete listener failed")
 
     def log(self, data: ActionData) -> None:
-        error = data.error
-        unexpected = error is not None and not isinstance(error, HeroError) and error_status(error) >= 500
+        """One line per action; its fields ride on the record (``record.hero``) for the JSON format."""
+        unexpected = data.error_id is not None
         level = logging.ERROR if unexpected else _LEVELS.get(data.action.log_level if data.action else "info", 20)
         if not log.isEnabledFor(level):
             return
         connection = data.connection
+        params = filter_params(data.received_params or dict(data.params), self.filtered_params,
+                               max_length=self.max_log_string_length)
+        error = data.response.get("error") if "error" in data.response else None
+        fields = {
+            "action": data.action_name, "version": data.action.version if data.action else None,
+            "transport": connection.type, "status": data.status, "duration_ms": round(data.duration_ms, 3),
+            "connection_id": connection.id, "message_id": data.message_id, "remote_ip": connection.remote_ip,
+            "params": params,
+        }
+        if error is not None:
+            fields["error"] = error
+        if unexpected:
+            fields["error_id"] = data.error_id
         log.log(
-            level, "[action @ %s] to=%s action=%s params=%s duration=%.1fms%s",
-            connection.type, connection.remote_ip, data.action_name,
-            filter_params(data.received_params or dict(data.params), self.filtered_params),
-            data.duration_ms, f" error={data.response.get('error')!r}" if "error" in data.response else "",
-            exc_info=error if unexpected else None,
+            level, "[action @ %s] to=%s action=%s params=%s duration=%.1fms%s%s",
+            connection.type, connection.remote_ip, data.action_name, params, data.duration_ms,
+            f" error={error!r}" if error is not None else "",
+            f" error_id={data.error_id}" if unexpected else "",
+            exc_info=data.error if unexpected else None, extra={"hero": fields},
         )
 
     def run_inline(self, name: str, params: Mapping[str, Any] | None = None, *, version: Any = None,
