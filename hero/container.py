@@ -24,6 +24,7 @@ from hero.errors import BootError
 from hero.services.cache import Cache
 from hero.services.chat import Chat
 from hero.services.cluster import Cluster
+from hero.services.metrics import Metrics
 from hero.services.public import PublicFiles
 from hero.services.stats import Stats
 from hero.services.store import RedisStore
@@ -79,6 +80,8 @@ class Api:
         self.servers: dict[str, Listener] = {}
         #: The process running this api (for stop/restart from code).
         self.process: Controller | None = None
+        #: Prometheus metrics, when ``metrics.enabled`` (docs/deployment.md, Metrics); else None.
+        self.metrics: Metrics | None = None
 
     def __repr__(self) -> str:
         return f"<hero api {self.id} env={self.env} running={self.running}>"

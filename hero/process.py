@@ -36,6 +36,7 @@ from hero.servers.websocket.endpoint import WebSocketEndpoint
 from hero.services.cache import Cache
 from hero.services.chat import Chat
 from hero.services.cluster import Cluster, cluster_channel
+from hero.services.metrics import build_metrics
 from hero.services.public import public_files
 from hero.services.stats import Stats
 from hero.services.store import STORE_ERRORS, RedisSettings, RedisStore
@@ -58,8 +59,8 @@ def build_api(config: Config) -> Api:
                              scrub_params=not general.disable_param_scrubbing)
     connections = Connections()
     processor = ActionProcessor(actions, deadlines=Deadlines(), simultaneous_actions=general.simultaneous_actions,
-                                action_timeout=general.action_timeout,
-                                filtered_params=tuple(general.filtered_params))
+                                action_timeout=general.action_timeout, filtered_params=tuple(general.filtered_params),
+                                max_log_string_length=config.logger.max_log_string_length)
     actions.runner = processor.run_inline
     cluster = Cluster(store, connections, channel=cluster_channel(general.channel, store),
                       token=general.server_token, server_id=identity, rpc_timeout=general.rpc_timeout,
@@ -81,6 +82,14 @@ def build_api(config: Config) -> Api:
     processor.api = tasks.api = api
     # NOTE: "actions:<connection type>", beside the transports' own counters such as "web:requests"
     processor.listeners.append(lambda data: api.stats.increment(f"actions:{data.connection.type}"))
+    if (metrics := build_metrics(config.metrics)) is not None:  # NOTE: when off, no listener at all
+        api.metrics = metrics
+        processor.listeners.append(metrics.on_action)
+        chat.listeners.append(metrics.on_chat)
+        tasks.listeners.append(metrics.on_task)
+        store.error_hooks.append(metrics.on_redis_error)
+        metrics.connection_counts, metrics.in_flight = connections.count_by_type, lambda: processor.in_flight
+        metrics.queue_depths = lambda: {name: tasks.queue(name).count for name in tasks.queue_names()}
     return api
 
 
@@ -146,9 +155,13 @@ class StatsInitializer(Initializer):
 
     def start(self, api: Api) -> None:
         api.stats.start()
+        if api.metrics is not None:  # NOTE: metrics flush as stats do, so one initializer starts both
+            api.metrics.start()
 
     def stop(self, api: Api) -> None:
         api.stats.stop()
+        if api.metrics is not None:
+            api.metrics.stop()
 
 
 class ClusterInitializer(Initializer):
@@ -226,9 +239,10 @@ class ServersInitializer(Initializer):
         api.servers.update(_build_servers(api))
 
     def start(self, api: Api) -> None:
+        level = logging.DEBUG if getattr(api.process, "announces", False) else logging.INFO
         for server in api.servers.values():
             server.start()
-            log.info("%s server listening on %s", server.type, server.url)
+            log.log(level, "%s server listening on %s", server.type, server.url)
 
     def stop(self, api: Api) -> None:
         timeout = api.config.general.shutdown_timeout
@@ -270,6 +284,8 @@ class Process:
         self.started: list[Initializer] = []
         self.stopped = Event()
         self._stopping = False
+        #: True when the caller prints the listening and ready lines (``hero start``): logged at debug, not twice.
+        self.announces = False
 
     def __repr__(self) -> str:
         return f"<hero Process {self.root} {'running' if self.api and self.api.running else 'stopped'}>"
@@ -282,7 +298,8 @@ class Process:
     def initialize(self) -> Api:
         """Load config and code, and run every initializer's ``initialize``; nothing listens yet."""
         config = load_config(self.root, env=self.env, environ=self.environ, overrides=self.overrides)
-        configure_logging(config.logger.level, config.logger.format, propagate=config.env == "test")
+        configure_logging(config.logger.level, config.logger.format, propagate=config.env == "test",
+                          config=config.logger.config)
         api = self.api = build_api(config)
         api.process = self
         Api.current = api
@@ -303,7 +320,8 @@ class Process:
         watch_hub(self.config.general.max_blocking_time)
         self.api.running = True
         self.api.processor.stopping = False
-        log.info("%s started (env %s, id %s)", self.config.general.server_name, self.config.env, self.api.id)
+        log.log(logging.DEBUG if self.announces else logging.INFO, "%s started (env %s, id %s)",
+                self.config.general.server_name, self.config.env, self.api.id)
         return self.api
 
     def stop(self) -> None:
@@ -351,6 +369,7 @@ class Process:
         terminal, a stray ``kill -HUP``), dropping in-flight actions; hero has no config to reload
         and logs to stderr, so there is no file to reopen.
         """
+        self.announces = on_ready is not None
         self.start()
         assert self.api is not None
         signals = 0
