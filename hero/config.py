@@ -159,7 +159,12 @@ def _app_layers(module: ModuleType | None, env: str) -> tuple[dict[str, Any], di
 
 def unknown_key(name: str, known: list[str]) -> ConfigError:
     """The error for a key hero does not have: ``config web.prot is not a setting; did you mean web.port?``"""
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    parent, _, leaf = name.rpartition(".")
+    if parent in known:  # a known section: its own keys are the candidates, compared by their last part
+        siblings = {key.rpartition(".")[2]: key for key in known if key.rpartition(".")[0] == parent}
+        close = [siblings[match] for match in difflib.get_close_matches(leaf, list(siblings), n=1, cutoff=0.6)]
+    else:
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]}?" if close else ""
     return ConfigError(f"config {name} is not a setting{hint}")
 
@@ -244,8 +249,10 @@ def _check_values(values: Mapping[str, Any]) -> None:
     if level not in ("debug", "info", "warning", "error", "critical"):
         raise ConfigError(f"config logger.level must be debug, info, warning, error or critical, got {level!r}")
     metrics = values["metrics"]
-    if metrics["enabled"] not in (None, True, False):
-        raise ConfigError(f"config metrics.enabled must be true, false or null, got {metrics['enabled']!r}")
+    for namespace in ("metrics", "otel"):
+        if not (values[namespace]["enabled"] is None or isinstance(values[namespace]["enabled"], bool)):
+            raise ConfigError(f"config {namespace}.enabled must be true, false or null, "
+                              f"got {values[namespace]['enabled']!r}")
     if not str(metrics["path"]).startswith("/"):
         raise ConfigError(f"config metrics.path must start with /, got {metrics['path']!r}")
     if metrics["flush_interval"] <= 0:

@@ -72,6 +72,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         #: Upper bounds (seconds) of the action latency histogram's buckets.
         "buckets": [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
     },
+    "otel": {
+        #: An OpenTelemetry span per action (docs/deployment.md, Tracing). None: on when opentelemetry-api
+        #: is installed (``hero[otel]``); True: required; False: off.
+        "enabled": None,
+        #: The instrumentation name spans are created under.
+        "tracer": "hero",
+    },
     "redis": {
         #: None: the embedded in-process store (one process only).
         "url": None,

@@ -29,6 +29,7 @@ from hero.runtime.deadlines import Deadlines
 from hero.runtime.loader import classes_below
 from hero.runtime.logging import configure_logging
 from hero.runtime.monitor import watch_hub
+from hero.runtime.tracing import build_tracer
 from hero.servers.base import Server
 from hero.servers.http.server import WebServer
 from hero.servers.socket.server import SocketServer
@@ -62,6 +63,7 @@ def build_api(config: Config) -> Api:
                                 action_timeout=general.action_timeout, filtered_params=tuple(general.filtered_params),
                                 max_log_string_length=config.logger.max_log_string_length)
     actions.runner = processor.run_inline
+    processor.tracer = build_tracer(config.otel)
     cluster = Cluster(store, connections, channel=cluster_channel(general.channel, store),
                       token=general.server_token, server_id=identity, rpc_timeout=general.rpc_timeout,
                       heartbeat_interval=general.peer_heartbeat_interval)

@@ -48,6 +48,8 @@ class ActionData:
     to_process: bool = True
     #: Set for an unexpected error (not a HeroError, 5xx): the id its log line and reporters carry.
     error_id: str | None = None
+    #: What the processor's tracer keeps for this run (an OpenTelemetry span and its context token).
+    trace: Any = None
 
     def __repr__(self) -> str:
         name = self.action.name if self.action else self.params.get("action")

@@ -47,6 +47,15 @@ class DeadlineWatcher(Protocol):
     def leave(self, entered: Entered) -> None: ...
 
 
+class ActionTracer(Protocol):
+    """A span per action (``hero.runtime.tracing`` wires OpenTelemetry's): ``start`` when the action
+    is counted in, its result kept in ``data.trace``; ``end`` once it is answered and logged."""
+
+    def start(self, data: ActionData) -> Any: ...
+
+    def end(self, data: ActionData) -> None: ...
+
+
 class NoDeadlines:
     """A watcher that bounds nothing: for a pipeline run without a hub (tools, unit tests)."""
 
@@ -79,6 +88,8 @@ class ActionProcessor:
         self.exception_reporters: list[Callable[[BaseException, ActionData], None]] = []
         self.in_flight = 0
         self.deadlines: DeadlineWatcher = deadlines or NoDeadlines()
+        #: A span per action (docs/deployment.md, Tracing); None: no tracing, nothing on the path.
+        self.tracer: ActionTracer | None = None
 
     def __repr__(self) -> str:
         return f"ActionProcessor({self.in_flight} in flight, stopping={self.stopping})"
@@ -140,6 +151,8 @@ class ActionProcessor:
         data.connection.total_actions += 1
         data.connection.pending_actions += 1
         self.in_flight += 1
+        if self.tracer is not None:
+            data.trace = self.tracer.start(data)
 
     def finish(self, data: ActionData) -> None:
         """Uncount it; turn the error into ``response["error"]``; log it once; tell the listeners."""
@@ -153,6 +166,8 @@ class ActionProcessor:
             if not isinstance(error, HeroError) and error_status(error) >= 500:
                 data.error_id = uuid.uuid4().hex[:16]
         self.log(data)
+        if data.trace is not None:
+            self.tracer.end(data)  # type: ignore[union-attr]
         if data.error_id is not None:
             for reporter in self.exception_reporters:
                 try:
