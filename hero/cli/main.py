@@ -5,7 +5,8 @@
     hero actions [--json]      list the app's actions with their versions and inputs
     hero console               a Python prompt with the app booted (``api``)
     hero generate KIND NAME    a new project, action, task or initializer
-    hero version
+    hero version               (also ``hero --version``)
+    hero asyncapi              print the AsyncAPI document of the WebSocket and TCP interfaces
 """
 from __future__ import annotations
 
@@ -128,6 +129,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], object], Call
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hero", description="hero: actionhero for Python")
+    parser.add_argument("--version", action="version", version=f"hero {__version__}")
     parser.add_argument("--root", default=os.environ.get("HERO_ROOT", "."),
                         help="folder of the app (config.py, actions/, ...); default: the current one")
     subparsers = parser.add_subparsers(dest="command", metavar="command")

@@ -80,3 +80,29 @@ def test_a_busy_port_exits_1_with_a_clear_message():
     assert process.returncode == 1
     assert f"127.0.0.1:{port}" in stderr and "not available" in stderr
     assert "Traceback" not in stderr
+
+
+@pytest.mark.timeout(60)
+def test_each_listening_line_is_printed_once_even_at_info_level():
+    port = free_port()
+    process = start_hero(port, HERO_ENV="development")
+    try:
+        lines = read_until_ready(process)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = "\n".join(lines) + stdout + stderr
+    assert output.count(f"listening on http://127.0.0.1:{port}") == 1
+    assert output.count("socket server listening on") == 1
+    assert output.count("started (env development") == 0  # the ready line says it, on stdout
+    assert "hero stopped" in stderr  # the log still speaks at info
+
+
+def test_version_flag_prints_the_packaged_version():
+    from importlib.metadata import version
+
+    result = subprocess.run([sys.executable, "-m", "hero", "--version"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    assert result.stdout == f"hero {version('hero')}\n"
