@@ -92,6 +92,17 @@ def command_console(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_asyncapi(args: argparse.Namespace) -> int:
+    """Print the AsyncAPI document; the app is initialized (its config and actions), nothing listens."""
+    process = _process(args)
+    api = process.initialize()
+    try:
+        sys.stdout.write(json.dumps(api.processor.run_inline("asyncapi"), indent=2) + "\n")
+        return 0
+    finally:
+        process.stop()
+
+
 def _configure_generate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=["project", "action", "task", "initializer"])
     parser.add_argument("name")
@@ -124,6 +135,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], object], Call
     "version": ("print hero's version", lambda parser: None, command_version),
     "console": ("a Python prompt with the app booted as `api`", lambda parser: None, command_console),
     "generate": ("create a project, action, task or initializer", _configure_generate, command_generate),
+    "asyncapi": ("print the AsyncAPI 3.0 document of the WebSocket and TCP interfaces", lambda parser: None,
+                 command_asyncapi),
 }
 
 
