@@ -7,15 +7,14 @@ import socket
 import pytest
 import requests
 import websocket
+from opentelemetry import trace
+from opentelemetry.sdk import trace as sdk
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from hero.process import Process
 from hero.runtime.tracing import OTelTracer, build_tracer
 from tests.apps import write_app
-
-sdk = pytest.importorskip("opentelemetry.sdk.trace", reason="the test extra installs opentelemetry-sdk")
-from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 
 ACTIONS = {
     "actions/traced.py": '''
