@@ -12,7 +12,7 @@ On SIGTERM gunicorn stops accepting and drains HTTP; hero answers new actions on
 with 503, closes WebSockets with 1001, then stops every initializer.
 
 Metrics (docs/deployment.md, Metrics): unless ``PROMETHEUS_MULTIPROC_DIR`` is set, the master makes a
-fresh folder for it (removed when the master exits), so that every worker writes its values there and
+fresh folder for it as it sets up (removed when the master exits), so that every worker writes its values there and
 a scrape of ``/metrics`` on any worker reports them all.
 """
 from __future__ import annotations
@@ -50,9 +50,6 @@ def share_metrics(environ: dict[str, str] | os._Environ[str] = os.environ) -> st
     return directory
 
 
-# NOTE: at import, which gunicorn does in the master to find the worker class: before any fork.
-share_metrics()
-
 
 def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     """Only a placeholder for gunicorn's APP_MODULE argument: ``hero.gunicorn.Worker`` serves the real app."""
@@ -77,6 +74,14 @@ class Worker(GeventPyWSGIWorker):
 
     server_class = GunicornServer
     wsgi_handler = HeroHandler
+
+    @classmethod
+    def check_config(cls, cfg: Any, log: Any) -> None:
+        # NOTE: gunicorn's arbiter calls this in the master while it sets up, before any worker forks
+        # (and only there: importing this module changes nothing).
+        directory = share_metrics()
+        if directory is not None:
+            log.info("hero: workers share their metrics in %s", directory)
 
     def load_wsgi(self) -> None:
         # NOTE: GeventWorker.init_process has monkey-patched by now; hero boots after that, here.
