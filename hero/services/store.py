@@ -6,6 +6,7 @@ defaults let one call hang for minutes against a dead server). Long blocking cal
 """
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,13 @@ class ReportingRetry(Retry):
     def __init__(self, *args: Any, hooks: list[Callable[[BaseException], None]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.hooks = hooks
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "ReportingRetry":
+        # NOTE: redis-py deep-copies its Retry for each connection; the copies share the hooks (which
+        # hold bound methods of services, not copyable) and get their own backoff state.
+        twin = copy.copy(self)
+        twin._backoff = copy.deepcopy(self._backoff, memo)
+        return twin
 
     def call_with_retry(self, do: Callable[[], T], fail: Callable[..., Any], *args: Any, **kwargs: Any) -> T:
         if not self.hooks:

@@ -166,3 +166,12 @@ def test_the_action_path_costs_under_two_microseconds(boot_hero):
     api.metrics.flush()
     print(f"metrics cost per action: {best * 1e6:.2f} µs")
     assert best < 2e-6
+
+
+def test_metrics_on_a_real_redis(boot_hero):
+    """redis-py copies its Retry per connection: the one that reports errors must copy with its hooks."""
+    api = boot_hero(redis=True)
+    assert requests.get(f"{api.servers['web'].url}/api/cacheTest?key=abc&value=hello", timeout=5).status_code == 200
+    text = scrape(api)
+    assert value(text, "hero_actions_total", action="cacheTest", transport="web", status="200") == 1
+    assert value(text, "hero_redis_errors_total") == 0
