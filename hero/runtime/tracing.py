@@ -34,14 +34,29 @@ def build_tracer(settings: Mapping[str, Any]) -> OTelTracer | None:
     return OTelTracer(str(settings["tracer"]))
 
 
+class _EnvironGetter:
+    """Reads propagation headers (``traceparent``, ``tracestate``) from a WSGI environ."""
+
+    def get(self, carrier: Mapping[str, Any], key: str) -> list[str] | None:
+        value = carrier.get("HTTP_" + key.upper().replace("-", "_"))
+        return [str(value)] if value is not None else None
+
+    def keys(self, carrier: Mapping[str, Any]) -> list[str]:
+        return [key[5:].lower().replace("_", "-") for key in carrier if key.startswith("HTTP_")]
+
+
+_ENVIRON = _EnvironGetter()
+
+
 class OTelTracer:
     """Starts a span when an action is counted in and ends it when it is answered."""
 
     def __init__(self, name: str = "hero", provider: Any = None) -> None:
         # NOTE: opentelemetry-api is the optional extra hero[otel]: imported only when tracing is on.
-        from opentelemetry import context, trace
+        from opentelemetry import context, propagate, trace
 
         self._context = context
+        self._propagate = propagate
         self._trace = trace
         self.tracer = trace.get_tracer(name, tracer_provider=provider)
         self._server = trace.SpanKind.SERVER
@@ -50,7 +65,13 @@ class OTelTracer:
         return f"OTelTracer({self.tracer!r})"
 
     def start(self, data: ActionData) -> tuple[Any, object]:
-        span = self.tracer.start_span("hero action", kind=self._server)
+        environ = data.connection.extra.get("environ")
+        parent = None
+        if environ and "HTTP_TRACEPARENT" in environ:
+            # NOTE: an HTTP request may carry its caller's trace (W3C ``traceparent``): the span joins it.
+            # The getter is duck-typed: OpenTelemetry's Getter ABC would be an import at module level.
+            parent = self._propagate.extract(environ, getter=_ENVIRON)  # type: ignore[arg-type]
+        span = self.tracer.start_span("hero action", context=parent, kind=self._server)
         token = self._context.attach(self._trace.set_span_in_context(span))
         return span, token
 

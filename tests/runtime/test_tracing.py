@@ -91,3 +91,14 @@ def test_an_unexpected_error_marks_the_span(traced_app):
 def test_tracing_off_leaves_nothing_on_the_path():
     assert build_tracer({"enabled": False, "tracer": "hero"}) is None
     assert build_tracer({"enabled": None, "tracer": "hero"}) is not None
+
+
+def test_an_http_request_carrying_a_traceparent_joins_the_callers_trace(traced_app):
+    api, exporter = traced_app
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    response = requests.get(f"{api.servers['web'].url}/api/traced", timeout=5,
+                            headers={"traceparent": f"00-{trace_id}-{parent_id}-01"})
+    assert response.status_code == 200
+    [span] = [span for span in exporter.get_finished_spans() if span.name == "traced"]
+    assert format(span.context.trace_id, "032x") == trace_id
+    assert format(span.parent.span_id, "016x") == parent_id
