@@ -5,7 +5,8 @@ extra). The span is current while the action runs, so spans the action opens (a 
 an HTTP client's) are its children; it ends once the action is answered, named after the action,
 with ``hero.action``, ``hero.version``, ``hero.transport``, ``hero.status``, ``hero.connection_id``
 and ``hero.message_id`` attributes, and an error status (and the exception, with its error id) when
-the action failed unexpectedly. Where spans go is the application's choice: it sets up the SDK and an
+the action failed unexpectedly. An HTTP request carrying a W3C ``traceparent`` joins its caller's
+trace. Where spans go is the application's choice: it sets up the SDK and an
 exporter (``opentelemetry.trace.set_tracer_provider``) as for any instrumented library.
 """
 from __future__ import annotations
