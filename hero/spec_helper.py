@@ -168,6 +168,9 @@ class LiveServer(SpecHelper):
     @classmethod
     def boot(cls, root: str | Path = ".", *, servers: bool = True, overrides: Mapping[str, Any] | None = None,
              environ: Mapping[str, str] | None = None) -> "LiveServer":
+        """Boot the app in ``root`` with its servers on free loopback ports (``overrides`` win)."""
+        if not servers:
+            raise ValueError("a LiveServer serves: use SpecHelper.boot for an app without listeners")
         layers: dict[str, dict[str, Any]] = {"web": {"port": 0, "bind": "127.0.0.1"},
                                              "socket": {"port": 0, "bind": "127.0.0.1"}}
         for namespace, values in (overrides or {}).items():

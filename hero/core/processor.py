@@ -152,7 +152,10 @@ class ActionProcessor:
         data.connection.pending_actions += 1
         self.in_flight += 1
         if self.tracer is not None:
-            data.trace = self.tracer.start(data)
+            try:
+                data.trace = self.tracer.start(data)
+            except Exception:  # NOTE: tracing must never cost a client its answer
+                log.exception("the tracer failed to start a span")
 
     def finish(self, data: ActionData) -> None:
         """Uncount it; turn the error into ``response["error"]``; log it once; tell the listeners."""
@@ -167,7 +170,10 @@ class ActionProcessor:
                 data.error_id = uuid.uuid4().hex[:16]
         self.log(data)
         if data.trace is not None:
-            self.tracer.end(data)  # type: ignore[union-attr]
+            try:
+                self.tracer.end(data)  # type: ignore[union-attr]
+            except Exception:
+                log.exception("the tracer failed to end a span")
         if data.error_id is not None:
             for reporter in self.exception_reporters:
                 try:
