@@ -80,6 +80,8 @@ class Tasks(TaskInspection):
         #: Called with ``(event, task name)``: ``enqueued``, then ``processed``, ``skipped`` or
         #: ``failed`` for each run (metrics).
         self.listeners: list[Callable[[str, str], None]] = []
+        #: Called with ``(error, data)`` for each failed run of a task (docs/deployment.md, Exception reporters).
+        self.exception_reporters: list[Callable[[BaseException, TaskData], None]] = []
 
     def __repr__(self) -> str:
         return f"<hero Tasks {len(self.registry)} tasks>"
@@ -266,6 +268,11 @@ class Tasks(TaskInspection):
             outcome = "failed"
             log.error("[task] %s failed (job %s, worker %s): %s: %s", task.name, job_id, worker,
                       type(error).__name__, error)
+            for reporter in self.exception_reporters:
+                try:
+                    reporter(error, data)
+                except Exception:
+                    log.exception("an exception reporter failed")
             # NOTE: when RQ will retry the job, that retry is the periodic task's next run.
             if task.periodic and not will_retry:
                 if task.re_enqueue_periodic_task_if_exception:

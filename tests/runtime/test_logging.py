@@ -133,3 +133,27 @@ def test_exception_reporters_get_the_error_and_its_id(app, capsys):
     lines = json_lines(capsys.readouterr().err)
     assert any(line.get("error_id") == data.error_id for line in lines)
     assert any(line["message"] == "an exception reporter failed" for line in lines)
+
+
+def test_task_exception_reporters_get_a_failed_run(app):
+    write_app(app, {"tasks/fails.py": '''
+from hero import Task
+
+
+class Fails(Task):
+    name = "fails"
+
+    def run(self, params, worker):
+        raise ValueError("no luck")
+'''})
+    helper = boot(app)
+    reported = []
+    helper.api.tasks.exception_reporters.append(lambda error, data: reported.append((error, data)))
+    helper.api.tasks.exception_reporters.insert(0, lambda error, data: 1 / 0)
+    try:
+        with pytest.raises(ValueError):
+            helper.run_full_task("fails", {})
+    finally:
+        helper.stop()
+    [(error, data)] = reported
+    assert str(error) == "no luck" and data.task.name == "fails" and data.worker == "inline"
