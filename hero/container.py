@@ -25,6 +25,7 @@ from hero.errors import BootError
 from hero.services.cache import Cache
 from hero.services.chat import Chat
 from hero.services.cluster import Cluster
+from hero.services.metrics import Metrics
 from hero.services.public import PublicFiles
 from hero.services.stats import Stats
 from hero.services.store import RedisStore
@@ -92,6 +93,8 @@ class Api:
         self.routes: Routes = routes if routes is not None else Routes.from_config(config.routes, config.web)
         #: What ``request`` runs (set by the wiring: the transports sit above this module).
         self.requester: Requester | None = None
+        #: Prometheus metrics, when ``metrics.enabled`` (docs/deployment.md, Metrics); else None.
+        self.metrics: Metrics | None = None
 
     def request(self, address: Any, params: Any = None, headers: Any = None, **options: Any) -> Any:
         """A virtual request, without any socket, through routing, middleware, inputs and exits exactly

@@ -35,7 +35,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         #: Answer an unexpected exception with its text (None: everywhere but production, which answers
         #: "internal error" and an errorId that the log line carries too).
         "expose_errors": None,
-        "default_middleware_priority": 100,
         #: Seconds in-flight actions get to finish on SIGTERM/SIGINT.
         "shutdown_timeout": 30.0,
         "starting_chat_rooms": {},
@@ -64,9 +63,30 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "logger": {
         "level": "info",
-        #: "text" or "json".
+        #: "text" or "json" (one JSON object per line, with an action's fields; docs/deployment.md, Logs).
         "format": "text",
+        #: Strings in logged params are cut to this many characters.
         "max_log_string_length": 200,
+        #: A ``logging.config.dictConfig`` applied after hero's own handler (files, rotation, syslog).
+        "config": {},
+    },
+    "metrics": {
+        #: Prometheus metrics at ``path`` (docs/deployment.md, Metrics). None: on when prometheus-client
+        #: is installed (``hero[metrics]``); True: required (the boot fails without it); False: off.
+        "enabled": None,
+        "path": "/metrics",
+        #: Seconds between folds of the actions counted in-process into the exported values (a scrape
+        #: always folds its own process's first; under gunicorn other workers lag by at most this).
+        "flush_interval": 1.0,
+        #: Upper bounds (seconds) of the action latency histogram's buckets.
+        "buckets": [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
+    },
+    "otel": {
+        #: An OpenTelemetry span per action (docs/deployment.md, Tracing). None: on when opentelemetry-api
+        #: is installed (``hero[otel]``); True: required; False: off.
+        "enabled": None,
+        #: The instrumentation name spans are created under.
+        "tracer": "hero",
     },
     "redis": {
         #: None: the embedded in-process store (one process only).

@@ -10,11 +10,19 @@ sharing is the intent (``hero start`` keeps it off so that two servers never sil
 
 On SIGTERM gunicorn stops accepting and drains HTTP; hero answers new actions on open connections
 with 503, closes WebSockets with 1001, then stops every initializer.
+
+Metrics (docs/deployment.md, Metrics): unless ``PROMETHEUS_MULTIPROC_DIR`` is set, the master makes a
+fresh folder for it as it sets up (removed when the master exits), so that every worker writes its values there and
+a scrape of ``/metrics`` on any worker reports them all.
 """
 from __future__ import annotations
 
+import atexit
+import importlib.util
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +32,23 @@ from gunicorn.workers.ggevent import GeventPyWSGIWorker
 from hero.servers.http.handler import HeroHandler, HeroWSGIServer
 
 log = logging.getLogger(__name__)
+
+
+def share_metrics(environ: dict[str, str] | os._Environ[str] = os.environ) -> str | None:
+    """In gunicorn's master, before the workers fork: a fresh ``PROMETHEUS_MULTIPROC_DIR`` for them all
+    (unless one is set, or prometheus-client is not installed); the folder, or None."""
+    if environ.get("PROMETHEUS_MULTIPROC_DIR") or importlib.util.find_spec("prometheus_client") is None:
+        return None
+    directory = environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="hero-metrics-")
+    master = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == master:  # NOTE: forked workers inherit the atexit hook; only the master removes
+            shutil.rmtree(directory, ignore_errors=True)
+
+    atexit.register(remove)
+    return directory
+
 
 
 def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -49,6 +74,14 @@ class Worker(GeventPyWSGIWorker):
 
     server_class = GunicornServer
     wsgi_handler = HeroHandler
+
+    @classmethod
+    def check_config(cls, cfg: Any, log: Any) -> None:
+        # NOTE: gunicorn's arbiter calls this in the master while it sets up, before any worker forks
+        # (and only there: importing this module changes nothing).
+        directory = share_metrics()
+        if directory is not None:
+            log.info("hero: workers share their metrics in %s", directory)
 
     def load_wsgi(self) -> None:
         # NOTE: GeventWorker.init_process has monkey-patched by now; hero boots after that, here.

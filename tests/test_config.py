@@ -126,3 +126,68 @@ def test_every_limit_in_the_defaults_is_positive_and_zero_means_off_only_where_d
     assert all(DEFAULTS[key.split(".")[0]][key.split(".")[1]] > 0 for key in limits)
     config = load_config(tmp_path, env="test", overrides={"general": {"max_blocking_time": 0}}, environ={})
     assert config.general.max_blocking_time == 0 and "general.max_blocking_time" in ZERO_MEANS_OFF
+@pytest.mark.parametrize(("files", "environ", "message"), [
+    ({"config.py": 'web = {"prot": 9000}'}, {}, "config web.prot is not a setting; did you mean web.port?"),
+    ({"config.py": 'test = {"general": {"simultanous_actions": 3}}'}, {"HERO_ENV": "test"},
+     "config general.simultanous_actions is not a setting; did you mean general.simultaneous_actions?"),
+    ({"config.py": 'web = {"metadata": {"server_info": False}}'}, {},
+     "config web.metadata.server_info is not a setting; did you mean web.metadata.server_information?"),
+    ({"config.py": 'test = {"wbe": {"port": 1}}'}, {"HERO_ENV": "test"}, "config wbe is not a setting; did you mean web?"),
+    ({}, {"HERO_WEB__PROT": "9000"}, "HERO_WEB__PROT: config web.prot is not a setting; did you mean web.port?"),
+    ({}, {"HERO_LOGER__LEVEL": "info"}, "HERO_LOGER__LEVEL: config loger.level is not a setting; did you mean logger.level?"),
+    ({}, {"HERO_GENERAL__ZZZZZZ": "1"}, "HERO_GENERAL__ZZZZZZ: config general.zzzzzz is not a setting"),
+])
+def test_an_unknown_key_stops_the_boot_naming_the_closest_one(tmp_path, files, environ, message):
+    root = write_app(tmp_path, files)
+    with pytest.raises(ConfigError) as raised:
+        load_config(root, environ=environ)
+    assert raised.value.message == message
+
+
+def test_free_form_settings_take_any_key(tmp_path):
+    root = write_app(tmp_path, {"config.py": 'web = {"http_headers": {"X-Any": "1"}}\n'
+                                             'logger = {"config": {"loggers": {"x": {"level": "INFO"}}}}\n'
+                                             'general = {"starting_chat_rooms": {"lobby": {}}}'})
+    config = load_config(root, environ={"HERO_ROUTES__GET": "[]"})
+    assert config.web.http_headers["X-Any"] == "1"
+    assert config.general.starting_chat_rooms["lobby"] == {}
+
+
+def test_strictness_follows_the_defaults(tmp_path, monkeypatch):
+    """A key another part of hero adds to hero/defaults.py is a setting at once."""
+    from hero.defaults import DEFAULTS
+
+    monkeypatch.setitem(DEFAULTS, "newpart", {"size": 3})
+    monkeypatch.setitem(DEFAULTS["general"], "new_limit", 10)
+    root = write_app(tmp_path, {"config.py": 'newpart = {"size": 4}\ngeneral = {"new_limit": 20}'})
+    config = load_config(root, environ={"HERO_NEWPART__SIZE": "5"})
+    assert config.newpart.size == 5 and config.general.new_limit == 20
+    with pytest.raises(ConfigError, match="newpart.sise is not a setting; did you mean newpart.size"):
+        load_config(root, environ={"HERO_NEWPART__SISE": "5"})
+
+
+def test_dead_keys_are_gone_and_max_log_string_length_cuts_logged_params(tmp_path, caplog):
+    from hero.spec_helper import SpecHelper
+    from tests.conftest import APP_ROOT
+
+    with pytest.raises(ConfigError, match="default_middleware_priority is not a setting"):
+        load_config(write_app(tmp_path, {"config.py": 'general = {"default_middleware_priority": 5}'}), environ={})
+    helper = SpecHelper.boot(APP_ROOT, overrides={"logger": {"max_log_string_length": 5, "level": "info"}})
+    try:
+        with caplog.at_level("INFO", logger="hero.action"):
+            helper.run_action("cacheTest", key="abcdefghij", value="x")
+        assert "'abcde…'" in caplog.text and "abcdefghij" not in caplog.text
+    finally:
+        helper.stop()
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"metrics": {"enabled": "yes"}}, "metrics.enabled must be true, false or null"),
+    ({"otel": {"enabled": 1}}, "otel.enabled must be true, false or null"),
+    ({"metrics": {"path": "metrics"}}, "metrics.path must start with /"),
+    ({"metrics": {"buckets": []}}, "metrics.buckets must be positive numbers"),
+    ({"logger": {"format": "xml"}}, "logger.format must be text or json"),
+])
+def test_new_settings_are_checked(tmp_path, values, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(tmp_path, environ={}, overrides=values)

@@ -82,7 +82,11 @@ class Status(Action):
         return {"id": data.api.id, "uptime": int(time.time() * 1000) - data.api.started_at}
 '''
 
-PROJECT_TEST = '''def test_status(spec_helper):
+PROJECT_TEST = '''def test_status_over_http(hero_client):
+    assert hero_client.get("/api/status").json()["uptime"] >= 0
+
+
+def test_status_in_process(spec_helper):
     assert "error" not in spec_helper.run_action("status")
 '''
 
@@ -129,9 +133,15 @@ def test_${test_name}_not_found_exit(spec_helper):
     assert response.status == 404
     assert response.body["error"] == "nothing answers to that name"
 ''')
+PROJECT_CONFTEST = '''"""pytest: this app's tests use hero's fixtures (spec_helper, hero_client, hero_server)."""
+from hero.pytest_plugin import use_hero
+
+use_hero()  # gevent patches here, before the tests import anything else
+'''
 
 KINDS = {"action": ("actions", ACTION), "task": ("tasks", TASK), "initializer": ("initializers", INITIALIZER)}
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PROJECT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 def file_name(name: str) -> str:
@@ -141,10 +151,13 @@ def file_name(name: str) -> str:
 
 def generate(kind: str, name: str, root: Path, description: str = "") -> Path:
     """Write a new action, task or initializer (or a whole project when ``kind == "project"``)."""
+    if kind == "project":  # a name (made in ``root``) or a path, as ``cargo new`` takes
+        project = (root / Path(name).expanduser()).resolve()
+        if not PROJECT_NAME.match(project.name):
+            raise BootError(f"`{project.name}` is not a valid project name: use letters, digits, '.', '-' and '_'")
+        return _project(project, project.name)
     if not NAME.match(name) or keyword.iskeyword(name):
         raise BootError(f"`{name}` is not a valid name: use letters, digits and underscores")
-    if kind == "project":
-        return _project(root / name, name)
     folder, template = KINDS[kind]
     path = root / folder / f"{file_name(name)}.py"
     if path.exists():
@@ -189,5 +202,6 @@ def _project(root: Path, name: str) -> Path:
     (root / "config.py").write_text(Template(PROJECT_CONFIG).substitute(name=name))
     (root / "actions" / "status.py").write_text(PROJECT_STATUS)
     (root / "tests" / "test_status.py").write_text(PROJECT_TEST)
+    (root / "conftest.py").write_text(PROJECT_CONFTEST)
     (root / "public" / "index.html").write_text(f"<!doctype html>\n<title>{name}</title>\n<h1>{name}</h1>\n")
     return root

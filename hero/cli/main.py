@@ -5,7 +5,8 @@
     hero actions [--json]      list the app's actions with their versions and inputs
     hero console               a Python prompt with the app booted (``api``)
     hero generate KIND NAME    a new project, action, task or initializer
-    hero version
+    hero version               (also ``hero --version``)
+    hero asyncapi              print the AsyncAPI document of the WebSocket and TCP interfaces
 """
 from __future__ import annotations
 
@@ -91,6 +92,17 @@ def command_console(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_asyncapi(args: argparse.Namespace) -> int:
+    """Print the AsyncAPI document; the app is initialized (its config and actions), nothing listens."""
+    process = _process(args)
+    api = process.initialize()
+    try:
+        sys.stdout.write(json.dumps(api.processor.run_inline("asyncapi"), indent=2) + "\n")
+        return 0
+    finally:
+        process.stop()
+
+
 def _configure_generate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=["project", "action", "task", "initializer"])
     parser.add_argument("name")
@@ -131,11 +143,14 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], object], Call
     "version": ("print hero's version", lambda parser: None, command_version),
     "console": ("a Python prompt with the app booted as `api`", lambda parser: None, command_console),
     "generate": ("create a project, action, task or initializer", _configure_generate, command_generate),
+    "asyncapi": ("print the AsyncAPI 3.0 document of the WebSocket and TCP interfaces", lambda parser: None,
+                 command_asyncapi),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hero", description="hero: actionhero for Python")
+    parser.add_argument("--version", action="version", version=f"hero {__version__}")
     parser.add_argument("--root", default=os.environ.get("HERO_ROOT", "."),
                         help="folder of the app (config.py, actions/, ...); default: the current one")
     subparsers = parser.add_subparsers(dest="command", metavar="command")

@@ -50,8 +50,10 @@ class ActionData:
     #: actions: ``res.status(409)``, an exit's ``statusCode``); unlike ``connection.status`` it does
     #: not outlive the run on persistent connections.
     reply_status: int | None = None
-    #: The id of an unexpected error, in the answer (``errorId``) and in the log line.
+    #: The id of an unexpected error, in the answer (``errorId``), its log line and reporters.
     error_id: str | None = None
+    #: What the processor's tracer keeps for this run (an OpenTelemetry span and its context token).
+    trace: Any = None
 
     def __repr__(self) -> str:
         name = self.action.name if self.action else self.params.get("action")

@@ -48,6 +48,15 @@ class DeadlineWatcher(Protocol):
     def leave(self, entered: Entered) -> None: ...
 
 
+class ActionTracer(Protocol):
+    """A span per action (``hero.runtime.tracing`` wires OpenTelemetry's): ``start`` when the action
+    is counted in, its result kept in ``data.trace``; ``end`` once it is answered and logged."""
+
+    def start(self, data: ActionData) -> Any: ...
+
+    def end(self, data: ActionData) -> None: ...
+
+
 class NoDeadlines:
     """A watcher that bounds nothing: for a pipeline run without a hub (tools, unit tests)."""
 
@@ -63,7 +72,8 @@ class ActionProcessor:
 
     def __init__(self, actions: ActionRegistry, *, deadlines: DeadlineWatcher | None = None,
                  simultaneous_actions: int = 5, action_timeout: float = 30.0,
-                 filtered_params: tuple[str, ...] = (), expose_errors: bool = True) -> None:
+                 filtered_params: tuple[str, ...] = (), expose_errors: bool = True,
+                 max_log_string_length: int = 200) -> None:
         #: Handed to every action as ``data.api``; set by the wiring once the Api exists.
         self.api: Any = None
         self.actions = actions
@@ -73,12 +83,18 @@ class ActionProcessor:
         #: Answer an unexpected exception with its own text (development), or with "internal error"
         #: and an ``errorId`` only (production).
         self.expose_errors = expose_errors
+        self.max_log_string_length = max_log_string_length
         #: True once the process is stopping: new actions get 503.
         self.stopping = False
-        #: Called with every finished ActionData (stats, exception reporters).
+        #: Called with every finished ActionData (stats, metrics).
         self.listeners: list[Callable[[ActionData], None]] = []
+        #: Called with ``(error, data)`` for every unexpected error (not a HeroError, 5xx), after
+        #: ``data.error_id`` is set: Sentry and the like (docs/deployment.md, Exception reporters).
+        self.exception_reporters: list[Callable[[BaseException, ActionData], None]] = []
         self.in_flight = 0
         self.deadlines: DeadlineWatcher = deadlines or NoDeadlines()
+        #: A span per action (docs/deployment.md, Tracing); None: no tracing, nothing on the path.
+        self.tracer: ActionTracer | None = None
 
     def __repr__(self) -> str:
         return f"ActionProcessor({self.in_flight} in flight, stopping={self.stopping})"
@@ -142,6 +158,11 @@ class ActionProcessor:
         data.connection.total_actions += 1
         data.connection.pending_actions += 1
         self.in_flight += 1
+        if self.tracer is not None:
+            try:
+                data.trace = self.tracer.start(data)
+            except Exception:  # NOTE: tracing must never cost a client its answer
+                log.exception("the tracer failed to start a span")
 
     def finish(self, data: ActionData) -> None:
         """Uncount it; turn the error into ``response["error"]``; log it once; tell the listeners."""
@@ -149,16 +170,28 @@ class ActionProcessor:
         self.in_flight -= 1
         data.duration_ms = (time.monotonic() - data.started_at) * 1000
         error = data.error
-        if error is not None and "error" not in data.response:
+        if error is not None:
             if _is_unexpected(error):
                 # NOTE: a bug's text may hold anything (paths, queries, data): production answers
-                # with an id the log line carries too, so the two can be matched.
-                data.error_id = uuid.uuid4().hex
-                data.response["errorId"] = data.error_id
-                data.response["error"] = error_message(error) if self.expose_errors else INTERNAL_ERROR
-            else:
+                # with an id the log line and the exception reporters carry too, so they can be matched.
+                data.error_id = uuid.uuid4().hex[:16]
+                if "error" not in data.response:
+                    data.response["errorId"] = data.error_id
+                    data.response["error"] = error_message(error) if self.expose_errors else INTERNAL_ERROR
+            elif "error" not in data.response:
                 data.response["error"] = error_message(error)
         self.log(data)
+        if data.trace is not None:
+            try:
+                self.tracer.end(data)  # type: ignore[union-attr]
+            except Exception:
+                log.exception("the tracer failed to end a span")
+        if data.error_id is not None:
+            for reporter in self.exception_reporters:
+                try:
+                    reporter(error, data)  # type: ignore[arg-type]
+                except Exception:
+                    log.exception("an exception reporter failed")
         for listener in self.listeners:
             try:
                 listener(data)
@@ -166,20 +199,32 @@ class ActionProcessor:
                 log.exception("an actionComplete listener failed")
 
     def log(self, data: ActionData) -> None:
-        error = data.error
-        unexpected = error is not None and not isinstance(error, HeroError) and error_status(error) >= 500
+        """One line per action; its fields ride on the record (``record.hero``) for the JSON format."""
+        unexpected = data.error_id is not None
         level = logging.ERROR if unexpected else _LEVELS.get(data.action.log_level if data.action else "info", 20)
         if not log.isEnabledFor(level):
             return
         connection = data.connection
+        params = filter_params(data.received_params or dict(data.params), self.filtered_params,
+                               max_length=self.max_log_string_length)
+        # NOTE: the log keeps the real text even where the client gets "internal error".
+        error = error_message(data.error) if data.error is not None else data.response.get("error")
+        fields = {
+            "action": data.action_name, "version": data.action.version if data.action else None,
+            "transport": connection.type, "status": data.status, "duration_ms": round(data.duration_ms, 3),
+            "connection_id": connection.id, "message_id": data.message_id, "remote_ip": connection.remote_ip,
+            "params": params,
+        }
+        if error is not None:
+            fields["error"] = error
+        if unexpected:
+            fields["error_id"] = data.error_id
         log.log(
             level, "[action @ %s] to=%s action=%s params=%s duration=%.1fms%s%s",
-            connection.type, connection.remote_ip, data.action_name,
-            filter_params(data.received_params or dict(data.params), self.filtered_params),
-            data.duration_ms, f" error={error_message(error)!r}" if error is not None else (
-                f" error={data.response.get('error')!r}" if "error" in data.response else ""),
-            f" errorId={data.error_id}" if data.error_id else "",
-            exc_info=error if unexpected else None,
+            connection.type, connection.remote_ip, data.action_name, params, data.duration_ms,
+            f" error={error!r}" if error is not None else "",
+            f" errorId={data.error_id}" if unexpected else "",
+            exc_info=data.error if unexpected else None, extra={"hero": fields},
         )
 
     def run_inline(self, name: str, params: Mapping[str, Any] | None = None, *, version: Any = None,

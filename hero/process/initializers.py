@@ -51,9 +51,13 @@ class StatsInitializer(Initializer):
 
     def start(self, api: Api) -> None:
         api.stats.start()
+        if api.metrics is not None:  # NOTE: metrics flush as stats do, so one initializer starts both
+            api.metrics.start()
 
     def stop(self, api: Api) -> None:
         api.stats.stop()
+        if api.metrics is not None:
+            api.metrics.stop()
 
 
 class ClusterInitializer(Initializer):
@@ -128,9 +132,10 @@ class ServersInitializer(Initializer):
         api.servers.update(build_servers(api))
 
     def start(self, api: Api) -> None:
+        level = logging.DEBUG if getattr(api.process, "announces", False) else logging.INFO
         for server in api.servers.values():
             server.start()
-            log.info("%s server listening on %s", server.type, server.url)
+            log.log(level, "%s server listening on %s", server.type, server.url)
 
     def stop(self, api: Api) -> None:
         timeout = api.config.general.shutdown_timeout

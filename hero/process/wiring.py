@@ -22,7 +22,9 @@ from hero.servers.http.virtual import VirtualRequests
 from hero.servers.socket.server import SocketServer
 from hero.servers.websocket.endpoint import WebSocketEndpoint
 from hero.services.cache import Cache
+from hero.runtime.tracing import build_tracer
 from hero.services.chat import Chat
+from hero.services.metrics import build_metrics
 from hero.services.cluster import Cluster, cluster_channel
 from hero.services.public import public_files
 from hero.services.signing import DEVELOPMENT_SECRET, MessageSigner
@@ -45,8 +47,10 @@ def build_api(config: Config) -> Api:
                                 action_timeout=general.action_timeout,
                                 filtered_params=tuple(general.filtered_params),
                                 expose_errors=config.env != "production" if general.expose_errors is None
-                                else bool(general.expose_errors))
+                                else bool(general.expose_errors),
+                                max_log_string_length=config.logger.max_log_string_length)
     actions.runner = processor.run_inline
+    processor.tracer = build_tracer(config.otel)
     signer = MessageSigner(cluster_secret(config, store), window=general.cluster_message_window)
     cluster = Cluster(store, connections, channel=cluster_channel(general.channel, store), signer=signer,
                       server_id=identity, rpc_timeout=general.rpc_timeout,
@@ -69,6 +73,14 @@ def build_api(config: Config) -> Api:
     api.requester = VirtualRequests(api)
     # NOTE: "actions:<connection type>", beside the transports' own counters such as "web:requests"
     processor.listeners.append(lambda data: api.stats.increment(f"actions:{data.connection.type}"))
+    if (metrics := build_metrics(config.metrics)) is not None:  # NOTE: when off, no listener at all
+        api.metrics = metrics
+        processor.listeners.append(metrics.on_action)
+        chat.listeners.append(metrics.on_chat)
+        tasks.listeners.append(metrics.on_task)
+        store.error_hooks.append(metrics.on_redis_error)
+        metrics.connection_counts, metrics.in_flight = connections.count_by_type, lambda: processor.in_flight
+        metrics.queue_depths = lambda: {name: tasks.queue(name).count for name in tasks.queue_names()}
     return api
 
 

@@ -681,6 +681,6 @@ def test_production_words_a_sails_server_error_as_any_bug(tmp_path):
         for identity in ("leaky/classic", "leaky/machine"):
             response = helper.request(f"/api/{identity}")
             assert (response.status, response.body["error"]) == (500, "internal error")
-            assert len(response.body["errorId"]) == 32
+            assert len(response.body["errorId"]) == 16
     finally:
         helper.stop()

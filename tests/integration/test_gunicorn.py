@@ -16,10 +16,11 @@ from tests.support.processes import clean_env, http_ok
 
 
 @pytest.fixture
-def gunicorn(tmp_path, processes):
+def gunicorn(tmp_path, processes, request):
     port = free_port()
     socket_port = free_port()
-    environment = clean_env(HERO_ENV="test", HOME=str(tmp_path), HERO_SOCKET_PORT=str(socket_port))
+    environment = clean_env(**{"HERO_ENV": "test", "HOME": str(tmp_path), "HERO_SOCKET_PORT": str(socket_port),
+                               **getattr(request, "param", {})})
     process = processes.start(
         [sys.executable, "-m", "gunicorn", "-k", "hero.gunicorn.Worker", "-w", "2", "-b", f"127.0.0.1:{port}",
          "--no-control-socket", "--graceful-timeout", "5", "hero.gunicorn:app"],
@@ -63,3 +64,21 @@ def test_gunicorn_serves_actions_rejects_smuggling_and_stops_cleanly(gunicorn):
             break
     assert close_code == 1001  # going away
     assert process.wait(20) == 0
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("gunicorn", [{"HERO_METRICS__FLUSH_INTERVAL": "0.2"}], indirect=True)
+def test_one_scrape_sees_every_worker(gunicorn):
+    port, _, _ = gunicorn
+    workers: set[str] = set()
+    requests_made = 0
+    while len(workers) < 2 and requests_made < 200:  # new connections: the kernel spreads them
+        workers.add(requests.get(f"http://127.0.0.1:{port}/api/status", timeout=5).json()["id"])
+        requests_made += 1
+    assert len(workers) == 2, "every request went to one worker"
+    time.sleep(0.6)  # every worker folds its counts in (metrics.flush_interval)
+    for _ in range(4):  # whichever worker answers the scrape
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        line = next(line for line in text.splitlines()
+                    if line.startswith("hero_actions_total{") and 'action="status"' in line)
+        assert float(line.rsplit(" ", 1)[1]) == requests_made, line

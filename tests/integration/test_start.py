@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import socket
 import threading
 import time
@@ -14,7 +16,7 @@ from tests.support.processes import Processes, Subprocess, clean_env, hero_comma
 
 
 def start_hero(processes: Processes, port: int, **env: str) -> Subprocess:
-    environment = clean_env(PORT=str(port), HERO_SOCKET_PORT=str(free_port()), HERO_ENV="test", **env)
+    environment = clean_env(**{"PORT": str(port), "HERO_SOCKET_PORT": str(free_port()), "HERO_ENV": "test", **env})
     return processes.start(hero_command("start"), cwd=APP_ROOT, env=environment, separate_stderr=True)
 
 
@@ -63,3 +65,26 @@ def test_a_busy_port_exits_1_with_a_clear_message(processes):
     assert process.returncode == 1
     assert f"127.0.0.1:{port}" in stderr and "not available" in stderr
     assert "Traceback" not in stderr
+
+
+@pytest.mark.timeout(60)
+def test_each_listening_line_is_printed_once_even_at_info_level(processes):
+    port = free_port()
+    process = start_hero(processes, port, HERO_ENV="development")
+    read_until_ready(process)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0
+    stdout, stderr = process.output(), process.errors()
+    output = stdout + stderr
+    assert output.count(f"listening on http://127.0.0.1:{port}") == 1
+    assert output.count("socket server listening on") == 1
+    assert output.count("started (env development") == 0  # the ready line says it, on stdout
+    assert "hero stopped" in stderr  # the log still speaks at info
+
+
+def test_version_flag_prints_the_packaged_version():
+    from importlib.metadata import version
+
+    result = subprocess.run([sys.executable, "-m", "hero", "--version"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    assert result.stdout == f"hero {version('hero')}\n"

@@ -116,6 +116,7 @@ class HttpApp:
         self.allowed_hosts = tuple(config["allowed_hosts"])
         self.trusted_proxies = frozenset(config["forwarded_allow_ips"])
         self.message_ids = MessageIds()
+        self.metrics_path: str = api.config.metrics.path
 
     def __repr__(self) -> str:
         return f"<HttpApp api={self.api_prefix} files={self.files_prefix}>"
@@ -151,6 +152,9 @@ class HttpApp:
             return self.renderer.json_answer(200, {"status": "ok"}, [])
         if path == "/readyz":
             return self.ready()
+        if path == self.metrics_path and self.api.metrics is not None:
+            content_type, body = self.api.metrics.render()
+            return 200, [("Content-Type", content_type), ("Content-Length", str(len(body)))], body
         self.web.count_request()
         method = environ["REQUEST_METHOD"]
         headers = list(self.renderer.base_headers)
