@@ -35,6 +35,9 @@ setup(
             "gunicorn[gevent]>=23",
             # drives the system's Chromium (executable_path); it never downloads a browser
             "playwright>=1.45",
+            # outside fuzzers against the example app's /api/swagger (tests/integration/test_fuzzers.py)
+            "schemathesis>=4.3,<5",
+            "openapi-spec-validator>=0.7",
         ],
     },
     entry_points={
