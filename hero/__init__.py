@@ -21,11 +21,13 @@ from hero.core.action import Action, ActionData, action
 from hero.core.connection import Connection
 from hero.core.middleware import ActionMiddleware, ConnectionMiddleware
 from hero.core.params.spec import Input
+from hero.core.sails.machine import Exit
 from hero.errors import (
     ActionTimeout,
     BlockedConnectionType,
     BootError,
     ChatError,
+    CodedError,
     ConfigError,
     HeroError,
     InvalidParam,
@@ -51,7 +53,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Action", "ActionData", "ActionMiddleware", "ActionTimeout", "Api", "BlockedConnectionType", "BootError",
-    "ChatError", "ChatMiddleware", "ConfigError", "Connection", "ConnectionMiddleware", "HeroError", "Initializer",
+    "ChatError", "ChatMiddleware", "CodedError", "ConfigError", "Connection", "ConnectionMiddleware", "Exit", "HeroError", "Initializer",
     "Input", "InvalidParam", "MissingParam", "ObjectLocked", "ObjectNotFound", "RpcTimeout", "ServerShuttingDown",
     "StoreUnavailable", "Task", "TaskData", "TaskError", "TaskMiddleware", "TaskNotFound", "TooManyPendingActions",
     "UnknownAction", "VerbNotAllowed", "__version__", "action", "api",

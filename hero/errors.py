@@ -189,3 +189,25 @@ def error_message(error: BaseException) -> str:
     text = str(error)
     return text if text else type(error).__name__
 
+
+# --- the registries' coded errors (Sails' E_CONFLICT, E_INVALID, E_NOT_FOUND, E_USAGE) ---------
+
+
+class CodedError(HeroError):
+    """A registry or route call that cannot be done, with Sails' ``code`` (docs/actions.md, Sails-style actions):
+
+    ``E_CONFLICT`` (the identity is taken and ``force`` is false), ``E_INVALID`` (not an action
+    definition hero can run), ``E_NOT_FOUND`` (no route to that target), ``E_USAGE`` (a bad query).
+    """
+
+    #: Sails' code: E_CONFLICT, E_INVALID, E_NOT_FOUND or E_USAGE.
+    code: str = "E_USAGE"
+
+    def __init__(self, code: str, message: str, *, identity: Any = None, status: int | None = None) -> None:
+        self.code = code
+        #: The identity (or route target) the error is about, when there is one.
+        self.identity = identity
+        super().__init__(message, status=status)
+
+    def __repr__(self) -> str:
+        return f"CodedError({self.code!r}, {self.message!r})"

@@ -4,6 +4,10 @@
         response = spec_helper.run_action("cacheTest", key="greeting", value="hello")
         assert response["cacheTestResults"]["loadResp"]["value"] == "hello"
 
+    def test_virtual_request(spec_helper):
+        response = spec_helper.request("GET /api/randomNumber")   # through the web app, no socket
+        assert response.status == 200 and "randomNumber" in response.body
+
 The app is the one in the current directory, or the ``hero_root`` ini option.
 """
 from gevent import monkey

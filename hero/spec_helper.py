@@ -107,6 +107,13 @@ class SpecHelper:
             }
         return response
 
+    def request(self, address: Any, params: Mapping[str, Any] | None = None,
+                headers: Mapping[str, str] | None = None, **options: Any) -> Any:
+        """A virtual request through the web app, without a socket (Sails' ``sails.request``):
+        ``request("POST /api/users", params={...}, headers={...})`` or ``request({"url", "method",
+        "params", "headers"})``; returns ``status``, ``headers`` and ``body`` (parsed JSON)."""
+        return self.api.request(address, params, headers, **options)
+
     # --- tasks (actionhero's specHelper.runTask / runFullTask / findEnqueuedTasks) -----------------
 
     def run_task(self, name: str, params: Mapping[str, Any] | None = None) -> Any:

@@ -93,8 +93,7 @@ def code_references() -> list[tuple[str, str, str | None]]:
 def test_hero_cites_no_document_that_does_not_ship():
     stale = re.compile(r"PROTOCOL §|reliability(\.md)? [A-Z]\d|stack-notes|reference/actionhero\.md|DESIGN\.md")
     cited = [str(path.relative_to(ROOT)) for path in sorted((ROOT / "hero").rglob("*.py"))
-             if stale.search(path.read_text()) and "servers" not in path.relative_to(ROOT).parts]
-    # NOTE: hero/servers/ is left out while it is being split (issue 9); its files join this check after.
+             if stale.search(path.read_text())]
     assert cited == []
 
 

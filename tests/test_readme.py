@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from hero.spec_helper import SpecHelper
-from tests.apps import write_app
-from tests.conftest import APP_ROOT
+from tests.support.apps import APP_ROOT, write_app
 
 README = Path(APP_ROOT, "README.md").read_text()
 BLOCK = re.compile(r"^## (?P<heading>.+?)$|^```(?P<lang>\w+)\n(?P<code>.*?)^```", re.M | re.S)
@@ -31,7 +30,7 @@ def snippets(heading: str) -> list[str]:
     return [code for section, code in blocks() if section == heading and not code.startswith("# ")]
 
 
-FILES = {code.splitlines()[0][2:].strip(): code for _, code in blocks() if re.match(r"# [\w/]+\.py\n", code)}
+FILES = {code.splitlines()[0][2:].strip(): code for _, code in blocks() if re.match(r"# [\w/-]+\.py\n", code)}
 
 USES_AUTH = '''
 from hero import Action
@@ -110,3 +109,28 @@ def test_the_websocket_example_against_a_live_server(boot_hero):
     assert "Welcome to the hero api" in lines[0]
     assert "randomNumber" in lines[1]
     assert "{'any': 'JSON'}" in lines[-1]
+
+
+def test_the_sails_section(tmp_path):
+    """Its files make an app (with its routes as config.py); its snippet prints what its comments say."""
+    section = [code for heading, code in blocks() if heading == "Sails-style actions"]
+    files = {code.splitlines()[0][2:].strip(): code for code in section if re.match(r"# [\w/-]+\.py\n", code)}
+    assert set(files) == {"actions/user/create.py", "actions/user/find-one.py"}
+    (config,) = [code for code in section if code.startswith("# config.py (excerpt)")]
+    (code,) = [code for code in section if not code.startswith("# ")]
+    helper = SpecHelper.boot(write_app(tmp_path, {**files, "config.py": config}))
+    try:
+        helper.api.cache.destroy("user:ann@example.com")
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output):
+            exec(code, {})
+        printed = output.getvalue().splitlines()
+        said = [line.partition("  # ")[2].strip() for line in code.splitlines() if "  # " in line]
+        assert len(printed) == len(said) == 7
+        for out, comment in zip(printed, said):
+            assert comment.startswith(out), (out, comment)
+        assert helper.request("/api/users/bo@example.com").body["error"] == "no user bo@example.com"
+        assert helper.request("/api/user/create", params={"email": "x"}).status == 422
+    finally:
+        helper.api.cache.destroy("user:ann@example.com")
+        helper.stop()

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from tests.conftest import APP_ROOT, missing_under_ci
+from tests.support.apps import APP_ROOT
+from tests.support.needs import missing_under_ci
 
 
 @pytest.mark.timeout(300)

@@ -23,7 +23,8 @@ from hero.container import Api
 from hero.core.action import Action, ActionData, version_key
 from hero.core.params.openapi import input_keywords
 from hero.core.params.schema import json_safe
-from hero.core.routes import Route, RouteTable
+from hero.core.routes import Route
+from hero.core.sails.docs import json_schema_of
 from hero.errors import UnknownAction
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def build_openapi(api: Api) -> dict[str, Any]:
     prefix = "/" + "/".join(part for part in str(web.url_path_for_actions).split("/") if part)
 
     paths: dict[str, dict[str, Any]] = {}
-    for route in RouteTable.from_config(api.config.routes).routes:
+    for route in api.routes.table.routes:
         if route.dir is not None or route.action is None:
             continue  # a static-file mount, not an action
         try:
@@ -176,6 +177,11 @@ class _OperationBuilder:
         return candidate
 
     def query_parameters(self, action: Action, captured: set[str]) -> list[dict[str, Any]]:
+        machine = _machine_inputs(action)
+        if machine is not None:  # a Sails machine: its own types, examples and rules
+            return [{"in": "query", "name": name, "required": bool(entry.get("required")),
+                     **({"description": str(entry["description"])} if entry.get("description") else {}),
+                     "schema": json_schema_of(entry)} for name, entry in machine.items() if name not in captured]
         described = action.params.describe()
         try:
             schema = action.params.marshmallow_schema()
@@ -206,8 +212,17 @@ class _OperationBuilder:
             return None
         described = action.params.describe()
         required = any(info.get("required") for name, info in described.items() if name in remaining)
+        machine = _machine_inputs(action)
         target: Any
         try:
+            if machine is not None:
+                target = {"type": "object", "properties": {name: json_schema_of(machine[name]) for name in remaining}}
+                wanted = [name for name in remaining if machine[name].get("required")]
+                if wanted:
+                    target["required"] = wanted
+                content = {media: {"schema": target} for media in
+                           ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")}
+                return {"required": required, "content": content}
             target = action.params.marshmallow_schema()
             if len(remaining) < len(action.params.names):
                 # NOTE: path captures win over body params; document the body without them.
@@ -240,12 +255,43 @@ class _OperationBuilder:
         if action.output_example:
             success["content"]["application/json"]["example"] = json_safe(dict(action.output_example))
         responses: dict[str, Any] = {"200": success}
+        exits = getattr(action, "exits", None) if action.sails == "machine" else None
+        if exits:
+            responses = exit_responses(exits)
         for status, text in ERROR_RESPONSES.items():
+            if status in responses:
+                continue
             if status == "422" and not action.params.names:
                 continue
             responses[status] = {"description": text, "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         return responses
+
+
+def exit_responses(exits: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """A Sails machine's exits as OpenAPI responses: each exit under its status, with its description
+    (exits sharing a status are listed together); the output example of each, when declared."""
+    responses: dict[str, Any] = {}
+    for name, exit_ in exits.items():
+        status = str(exit_["statusCode"])
+        text = f"{name}: {exit_.get('description') or ('the action succeeded' if name == 'success' else 'exit ' + name)}"
+        if name == "error" and not exit_.get("description"):
+            text = "error: the action failed (an unexpected exception)"
+        if exit_["statusCode"] >= 400:
+            schema: dict[str, Any] = {"$ref": "#/components/schemas/Error"}
+        else:
+            schema = {"type": "object"}
+        entry = responses.setdefault(status, {"description": "", "content": {"application/json": {"schema": schema}}})
+        entry["description"] = f"{entry['description']}; {text}" if entry["description"] else text
+        example = exit_.get("outputExample")
+        if example is not None and "example" not in entry["content"]["application/json"]:
+            entry["content"]["application/json"]["example"] = json_safe(example)
+        entry.setdefault("x-exits", []).append(name)
+    return dict(sorted(responses.items()))
+
+
+def _machine_inputs(action: Action) -> Mapping[str, Any] | None:
+    return getattr(action, "machine_inputs", None) if action.sails == "machine" else None
 
 
 def _versions(api: Api, name: str) -> list[str]:

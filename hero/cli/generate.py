@@ -86,6 +86,50 @@ PROJECT_TEST = '''def test_status(spec_helper):
     assert "error" not in spec_helper.run_action("status")
 '''
 
+SAILS_ACTION = Template('''"""$identity: $description
+
+A Sails-style machine action (README, Sails-style actions): its identity is its path below actions/.
+Served at /api/$identity, as `?action=$identity`, over WebSocket and TCP.
+"""
+
+friendly_name = "$friendly"
+description = "$description"
+
+inputs = {
+    "name": {"type": "string", "required": True, "maxLength": 100, "example": "hero",
+             "description": "who the action is for"},
+}
+
+exits = {
+    "success": {"description": "done", "outputExample": {"identity": "$identity", "name": "hero"}},
+    "notFound": {"statusCode": 404, "description": "nothing answers to that name"},
+}
+
+
+def fn(inputs, exits):
+    if inputs.name == "nobody":
+        return exits.notFound()
+    return {"identity": "$identity", "name": inputs.name}
+''')
+
+SAILS_TEST = Template('''def test_${test_name}_succeeds(spec_helper):
+    response = spec_helper.request("POST /api/$identity", params={"name": "hero"})
+    assert response.status == 200, response.body
+    assert response.body["name"] == "hero"
+
+
+def test_${test_name}_needs_a_name(spec_helper):
+    response = spec_helper.request("POST /api/$identity", params={})
+    assert response.status == 422
+    assert response.body["error"] == "name is a required parameter for this action"
+
+
+def test_${test_name}_not_found_exit(spec_helper):
+    response = spec_helper.request("POST /api/$identity", params={"name": "nobody"})
+    assert response.status == 404
+    assert response.body["error"] == "nothing answers to that name"
+''')
+
 KINDS = {"action": ("actions", ACTION), "task": ("tasks", TASK), "initializer": ("initializers", INITIALIZER)}
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -109,6 +153,32 @@ def generate(kind: str, name: str, root: Path, description: str = "") -> Path:
     class_name = name[0].upper() + name[1:]
     path.write_text(template.substitute(name=name, class_name=class_name, description=description or name))
     return path
+
+
+def generate_sails(identity: str, root: Path, description: str = "") -> list[Path]:
+    """Write a machine action at ``actions/<identity>.py`` and its test in ``tests/``."""
+    from hero.core.sails.identity import check_identity
+    from hero.errors import CodedError
+
+    try:
+        check_identity(identity)
+    except CodedError as error:
+        raise BootError(error.message) from None
+    path = root / "actions" / f"{identity}.py"
+    test_name = re.sub(r"\W", "_", identity)
+    test = root / "tests" / f"test_{test_name}.py"
+    for existing in (path, test):
+        if existing.exists():
+            raise BootError(f"{existing} already exists")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    test.parent.mkdir(parents=True, exist_ok=True)
+    last = identity.rpartition("/")[2]
+    friendly = re.sub(r"[-_.]+", " ", last).strip().capitalize() or identity
+    values = {"identity": identity, "description": description or friendly, "friendly": friendly,
+              "test_name": test_name}
+    path.write_text(SAILS_ACTION.substitute(values))
+    test.write_text(SAILS_TEST.substitute(values))
+    return [path, test]
 
 
 def _project(root: Path, name: str) -> Path:

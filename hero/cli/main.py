@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hero import __version__
-from hero.cli.generate import generate
+from hero.cli.generate import generate, generate_sails
 from hero.cli.reloader import reload_forever
 from hero.errors import BootError
 
@@ -95,9 +95,17 @@ def _configure_generate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=["project", "action", "task", "initializer"])
     parser.add_argument("name")
     parser.add_argument("--description", default="")
+    parser.add_argument("--sails", action="store_true",
+                        help="action only: a Sails-style machine action named by its path (user/create), and its test")
 
 
 def command_generate(args: argparse.Namespace) -> int:
+    if args.sails:
+        if args.kind != "action":
+            raise BootError("--sails makes actions only: hero generate action --sails user/create")
+        for path in generate_sails(args.name, Path(args.root), args.description):
+            sys.stdout.write(f"created {path}\n")
+        return 0
     path = generate(args.kind, args.name, Path(args.root), args.description)
     sys.stdout.write(f"created {path}\n")
     return 0

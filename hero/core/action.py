@@ -46,6 +46,10 @@ class ActionData:
     duration_ms: float = 0.0
     #: Middleware may set this False to skip ``run`` (the action answers nothing more).
     to_process: bool = True
+    #: The status this run answers with, when the action chose one for this run only (Sails-style
+    #: actions: ``res.status(409)``, an exit's ``statusCode``); unlike ``connection.status`` it does
+    #: not outlive the run on persistent connections.
+    reply_status: int | None = None
     #: The id of an unexpected error, in the answer (``errorId``) and in the log line.
     error_id: str | None = None
 
@@ -67,7 +71,11 @@ class ActionData:
         if self.connection.status is not None:
             return self.connection.status
         if self.error is not None:
+            if self.reply_status is not None and self.reply_status >= 400:
+                return self.reply_status  # an error status the run chose for this exception (Sails' exits)
             return error_status(self.error)
+        if self.reply_status is not None:
+            return self.reply_status
         if "error" in self.response:
             return 500
         return 200
@@ -109,6 +117,10 @@ class Action:
     metadata: ClassVar[bool] = True
     #: Seconds before the action is killed with a 504 (None: ``general.action_timeout``; 0: never).
     timeout: ClassVar[float | None] = None
+    #: False: the action gets every param, undeclared ones too (Sails' classic ``fn(req, res)``).
+    scrub_params: ClassVar[bool] = True
+    #: ``"classic"`` or ``"machine"`` for Sails-style actions (set by ``register``), else empty.
+    sails: ClassVar[str] = ""
 
     #: The compiled inputs; set by the registry at boot.
     params: ParamSpec
@@ -150,7 +162,17 @@ class Action:
             "outputExample": dict(self.output_example),
             "blockedConnectionTypes": list(self.blocked_connection_types),
             "middleware": list(self.middleware),
+            **self.describe_sails(),
         }
+
+    def describe_sails(self) -> dict[str, Any]:
+        """What the Sails adapters add to the documentation entry (machines: their exits)."""
+        return {"sails": self.sails} if self.sails else {}
+
+    @property
+    def identity(self) -> str:
+        """Sails' word for the name: ``user/create``."""
+        return self.name
 
 
 def action(name: str, *, inputs: Any = None, version: Version = 1, description: str = "",
@@ -204,6 +226,8 @@ class ActionRegistry:
         self._chains: dict[int, tuple[int, tuple[ActionMiddleware, ...]]] = {}
         #: ``run(name, params, ...)`` needs the processor; the process sets this at boot.
         self.runner: Callable[..., dict[str, Any]] | None = None
+        #: Bumped when middleware chosen otherwise than by name changes (see :meth:`matching_middleware`).
+        self.middleware_generation = 0
 
     def __repr__(self) -> str:
         return f"ActionRegistry({sorted(self.versions)!r})"
@@ -215,7 +239,8 @@ class ActionRegistry:
             instance = action_class()
             instance.params = ParamSpec.compile(
                 action_class.inputs, owner=f"action `{action_class.name}`",
-                missing_param_checks=self.missing_param_checks, scrub=self.scrub_params,
+                missing_param_checks=self.missing_param_checks,
+                scrub=self.scrub_params and action_class.scrub_params,
             )
         except BootError as error:
             raise BootError(f"{source}: {error.message}") from error
@@ -257,15 +282,22 @@ class ActionRegistry:
         return self.middleware.add(middleware)
 
     def middleware_for(self, action: Action) -> tuple[ActionMiddleware, ...]:
-        """Global middleware by priority, then the action's own list, in its order (cached)."""
+        """Global middleware by priority, then :meth:`matching_middleware` (none here), then the
+        action's own list, in its order (cached)."""
+        generation = self.middleware.generation * 1_000_003 + self.middleware_generation
         cached = self._chains.get(id(action))
-        if cached is not None and cached[0] == self.middleware.generation:
+        if cached is not None and cached[0] == generation:
             return cached[1]
         chain = [m for m in self.middleware if m.is_global]
+        chain += [m for m in self.matching_middleware(action) if m not in chain]
         chain += [self.middleware.get(name) for name in action.middleware]
         result = tuple(chain)
-        self._chains[id(action)] = (self.middleware.generation, result)
+        self._chains[id(action)] = (generation, result)
         return result
+
+    def matching_middleware(self, action: Action) -> list[ActionMiddleware]:
+        """Middleware chosen by the action's identity (the Sails registry's ``register_middleware``)."""
+        return []
 
     def check_middleware(self) -> None:
         """Fail the boot when an action lists middleware nobody registered."""

@@ -18,7 +18,7 @@ class Server:
 
     #: The connection type of its clients, and its config namespace.
     type: ClassVar[str] = ""
-    #: The persistent-connection verbs this server allows (PROTOCOL §4).
+    #: The persistent-connection verbs this server allows (docs/tcp.md, docs/websocket.md).
     verbs: ClassVar[tuple[str, ...]] = ()
     #: Its clients can join chat rooms.
     can_chat: ClassVar[bool] = False

@@ -1,4 +1,6 @@
-"""The verbs of persistent connections (PROTOCOL §3, §4): the same meaning on every transport.
+"""The verbs of persistent connections: the same meaning on every transport.
+
+What each verb does and answers is in docs/tcp.md and docs/websocket.md; the chat verbs in docs/chat.md.
 
 A transport parses its own framing (a TCP line, a WebSocket event) into a verb name and a list
 of arguments, and calls :func:`run_verb`, which returns the data of an ``OK`` reply or raises a

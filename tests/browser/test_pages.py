@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from browser_support import DevHero, Pages, app_with, screenshot
+from tests.browser.browser_support import DevHero, Pages, app_with, screenshot
 
 try:
     from playwright.sync_api import expect

@@ -8,7 +8,7 @@ import gevent
 import pytest
 
 from hero.spec_helper import SpecHelper
-from tests.apps import write_app
+from tests.support.apps import write_app
 
 ACTIONS = '''
 import gevent

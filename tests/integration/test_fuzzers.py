@@ -12,7 +12,6 @@ its document is checked by hand in tests/core/test_swagger.py.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -22,8 +21,8 @@ import pytest
 import requests
 from openapi_spec_validator import validate
 
-from tests.apps import free_port
-from tests.conftest import APP_ROOT
+from tests.support.apps import APP_ROOT, free_port
+from tests.support.processes import Processes, clean_env, hero_command
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -35,30 +34,13 @@ def schemathesis() -> str:
 
 
 @pytest.fixture
-def example_app() -> str:
+def example_app(processes: Processes) -> str:
     """``python -m hero start`` from the repository on a free port (embedded store); its base URL."""
     port = free_port()
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("HERO_")}
-    environment.pop("REDIS_URL", None)
-    environment.update({"PORT": str(port), "HERO_SOCKET_PORT": str(free_port()), "HERO_ENV": "test"})
-    process = subprocess.Popen([sys.executable, "-m", "hero", "start"], cwd=APP_ROOT, env=environment,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        lines = []
-        for line in process.stdout:  # type: ignore[union-attr]
-            lines.append(line)
-            if line.startswith("hero ready"):
-                break
-        else:
-            raise AssertionError(f"hero did not start: {''.join(lines)}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+    env = clean_env(PORT=str(port), HERO_SOCKET_PORT=str(free_port()), HERO_ENV="test")
+    server = processes.start(hero_command("start"), cwd=APP_ROOT, env=env)
+    server.wait_for_line("hero ready")
+    return f"http://127.0.0.1:{port}"
 
 
 def test_the_document_is_valid_openapi(example_app: str) -> None:

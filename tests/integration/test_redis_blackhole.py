@@ -14,9 +14,9 @@ import pytest
 import redis
 import requests
 
-from tests.apps import free_port, wait_for
-from tests.conftest import require_tool
-from tests.netns import ip, namespace  # noqa: F401 - the fixture is used by name
+from tests.support.apps import free_port, wait_for
+from tests.support.needs import require_tool
+from tests.support.netns import ip
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -7,8 +7,8 @@ import time
 import pytest
 import requests
 
-from tests.apps import free_port, start_redis, wait_for
-from tests.conftest import require_tool
+from tests.support.apps import free_port, start_redis, wait_for
+from tests.support.needs import require_tool
 
 pytestmark = pytest.mark.timeout(60)
 

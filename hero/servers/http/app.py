@@ -1,4 +1,4 @@
-"""hero's WSGI application (PROTOCOL §2): health checks, hosts, CORS, static files, and the API.
+"""hero's WSGI application (docs/http.md): health checks, hosts, CORS, static files, and the API.
 
     status, headers, body = app.respond(environ)
 
@@ -13,23 +13,25 @@ import itertools
 import logging
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from random import getrandbits
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from hero.core.routes import RouteMatch, RouteTable
+from hero.config import Namespace
+from hero.container import Api
+from hero.core.connection import Connection
+from hero.core.processor import ActionData
+from hero.core.routes import Route, RouteMatch, RouteTable
 from hero.errors import error_message, error_status
-from hero.servers.http.handler import HeroInput
+from hero.servers.http.request import HeroInput
 from hero.servers.http.params import BodyError, ParamReader, Uploads, merge
 from hero.servers.http.render import JSON_TYPE, Renderer, status_line
-
-if TYPE_CHECKING:
-    from hero.servers.http.server import WebServer
-    from hero.servers.static import StaticChain, StaticFiles
+from hero.services.public import Body, PublicFiles, StaticFiles
 
 log = logging.getLogger(__name__)
 
-Answer = tuple[int, list[tuple[str, str]], Any]
+#: What answering a request gives: the status, the headers and the body.
+Answer = tuple[int, list[tuple[str, str]], Body]
 
 #: Methods whose body is never read for params.
 _NO_BODY = frozenset({"GET", "HEAD"})
@@ -74,10 +76,33 @@ def _valid_fingerprint(value: str) -> bool:
     return 0 < len(value) <= 128 and all(char in _FINGERPRINT_CHARS for char in value)
 
 
+class AppHost(Protocol):
+    """What the app uses of the web server (:class:`~hero.servers.http.server.WebServer`, which
+    builds the app: this module does not import it)."""
+
+    api: Api
+    config: Namespace
+    routes: RouteTable
+    stopping: bool
+    public_files: PublicFiles
+    #: The static engine of each ``dir`` route, by the route's index.
+    mounts: dict[int, StaticFiles]
+
+    def count_request(self) -> None: ...
+
+    def count_file(self) -> None: ...
+
+    def build_connection(self, **attributes: Any) -> Connection: ...
+
+    def destroy_connection(self, connection: Connection) -> None: ...
+
+    def process(self, connection: Connection, params: Mapping[str, Any], *, message_id: Any = None) -> ActionData: ...
+
+
 class HttpApp:
     """The WSGI callable of a :class:`~hero.servers.http.server.WebServer`."""
 
-    def __init__(self, web: WebServer) -> None:
+    def __init__(self, web: AppHost) -> None:
         self.web = web
         api = web.api
         self.api = api
@@ -184,7 +209,7 @@ class HttpApp:
         target = environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
         return self.allowed_hosts[0].rstrip("/") + target
 
-    def file_request(self, environ: dict[str, Any], files: StaticFiles | StaticChain, relative: str,
+    def file_request(self, environ: dict[str, Any], files: PublicFiles, relative: str,
                      headers: list[tuple[str, str]]) -> Answer:
         self.web.count_file()
         status, file_headers, body = files.respond(environ, relative)
@@ -199,8 +224,8 @@ class HttpApp:
             return self.file_request(environ, self.web.mounts[route.index], match.file or "", headers)  # type: ignore[union-attr]
         if route is not None:
             action_name: str | None = route.action
-        elif self.simple_routing and rest.count("/") == 1 and len(rest) > 1:
-            action_name = rest[1:]
+        elif self.simple_routing and len(rest) > 1 and (rest.count("/") == 1 or rest[1:] in self.api.actions.versions):
+            action_name = rest[1:]  # `/api/<name>`, or a Sails identity with slashes (`/api/user/create`)
         else:
             action_name = None
         if route is None and self.has_routes and (action_name is None or action_name not in self.api.actions.latest):
@@ -269,7 +294,7 @@ class HttpApp:
         return fingerprint
 
     def run_action(self, environ: dict[str, Any], method: str, rest: str, params: dict[str, Any],
-                   route: Any, headers: list[tuple[str, str]]) -> Answer:
+                   route: Route | None, headers: list[tuple[str, str]]) -> Answer:
         fingerprint = self.fingerprint(environ, headers)
         message_id = self.message_ids()
         remote_ip, remote_port = self.remote(environ)

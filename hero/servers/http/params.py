@@ -1,4 +1,4 @@
-"""Params from an HTTP request (PROTOCOL §2 "Params"): the query string, then the body.
+"""Params from an HTTP request (docs/http.md): the query string, then the body.
 
 JSON (an object's keys, or an array as ``payload``), urlencoded forms, and multipart forms whose
 files are streamed to ``web.upload_dir`` (each becomes ``{filename, content_type, size, path}``).

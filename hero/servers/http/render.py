@@ -1,4 +1,4 @@
-"""Turning a finished action into HTTP bytes (PROTOCOL §2 "Response", "Headers", "JSONP").
+"""Turning a finished action into HTTP bytes: the response, its headers, JSONP (docs/http.md).
 
 Everything that does not change per request (the fixed headers, the metadata switches, the
 padding) is worked out once at boot; per request this adds the metadata blocks, encodes with
@@ -13,17 +13,15 @@ import re
 import time
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from hero.core.processor import ActionData
 from hero.runtime.json import dumps
-
-if TYPE_CHECKING:
-    from hero.core.processor import ActionData
 
 log = logging.getLogger(__name__)
 
 JSON_TYPE = ("Content-Type", "application/json; charset=utf-8")
-#: A JSONP callback: a dotted JavaScript identifier of at most 4 parts of 64 characters (reliability C1).
+#: A JSONP callback: a dotted JavaScript identifier of at most 4 parts of 64 characters (docs/limits.md).
 CALLBACK = re.compile(r"[A-Za-z_$][\w$]{0,63}(?:\.[A-Za-z_$][\w$]{0,63}){0,3}", re.ASCII)
 
 
@@ -92,7 +90,7 @@ class Renderer:
             return [("Access-Control-Allow-Origin", "*")]
         return []
 
-    def json_answer(self, status: int, payload: Any, headers: list[tuple[str, str]]) -> tuple[int, list, bytes]:
+    def json_answer(self, status: int, payload: Any, headers: list[tuple[str, str]]) -> tuple[int, list[tuple[str, str]], bytes]:
         """A plain JSON answer (errors before the pipeline, health checks)."""
         body = dumps(payload, padding=self.padding)
         headers.append(JSON_TYPE)
@@ -108,7 +106,7 @@ class Renderer:
         return status
 
     def action_answer(self, data: ActionData, *, message_id: str, remote_ip: str, callback: Any,
-                      extension: str | None, headers: list[tuple[str, str]]) -> tuple[int, list, bytes]:
+                      extension: str | None, headers: list[tuple[str, str]]) -> tuple[int, list[tuple[str, str]], bytes]:
         """The answer to a finished action: the response plus metadata, as JSON (or JSONP)."""
         response = data.response
         metadata = data.action is None or data.action.metadata

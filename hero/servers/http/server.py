@@ -1,11 +1,13 @@
-"""The web server (PROTOCOL §2): gevent's WSGIServer with hero's strict handler, and the WebSocket hook.
+"""The web server (docs/http.md): gevent's WSGIServer with hero's strict handler, and the WebSocket hook.
 
     server = WebServer(api, api.config.web)
     server.start()            # listens on web.bind:web.port (0 → a free port)
     server.url                # "http://127.0.0.1:8080"
     server.stop(timeout=5)    # stop accepting, let requests in flight finish, close the rest
 
-The pieces: :mod:`hero.servers.http.handler` (bytes → a checked WSGI environ),
+The pieces: :mod:`hero.servers.http.handler` (one connection: deadlines, keep-alive, the WSGI
+environ), :mod:`hero.servers.http.request` (bytes → a checked request),
+:mod:`hero.servers.http.writer` (responses written at the end of the loop's turn),
 :mod:`hero.servers.http.app` (environ → status, headers, body), :mod:`hero.core.routes` (the route
 table), :mod:`hero.servers.http.params` (query and bodies), :mod:`hero.servers.http.render`
 (JSON answers). Static files are :mod:`hero.services.public`'s.
@@ -15,21 +17,20 @@ from __future__ import annotations
 import logging
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gevent
 from gevent.pool import Pool
 
+from hero.config import Namespace
+from hero.container import Api
 from hero.core.routes import Route, RouteTable
 from hero.errors import BootError
 from hero.servers.base import Server, WebSocketSeam
 from hero.servers.http.app import HttpApp
-from hero.servers.http.handler import HeroHandler, HeroWSGIServer, HttpLimits
+from hero.servers.http.handler import HeroHandler, HeroWSGIServer
+from hero.servers.http.request import HttpLimits
 from hero.services.public import PublicFiles, StaticFiles
-
-if TYPE_CHECKING:
-    from hero.config import Namespace
-    from hero.container import Api
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +45,13 @@ class WebServer(Server):
     def __init__(self, api: Api, config: Namespace) -> None:
         super().__init__(api, config)
         self.limits = HttpLimits.from_config(config)
-        self.routes = RouteTable.from_config(api.config.routes)
+        self.routes: RouteTable = api.routes.table
         #: Live client connections (sockets), for a graceful stop and the status numbers.
         self.handlers: set[HeroHandler] = set()
         self.stopping = False
         #: The static engine of the app's public folder, and of each ``dir`` route by its index.
         self.public_files: PublicFiles = api.public
-        self.mounts: dict[int, Any] = {route.index: self._mount(route) for route in self.routes.routes
+        self.mounts: dict[int, StaticFiles] = {route.index: self._mount(route) for route in self.routes.routes
                                        if route.dir is not None}
         self.app = HttpApp(self)
         ws_config = api.config.websocket
@@ -64,7 +65,7 @@ class WebServer(Server):
 
     # --- parts built at boot ------------------------------------------------------------------
 
-    def _mount(self, route: Route) -> Any:
+    def _mount(self, route: Route) -> StaticFiles:
         """The static engine of a ``dir`` route (relative dirs are below the app root); a missing
         folder fails the boot rather than the first request."""
         directory = Path(route.dir or "")

@@ -1,14 +1,16 @@
-"""WebSockets on the web port (PROTOCOL §3), built on wsproto inside hero's pywsgi handler.
+"""WebSockets on the web port (docs/websocket.md), built on wsproto inside hero's pywsgi handler.
 
-The web server builds one :class:`WebSocketEndpoint` when ``websocket.enabled`` and hands it every
-request for ``websocket.path`` that asks for an upgrade:
+``hero.process`` builds one :class:`WebSocketEndpoint` when ``websocket.enabled`` and attaches it to
+the web server (``attach_websocket``), which hands it every request for ``websocket.path`` that asks
+for an upgrade:
 
     endpoint = WebSocketEndpoint(api, api.config.websocket, web_server)
     endpoint.handle(handler)       # answers the handshake, then serves the socket until it closes
     endpoint.stop(timeout)         # in-flight actions finish, then every socket closes with 1001
 
-The handshake is checked here (``ws_handshake``), the frames are read and written by one
-:class:`~hero.servers.websocket.session.WebSocketSession` per socket, and what messages mean is
+The handshake is checked by :mod:`hero.servers.websocket.handshake`, the frames are read by one
+:class:`~hero.servers.websocket.session.WebSocketSession` per socket (and written by its
+:class:`~hero.servers.websocket.frames.FrameWriter` side), and what messages mean is
 :class:`~hero.servers.websocket.events.MessageRouter`'s business.
 """
 from __future__ import annotations
@@ -18,17 +20,16 @@ import socket
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
+from hero.config import Namespace
+from hero.container import Api
 from hero.errors import error_message
 from hero.servers.base import Server, UpgradeRequest
 from hero.servers.websocket.events import WEBSOCKET_VERBS, MessageRouter
 from hero.servers.websocket.handshake import Refusal, check_upgrade
-from hero.servers.websocket.session import GOING_AWAY, Limits, WebSocketSession
-
-if TYPE_CHECKING:
-    from hero.config import Namespace
-    from hero.container import Api
+from hero.servers.websocket.frames import GOING_AWAY, Limits
+from hero.servers.websocket.session import WebSocketSession
 
 log = logging.getLogger(__name__)
 

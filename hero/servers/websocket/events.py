@@ -1,4 +1,4 @@
-"""What a WebSocket client's messages mean (PROTOCOL §3): actions, verbs, and the replies.
+"""What a WebSocket client's messages mean (docs/websocket.md): actions, verbs, and the replies.
 
     {"event": "action", "params": {"action": "randomNumber"}, "messageId": 1}  → the action's reply
     {"event": "roomAdd", "room": "lobby", "messageId": 2}                     → {"status": "OK", ...}
@@ -12,18 +12,16 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gevent.event import Event
 
 from hero.core.connection import Connection
 from hero.errors import HeroError, VerbNotAllowed, error_message, error_status
 from hero.runtime import json as jsonutil
+from hero.servers.base import Server
 from hero.servers.verbs import QUIT_VERBS, run_verb
-
-if TYPE_CHECKING:
-    from hero.servers.websocket.endpoint import WebSocketEndpoint
-    from hero.servers.websocket.session import WebSocketSession
+from hero.servers.websocket.session import WebSocketSession
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +43,9 @@ def verb_args(verb: str, message: Mapping[str, Any]) -> list[Any]:
 class MessageRouter:
     """Turns one connection's messages into actions and verbs, and their outcomes into replies."""
 
-    def __init__(self, endpoint: WebSocketEndpoint, connection: Connection, session: WebSocketSession) -> None:
+    def __init__(self, endpoint: Server, connection: Connection, session: WebSocketSession) -> None:
+        # NOTE: typed by the base Server (the endpoint imports this module); the router uses only
+        # its ``api``, ``verbs`` and ``process``.
         self.endpoint = endpoint
         self.connection = connection
         self.session = session

@@ -1,0 +1,122 @@
+"""Build one process's Api: every service, each handed what it needs (no service reaches for ``api``).
+
+    api = build_api(config)          # nothing connects or listens yet
+    web = build_web_server(api)      # the web server, with the WebSocket endpoint attached
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from hero.config import Config
+from hero.container import Api, server_id
+from hero.core.connection import Connections
+from hero.core.processor import ActionProcessor
+from hero.core.sails.registry import SailsActionRegistry
+from hero.errors import BootError
+from hero.runtime.deadlines import Deadlines
+from hero.servers.base import Server
+from hero.servers.http.server import WebServer
+from hero.servers.http.virtual import VirtualRequests
+from hero.servers.socket.server import SocketServer
+from hero.servers.websocket.endpoint import WebSocketEndpoint
+from hero.services.cache import Cache
+from hero.services.chat import Chat
+from hero.services.cluster import Cluster, cluster_channel
+from hero.services.public import public_files
+from hero.services.signing import DEVELOPMENT_SECRET, MessageSigner
+from hero.services.stats import Stats
+from hero.services.store import RedisSettings, RedisStore
+from hero.tasks.queue import Tasks
+from hero.tasks.task import TaskRegistry
+
+log = logging.getLogger(__name__)
+
+def build_api(config: Config) -> Api:
+    """Every service of one process, each given what it needs; nothing connects or listens yet."""
+    general = config.general
+    identity = server_id(config)
+    store = RedisStore(RedisSettings.from_mapping(config.redis))
+    actions = SailsActionRegistry(missing_param_checks=general.missing_param_checks,
+                                  scrub_params=not general.disable_param_scrubbing)
+    connections = Connections()
+    processor = ActionProcessor(actions, deadlines=Deadlines(), simultaneous_actions=general.simultaneous_actions,
+                                action_timeout=general.action_timeout,
+                                filtered_params=tuple(general.filtered_params),
+                                expose_errors=config.env != "production" if general.expose_errors is None
+                                else bool(general.expose_errors))
+    actions.runner = processor.run_inline
+    signer = MessageSigner(cluster_secret(config, store), window=general.cluster_message_window)
+    cluster = Cluster(store, connections, channel=cluster_channel(general.channel, store), signer=signer,
+                      server_id=identity, rpc_timeout=general.rpc_timeout,
+                      heartbeat_interval=general.peer_heartbeat_interval)
+    connections.reach = cluster.apply_to_connection
+    chat = Chat(store.client, connections, cluster, key=store.key, server_id=identity,
+                max_rooms_per_connection=general.max_rooms_per_connection)
+    _wire_chat(chat, cluster, connections, starting_rooms=general.starting_chat_rooms)
+    tasks = Tasks(TaskRegistry(missing_param_checks=general.missing_param_checks), store, config.tasks,
+                  context=None, server_id=identity, shutdown_timeout=general.shutdown_timeout)
+    api = Api(
+        config, redis=store, connections=connections, actions=actions, processor=processor,
+        cache=Cache(store.client, prefix=store.key(general.cache_prefix), lock_prefix=store.key(general.lock_prefix),
+                    lock_duration_ms=general.lock_duration_ms, lock_name=identity),
+        stats=Stats(store), cluster=cluster, chat=chat, tasks=tasks,
+        public=public_files([directory for _, directory in config.sources("public")], config.web),
+        server_id=identity,
+    )
+    processor.api = tasks.api = api
+    api.requester = VirtualRequests(api)
+    # NOTE: "actions:<connection type>", beside the transports' own counters such as "web:requests"
+    processor.listeners.append(lambda data: api.stats.increment(f"actions:{data.connection.type}"))
+    return api
+
+
+def cluster_secret(config: Config, store: RedisStore) -> str:
+    """The secret cluster messages are signed with: ``general.cluster_secret`` (``HERO_CLUSTER_SECRET``).
+
+    Without one, a process on the embedded store needs none (no other process can hear it: a random
+    one serves), development and test share a built-in secret so local processes still form a
+    cluster, and production on a shared Redis refuses to boot.
+    """
+    secret = config.general.cluster_secret
+    if secret:
+        return str(secret)
+    if store.embedded:
+        return secrets.token_hex(32)
+    if config.env == "production":
+        raise BootError("general.cluster_secret (or HERO_CLUSTER_SECRET) must be set in production with a shared "
+                        "Redis: every process of the cluster signs its messages with it")
+    log.warning("cluster: no general.cluster_secret; signing cluster messages with hero's development secret "
+                "(set HERO_CLUSTER_SECRET before sharing this Redis with anything you do not trust)")
+    return DEVELOPMENT_SECRET
+
+
+def _wire_chat(chat: Chat, cluster: Cluster, connections: Connections, *, starting_rooms: Any) -> None:
+    """Chat rides on the cluster: its messages, its remote membership calls, and recovery."""
+    cluster.handlers["chat"] = chat.deliver
+    cluster.register("chat.add_member", chat.add_member)
+    cluster.register("chat.remove_member", chat.remove_member)
+    cluster.register("chat.evict", chat.evict)
+    connections.destroy_hooks.append(chat.leave_all)
+    cluster.reconnect_hooks.append(lambda: chat.restore(starting_rooms))
+    cluster.peer_lost_hooks.append(chat.forget_host)
+
+
+def build_web_server(api: Api) -> WebServer:
+    """The web server, with the WebSocket endpoint on ``websocket.path`` when WebSockets are enabled
+    (also used by the gunicorn worker, which listens on gunicorn's socket instead)."""
+    web = WebServer(api, api.config.web)
+    if api.config.websocket.enabled:
+        web.attach_websocket(WebSocketEndpoint(api, api.config.websocket, web))
+    return web
+
+
+def build_servers(api: Api) -> dict[str, Server]:
+    """The transports enabled in config, by namespace (each started when ``<namespace>.enabled``)."""
+    built: dict[str, Server] = {}
+    if api.config.web.enabled:
+        built["web"] = build_web_server(api)
+    if api.config.socket.enabled:
+        built["socket"] = SocketServer(api, api.config.socket)
+    return built
