@@ -17,9 +17,11 @@ from typing import Any, cast
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.openapi import OpenAPIConverter
+from marshmallow import fields
 
 from hero.container import Api
 from hero.core.action import Action, ActionData, version_key
+from hero.core.params.openapi import input_keywords
 from hero.core.params.schema import json_safe
 from hero.core.routes import Route
 from hero.core.sails.docs import json_schema_of
@@ -34,10 +36,16 @@ BODY_VERBS = frozenset({"post", "put", "patch"})
 #: ``prefix:name`` or ``:name(regex)``, as in :mod:`hero.core.routes`.
 ROUTE_PART = re.compile(r"^(?P<prefix>[^:]*):(?P<name>[A-Za-z_$][\w$.-]*)(?:\((?P<regex>.*)\))?$")
 ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+#: What any action can answer besides 200 (docs/http.md and docs/limits.md say when).
 ERROR_RESPONSES = {
+    "400": "a malformed request: params that are not UTF-8, a body that is not JSON, form or multipart",
     "404": "unknown action or invalid apiVersion",
+    "413": "the body, the form or the number of params is over its limit",
     "422": "a required input is missing, or an input failed validation",
+    "429": "this connection has too many actions pending",
     "500": "the action failed",
+    "503": "the server is shutting down, or the store (Redis) is unavailable",
+    "504": "the action timed out",
 }
 
 
@@ -49,6 +57,8 @@ def build_openapi(api: Api) -> dict[str, Any]:
                    plugins=[plugin], info={"description": general.description})
     spec.components.schema("Error", ERROR_SCHEMA)
     builder = _OperationBuilder(plugin)
+    # NOTE: apispec sees hero's inputs as Raw fields; this tells it what each really accepts.
+    builder.converter.add_attribute_function(builder.hero_input)
     prefix = "/" + "/".join(part for part in str(web.url_path_for_actions).split("/") if part)
 
     paths: dict[str, dict[str, Any]] = {}
@@ -74,7 +84,7 @@ def build_openapi(api: Api) -> dict[str, Any]:
             if not action.to_document:
                 continue
             operations = paths.setdefault(f"{prefix}/{name}", {})
-            for verb in ("get", "post"):
+            for verb in ALL_VERBS:  # simple routing answers every verb
                 if verb not in operations:  # a configured route on this path comes first
                     operations[verb] = builder.operation(action, verb, [], versions=_versions(api, name))
     for path, operations in paths.items():
@@ -112,6 +122,16 @@ class _OperationBuilder:
     def __init__(self, plugin: MarshmallowPlugin) -> None:
         self.plugin = plugin
         self.operation_ids: set[str] = set()
+        #: True while query parameters are converted: their values arrive as text, not JSON.
+        self.strings = False
+        builder = self
+
+        def hero_input(converter: OpenAPIConverter, field: fields.Field[Any], ret: dict[str, Any],
+                       **kwargs: Any) -> dict[str, Any]:
+            """apispec attribute function: :func:`hero.core.params.openapi.input_keywords`."""
+            return input_keywords(field, ret, strings=builder.strings)
+
+        self.hero_input = hero_input
 
     @property
     def converter(self) -> OpenAPIConverter:
@@ -165,7 +185,11 @@ class _OperationBuilder:
         described = action.params.describe()
         try:
             schema = action.params.marshmallow_schema()
-            converted = self.converter.schema2parameters(schema, location="query") if schema else []
+            self.strings = True
+            try:
+                converted = self.converter.schema2parameters(schema, location="query") if schema else []
+            finally:
+                self.strings = False
         except Exception as error:  # NOTE: one odd schema must not take the whole document down
             log.warning("swagger: the inputs of %s could not be converted (%s); documenting their names only",
                         action.name, error)
@@ -210,8 +234,18 @@ class _OperationBuilder:
                         action.name, error)
             target = {"type": "object", "properties": {name: {} for name in remaining},
                       "required": [name for name in remaining if described.get(name, {}).get("required")]}
-        content = {media: {"schema": target} for media in
-                   ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")}
+        # NOTE: a form's values are text, so its fields are described as the query parameters are.
+        form: dict[str, Any] = {"type": "object", "properties": {}}
+        for parameter in self.query_parameters(action, captured):
+            form["properties"][parameter["name"]] = dict(parameter["schema"])
+            if parameter.get("required"):
+                form.setdefault("required", []).append(parameter["name"])
+        json_body: Any = target
+        if not required:
+            # NOTE: a JSON array is accepted too, as the ``payload`` param (docs/http.md, Params).
+            json_body = {"anyOf": [target, {"type": "array", "items": {}}]}
+        content = {"application/json": {"schema": json_body},
+                   "application/x-www-form-urlencoded": {"schema": form}, "multipart/form-data": {"schema": form}}
         return {"required": required, "content": content}
 
     @staticmethod

@@ -133,7 +133,7 @@ def test_info_comes_from_the_general_config(helper: SpecHelper, document: dict[s
 def test_every_documented_action_has_simple_routes(helper: SpecHelper, document: dict[str, Any]) -> None:
     for name in ("status", "randomNumber", "cacheTest", "sleepTest", "showDocumentation", "validationTest",
                  "swagger", "versioned"):
-        assert set(document["paths"][f"/api/{name}"]) == {"get", "post"}, name
+        assert set(document["paths"][f"/api/{name}"]) == {"get", "post", "put", "patch", "delete"}, name
         assert document["paths"][f"/api/{name}"]["get"]["tags"] == [name]
     assert "/api/hidden" not in document["paths"]
 
@@ -174,8 +174,9 @@ def test_inputs_become_query_parameters_and_bodies(document: dict[str, Any]) -> 
     body = resolve(document, post["requestBody"]["content"]["application/json"]["schema"])
     assert set(body["properties"]) == {"key", "value"} and set(body["required"]) == {"key", "value"}
     sleep = document["paths"]["/api/sleepTest"]["get"]["parameters"]
-    assert sleep == [{"in": "query", "name": "sleepDuration", "required": False, "description": "milliseconds",
-                      "schema": {"default": 1000}}]
+    assert sleep == [{"in": "query", "name": "sleepDuration", "required": False, "description": "milliseconds (0 to 5000)",
+                      "schema": {"default": 1000, "type": "integer", "minimum": 0, "exclusiveMinimum": False,
+                                 "maximum": 5000, "exclusiveMaximum": False}}]
     assert "requestBody" not in document["paths"]["/api/randomNumber"]["post"]
 
 

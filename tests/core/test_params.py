@@ -598,3 +598,14 @@ def test_invalid_param_still_takes_just_a_message() -> None:
     assert (error.message, error.param, error.value, error.returned_false, error.status) == (
         "plain text", None, None, False, 422)
     assert repr(MISSING) == "MISSING"
+
+
+# --- marshmallow validators as Input validators --------------------------------------------------
+
+
+def test_a_marshmallow_validator_passes_a_falsy_value_it_returns() -> None:
+    # Range returns the value it checked: 0 is a pass, not a falsy "failed validation".
+    spec = compile_inputs({"n": Input(default=1, formatter=int, validator=validate.Range(0, 10))})
+    assert spec.load({"n": "0"})["n"] == 0
+    error = load_error(spec, {"n": "11"})
+    assert isinstance(error, InvalidParam) and error.message.startswith("Must be greater than or equal to 0")

@@ -5,7 +5,6 @@ with its own id and clients); tests/integration/test_two_processes.py does it wi
 """
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 
@@ -23,6 +22,7 @@ from hero.errors import (
 from hero.runtime.json import dumps
 from hero.spec_helper import SpecHelper
 from tests.support.apps import APP_ROOT, free_port, start_redis, wait_for
+from tests.support.needs import require_tool
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -176,8 +176,8 @@ def test_destroying_a_room_evicts_members_on_other_processes(pair) -> None:
 # --- Redis goes away and comes back (reliability R4) ----------------------------------------------
 
 
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server to restart its own Redis")
 def test_chat_survives_a_redis_restart() -> None:
+    require_tool("redis-server", "this test restarts its own Redis")
     port = free_port()
     server = start_redis(port)
     helper = None

@@ -1,8 +1,9 @@
 """A network namespace joined to this one by a veth pair, for faults loopback cannot show: a peer
 whose packets simply stop (its end of the link taken down), with no FIN and no RST.
 
-Needs root and iproute2; the traffic never leaves this machine. Tests skip without them (the
-``namespace`` fixture, tests/integration/conftest.py).
+Needs root and iproute2; the traffic never leaves this machine. Tests skip without them on a laptop
+and fail under CI=true, where .ci/run runs as root and installs iproute2 (the ``namespace`` fixture,
+tests/integration/conftest.py).
 """
 from __future__ import annotations
 

@@ -35,6 +35,11 @@ Answer = tuple[int, list[tuple[str, str]], Body]
 
 #: Methods whose body is never read for params.
 _NO_BODY = frozenset({"GET", "HEAD"})
+#: The methods hero answers; any other is a 405 with this ``Allow`` (docs/http.md).
+ALLOWED_METHODS = frozenset({"HEAD", "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+ALLOW = "HEAD, GET, POST, PUT, PATCH, DELETE, OPTIONS"
+#: The verbs of config routes.
+ROUTE_VERBS = ("get", "post", "put", "patch", "delete")
 _FINGERPRINT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -172,9 +177,9 @@ class HttpApp:
             headers += self.renderer.preflight_headers
             headers.append(("Content-Length", "0"))
             return 204, headers, b""
-        if method == "TRACE":
-            headers.append(("Allow", "HEAD, GET, POST, PUT, PATCH, DELETE, OPTIONS"))
-            return self.renderer.json_answer(405, {"error": "TRACE is not allowed"}, headers)
+        if method not in ALLOWED_METHODS:  # TRACE, and any method hero does not know (QUERY, PROPFIND...)
+            headers.append(("Allow", ALLOW))
+            return self.renderer.json_answer(405, {"error": f"{method} is not allowed"}, headers)
         prefix = self.api_prefix
         if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
             return self.api_request(environ, method, path[len(prefix):] or "/", headers)
@@ -227,6 +232,11 @@ class HttpApp:
             action_name = rest[1:]  # `/api/<name>`, or a Sails identity with slashes (`/api/user/create`)
         else:
             action_name = None
+        if route is None and self.has_routes and (action_name is None or action_name not in self.api.actions.latest):
+            allowed = [verb.upper() for verb in ROUTE_VERBS if self.routes.match(verb, rest) is not None]
+            if allowed:  # a configured route has this path, for other verbs
+                headers.append(("Allow", ", ".join(["HEAD", *allowed] if "GET" in allowed else allowed)))
+                return self.renderer.json_answer(405, {"error": f"{method} is not allowed here"}, headers)
         uploads: Uploads | None = None
         try:
             params: dict[str, Any] = {}

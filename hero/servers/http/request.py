@@ -19,7 +19,8 @@ from gevent.pywsgi import MAX_REQUEST_LINE, Input, WSGIHandler, _InvalidClientIn
 
 from hero.runtime.json import dumps
 
-#: Methods hero serves; any other well-formed method is answered 501.
+#: Methods hero serves; any other well-formed method goes to the app, which answers 405 with ``Allow``
+#: (CONNECT, whose target is no path, is answered 501 here).
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
 #: A body left unread by the application is drained up to this many bytes to keep the connection;
 #: anything larger closes it instead.
@@ -174,9 +175,10 @@ class RequestReader(WSGIHandler):
             raise Reject(400, "malformed HTTP version")
         command = method.decode("latin-1")
         if command not in METHODS:
-            if _TOKEN.fullmatch(method) and method.isupper():
-                raise Reject(501, f"method {command} is not implemented")
-            raise Reject(400, "malformed method")
+            if command == "CONNECT":
+                raise Reject(501, "method CONNECT is not implemented")
+            if not (_TOKEN.fullmatch(method) and method.isupper()):
+                raise Reject(400, "malformed method")
         self.command = command
         self.request_version = version.decode("latin-1")
         self._parse_target(target)
