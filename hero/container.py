@@ -24,6 +24,7 @@ from hero.errors import BootError
 from hero.services.cache import Cache
 from hero.services.chat import Chat
 from hero.services.cluster import Cluster
+from hero.services.limits import RateLimiter
 from hero.services.public import PublicFiles
 from hero.services.stats import Stats
 from hero.services.store import RedisStore
@@ -57,7 +58,8 @@ class Api:
 
     def __init__(self, config: Config, *, redis: RedisStore, cache: Cache, stats: Stats,
                  actions: ActionRegistry, connections: Connections, processor: ActionProcessor,
-                 cluster: Cluster, chat: Chat, tasks: Tasks, public: PublicFiles, server_id: str) -> None:
+                 cluster: Cluster, chat: Chat, tasks: Tasks, public: PublicFiles, server_id: str,
+                 limits: RateLimiter) -> None:
         self.config = config
         self.env = config.env
         self.id = server_id
@@ -73,6 +75,8 @@ class Api:
         self.cluster = cluster
         self.chat = chat
         self.tasks = tasks
+        #: Request limits (docs/limits.md, Request rate); its middleware is added only when a budget is set.
+        self.limits = limits
         #: The app's public folders (and its plugins'), for the web server and the ``file`` verb.
         self.public = public
         #: Transports by config namespace (``web``, ``socket``), filled when they are built.

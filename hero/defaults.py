@@ -39,6 +39,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_rooms_per_connection": 100,
         #: Sticky params (``paramAdd``) one connection may hold (docs/limits.md).
         "max_sticky_params": 100,
+        #: Request limit shared by the cluster (docs/limits.md, Request rate): None is off; else
+        #: ``{"requests": n, "per_seconds": s, "by": "ip" | "fingerprint" | a function of the connection}``.
+        "rate_limit": None,
         "cache_prefix": "cache:",
         "lock_prefix": "lock:",
         "lock_duration_ms": 10_000,

@@ -82,6 +82,18 @@ class TooManyPendingActions(HeroError):
     message = "you have too many pending requests"
 
 
+class RequestLimitExceeded(HeroError):
+    """Over the request limit (docs/limits.md, Request rate); HTTP adds ``Retry-After``."""
+
+    status = 429
+    message = "you have exceeded your request limit"
+
+    def __init__(self, retry_after: int = 1) -> None:
+        #: Seconds until the budget resets.
+        self.retry_after = retry_after
+        super().__init__()
+
+
 class ServerShuttingDown(HeroError):
     status = 503
     message = "the server is shutting down"
@@ -100,6 +112,13 @@ class StoreUnavailable(HeroError):
     #: The client library's exceptions that mean the same (``hero.services.store`` names Redis's):
     #: any of them reaching a transport answers 503 with :func:`store_unavailable_message`.
     causes: ClassVar[tuple[type[BaseException], ...]] = ()
+
+
+class DatabaseUnavailable(HeroError):
+    """The models' database did not answer (refused, down, or no pooled connection in time)."""
+
+    status = 503
+    message = "the database is unavailable"
 
 
 # --- cache --------------------------------------------------------------------------------

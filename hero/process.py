@@ -36,6 +36,7 @@ from hero.servers.websocket.endpoint import WebSocketEndpoint
 from hero.services.cache import Cache
 from hero.services.chat import Chat
 from hero.services.cluster import Cluster, cluster_channel
+from hero.services.limits import RateLimiter
 from hero.services.public import public_files
 from hero.services.stats import Stats
 from hero.services.store import STORE_ERRORS, RedisSettings, RedisStore
@@ -76,7 +77,7 @@ def build_api(config: Config) -> Api:
                     lock_duration_ms=general.lock_duration_ms, lock_name=identity),
         stats=Stats(store), cluster=cluster, chat=chat, tasks=tasks,
         public=public_files([directory for _, directory in config.sources("public")], config.web),
-        server_id=identity,
+        server_id=identity, limits=RateLimiter(store, general.rate_limit),
     )
     processor.api = tasks.api = api
     # NOTE: "actions:<connection type>", beside the transports' own counters such as "web:requests"
@@ -187,6 +188,10 @@ class ActionsInitializer(Initializer):
             log.debug("loaded %d actions from %s", count, directory)
 
     def start(self, api: Api) -> None:
+        # NOTE: the request limiter joins only when a budget is set, so that without one the
+        # pipeline runs no code for it at all.
+        if api.limits.configure(api.actions) and "hero.rate_limit" not in api.actions.middleware:
+            api.actions.add_middleware(api.limits.middleware())
         api.actions.check_middleware()
 
 

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, NamedTuple, cast
 
 from hero.core.connection import Connection
 from hero.core.middleware import ActionMiddleware, MiddlewareChain
@@ -18,12 +18,23 @@ log = logging.getLogger(__name__)
 
 Version = int | float | str
 
-#: Names an action may not take: the verbs of persistent connections (docs/tcp.md, Verbs).
+#: Names an action may not take: the verbs of persistent connections (docs/tcp.md, Verbs). ``say`` is
+#: not among them: it is also hero's built-in ``say`` action, which the verb mirrors.
 RESERVED_ACTION_NAMES = frozenset(
     "quit exit paramAdd paramDelete paramView paramsView paramsDelete roomAdd roomLeave roomView "
-    "detailsView say documentation file".split()
+    "detailsView documentation file".split()
 )
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+class RequestBudget(NamedTuple):
+    """Where a client stands against its request limit after this request (docs/limits.md, Request rate)."""
+
+    limit: int
+    remaining: int
+    #: Seconds until the window resets.
+    reset: int
+    exceeded: bool = False
 
 
 @dataclass(eq=False)
@@ -46,6 +57,11 @@ class ActionData:
     duration_ms: float = 0.0
     #: Middleware may set this False to skip ``run`` (the action answers nothing more).
     to_process: bool = True
+    #: Set by the request limiter when it counted this request (HTTP shows it as headers and
+    #: ``requesterInformation.RequestsRemaining``).
+    budget: RequestBudget | None = None
+    #: The action's database session when the app has models (``hero.services.models``), else None.
+    db: Any = None
 
     def __repr__(self) -> str:
         name = self.action.name if self.action else self.params.get("action")
@@ -107,6 +123,9 @@ class Action:
     metadata: ClassVar[bool] = True
     #: Seconds before the action is killed with a 504 (None: ``general.action_timeout``; 0: never).
     timeout: ClassVar[float | None] = None
+    #: Request limit (docs/limits.md, Request rate): None counts against ``general.rate_limit``; False
+    #: exempts this action; ``{"requests": n, "per_seconds": s}`` (optionally ``"by"``) is its own budget.
+    rate_limit: ClassVar[Mapping[str, Any] | bool | None] = None
 
     #: The compiled inputs; set by the registry at boot.
     params: ParamSpec
