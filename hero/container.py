@@ -24,6 +24,7 @@ from hero.errors import BootError
 from hero.services.cache import Cache
 from hero.services.chat import Chat
 from hero.services.cluster import Cluster
+from hero.services.i18n import I18n
 from hero.services.limits import RateLimiter
 from hero.services.public import PublicFiles
 from hero.services.stats import Stats
@@ -59,7 +60,7 @@ class Api:
     def __init__(self, config: Config, *, redis: RedisStore, cache: Cache, stats: Stats,
                  actions: ActionRegistry, connections: Connections, processor: ActionProcessor,
                  cluster: Cluster, chat: Chat, tasks: Tasks, public: PublicFiles, server_id: str,
-                 limits: RateLimiter) -> None:
+                 limits: RateLimiter, i18n: I18n) -> None:
         self.config = config
         self.env = config.env
         self.id = server_id
@@ -77,6 +78,8 @@ class Api:
         self.tasks = tasks
         #: Request limits (docs/limits.md, Request rate); its middleware is added only when a budget is set.
         self.limits = limits
+        #: The locale catalogs (docs/actions.md, Localization), behind ``connection.localize``.
+        self.i18n = i18n
         #: The app's public folders (and its plugins'), for the web server and the ``file`` verb.
         self.public = public
         #: Transports by config namespace (``web``, ``socket``), filled when they are built.

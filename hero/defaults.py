@@ -54,6 +54,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
             "tasks": "tasks",
             "initializers": "initializers",
             "public": "public",
+            "locales": "locales",
+            "models": "models",
         },
     },
     "logger": {
@@ -205,6 +207,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "result_ttl": 500,
         "failure_ttl": 31_536_000,
     },
+    #: Localization (docs/actions.md, Localization): catalogs are ``<locale>.json`` files in ``locales/``.
+    "i18n": {
+        #: The locale of connections that ask for none (or for one without a catalog), and the fallback
+        #: catalog of a message missing from another.
+        "default_locale": "en",
+    },
     "routes": {},
     #: Plugins by name: ``{"path": folder}`` (relative to the app) or ``{"module": package}``, whose
     #: actions/, tasks/, initializers/ and public/ load after the app's own; ``"public": False``
@@ -213,7 +221,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 #: The parts of an app a plugin may bring, each on unless its entry says False.
-PLUGIN_PARTS = ("actions", "tasks", "initializers", "public")
+PLUGIN_PARTS = ("actions", "tasks", "initializers", "public", "locales", "models")
 
 #: Per-environment adjustments of hero's own defaults (the app's sections overlay these).
 ENVIRONMENT_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {

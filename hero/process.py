@@ -36,6 +36,7 @@ from hero.servers.websocket.endpoint import WebSocketEndpoint
 from hero.services.cache import Cache
 from hero.services.chat import Chat
 from hero.services.cluster import Cluster, cluster_channel
+from hero.services.i18n import I18n
 from hero.services.limits import RateLimiter
 from hero.services.public import public_files
 from hero.services.stats import Stats
@@ -58,6 +59,8 @@ def build_api(config: Config) -> Api:
     actions = ActionRegistry(missing_param_checks=general.missing_param_checks,
                              scrub_params=not general.disable_param_scrubbing)
     connections = Connections()
+    i18n = I18n(config.i18n.default_locale)
+    connections.localizer = i18n.localize
     processor = ActionProcessor(actions, deadlines=Deadlines(), simultaneous_actions=general.simultaneous_actions,
                                 action_timeout=general.action_timeout,
                                 filtered_params=tuple(general.filtered_params))
@@ -77,7 +80,7 @@ def build_api(config: Config) -> Api:
                     lock_duration_ms=general.lock_duration_ms, lock_name=identity),
         stats=Stats(store), cluster=cluster, chat=chat, tasks=tasks,
         public=public_files([directory for _, directory in config.sources("public")], config.web),
-        server_id=identity, limits=RateLimiter(store, general.rate_limit),
+        server_id=identity, limits=RateLimiter(store, general.rate_limit), i18n=i18n,
     )
     processor.api = tasks.api = api
     # NOTE: "actions:<connection type>", beside the transports' own counters such as "web:requests"
@@ -175,6 +178,18 @@ class ChatInitializer(Initializer):
         api.chat.create_starting_rooms(api.config.general.starting_chat_rooms)
 
 
+class I18nInitializer(Initializer):
+    """Reads the catalogs of ``locales/`` (the app's, then its plugins'); with any, a ``locale`` param counts."""
+
+    name = "i18n"
+    load_priority = 370
+
+    def initialize(self, api: Api) -> None:
+        api.i18n.load(directory for _, directory in api.config.sources("locales"))
+        if api.i18n.catalogs:
+            api.actions.add_middleware(api.i18n.middleware())
+
+
 class ActionsInitializer(Initializer):
     name = "actions"
     load_priority = 410
@@ -242,8 +257,8 @@ class ServersInitializer(Initializer):
 
 
 HERO_INITIALIZERS: tuple[type[Initializer], ...] = (
-    RedisInitializer, StatsInitializer, ClusterInitializer, ChatInitializer, ActionsInitializer, TasksInitializer,
-    ServersInitializer,
+    RedisInitializer, StatsInitializer, ClusterInitializer, ChatInitializer, I18nInitializer, ActionsInitializer,
+    TasksInitializer, ServersInitializer,
 )
 
 
