@@ -207,6 +207,30 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "result_ttl": 500,
         "failure_ttl": 31_536_000,
     },
+    #: Models on SQLAlchemy 2 (README, Models; ``pip install -e '.[models]'``).
+    "models": {
+        #: None: on when the app (or a plugin) has a ``models/`` folder; True or False force it.
+        "enabled": None,
+        #: A SQLAlchemy URL (``postgresql://``, ``mysql://``, ``mariadb://``, ``sqlite:///path``);
+        #: None: the SQLite file ``hero-<env>.sqlite3`` in the app folder.
+        "url": None,
+        #: Connections kept open, and the extra ones allowed under load (not SQLite: it has one).
+        "pool_size": 5,
+        "max_overflow": 5,
+        #: Seconds an action waits for a pooled connection → 503.
+        "pool_timeout": 5.0,
+        #: Seconds to open a connection (whole seconds for PostgreSQL and MySQL) → 503.
+        "connect_timeout": 5.0,
+        #: Seconds after which a pooled connection is replaced.
+        "pool_recycle": 1800,
+        #: Check a pooled connection before each use (one round trip), so a restarted database
+        #: costs no failed request.
+        "pre_ping": True,
+        #: Log every SQL statement.
+        "echo": False,
+        #: Seconds a booting process waits for another to finish creating tables and seeding.
+        "seed_lock_timeout": 30.0,
+    },
     #: Localization (docs/actions.md, Localization): catalogs are ``<locale>.json`` files in ``locales/``.
     "i18n": {
         #: The locale of connections that ask for none (or for one without a catalog), and the fallback

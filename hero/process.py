@@ -38,6 +38,7 @@ from hero.services.chat import Chat
 from hero.services.cluster import Cluster, cluster_channel
 from hero.services.i18n import I18n
 from hero.services.limits import RateLimiter
+from hero.services.models import Models
 from hero.services.public import public_files
 from hero.services.stats import Stats
 from hero.services.store import STORE_ERRORS, RedisSettings, RedisStore
@@ -81,6 +82,7 @@ def build_api(config: Config) -> Api:
         stats=Stats(store), cluster=cluster, chat=chat, tasks=tasks,
         public=public_files([directory for _, directory in config.sources("public")], config.web),
         server_id=identity, limits=RateLimiter(store, general.rate_limit), i18n=i18n,
+        models=Models(),
     )
     processor.api = tasks.api = api
     # NOTE: "actions:<connection type>", beside the transports' own counters such as "web:requests"
@@ -190,6 +192,57 @@ class I18nInitializer(Initializer):
             api.actions.add_middleware(api.i18n.middleware())
 
 
+class ModelsInitializer(Initializer):
+    """The app's models (README, Models): found at load, tables and seeds at start, once per cluster."""
+
+    name = "models"
+    load_priority = 380
+    start_priority = 250
+    #: After the app's initializers stop: they may still use the database.
+    stop_priority = 1050
+
+    def __init__(self) -> None:
+        self.database: Any = None
+
+    def initialize(self, api: Api) -> None:
+        settings = api.config.models
+        enabled = settings.enabled
+        if enabled is not None and not isinstance(enabled, bool):
+            raise BootError(f"config models.enabled must be true, false or null, got {enabled!r}")
+        folders = [(namespace, folder) for namespace, folder in api.config.sources("models")
+                   if folder.is_dir() and any(folder.rglob("*.py"))]
+        if enabled is False or (enabled is None and not folders):
+            api.models.off = "models.enabled is false" if enabled is False else "this app has no models/ folder"
+            return
+        try:
+            # NOTE: imported here: SQLAlchemy is an optional extra, loaded only by apps with models.
+            from hero.services import orm
+        except ImportError as error:
+            hint = f"models need SQLAlchemy ({error.name} is missing): pip install -e '.[models]'"
+            if enabled:
+                raise BootError(hint) from None
+            log.warning("models: %s; this app's models/ are off", hint)
+            api.models.off = hint
+            return
+        url = orm.database_url(settings.url, api.config.root, api.config.env)
+        self.database = orm.Database(orm.build_engine(url, settings), orm.find_models(folders))
+        self.database.attach(api.models)
+        api.processor.scopes.append(self.database.action_scope)
+
+    def start(self, api: Api) -> None:
+        if self.database is None:
+            return
+        from hero.services import orm  # NOTE: optional, as in initialize (already loaded there)
+
+        lock = orm.redis_lock(api.redis.client, api.redis.key("models:prepare"), api.config.models.seed_lock_timeout)
+        self.database.prepare(lock)
+        log.info("models: %s on %s", ", ".join(sorted(api.models.classes)) or "none", api.models.url)
+
+    def stop(self, api: Api) -> None:
+        if self.database is not None:
+            self.database.engine.dispose()
+
+
 class ActionsInitializer(Initializer):
     name = "actions"
     load_priority = 410
@@ -257,8 +310,8 @@ class ServersInitializer(Initializer):
 
 
 HERO_INITIALIZERS: tuple[type[Initializer], ...] = (
-    RedisInitializer, StatsInitializer, ClusterInitializer, ChatInitializer, I18nInitializer, ActionsInitializer,
-    TasksInitializer, ServersInitializer,
+    RedisInitializer, StatsInitializer, ClusterInitializer, ChatInitializer, I18nInitializer, ModelsInitializer,
+    ActionsInitializer, TasksInitializer, ServersInitializer,
 )
 
 
