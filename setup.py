@@ -2,6 +2,8 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
+MODELS = ["sqlalchemy>=2.0,<2.2", "psycopg[binary]>=3.1", "pymysql>=1.1"]
+
 setup(
     name="hero",
     version="0.1.0",
@@ -24,6 +26,9 @@ setup(
     ],
     extras_require={
         "gunicorn": ["gunicorn[gevent]>=23"],
+        # models (README, Models): SQLAlchemy 2 and drivers that yield to gevent (psycopg 3 for
+        # PostgreSQL, pure-Python PyMySQL for MariaDB/MySQL); SQLite needs none
+        "models": MODELS,
         "test": [
             "pytest>=8",
             "pytest-timeout>=2.3",
@@ -35,6 +40,7 @@ setup(
             "gunicorn[gevent]>=23",
             # drives the system's Chromium (executable_path); it never downloads a browser
             "playwright>=1.45",
+            *MODELS,
         ],
     },
     entry_points={

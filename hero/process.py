@@ -60,12 +60,12 @@ def build_api(config: Config) -> Api:
     actions = ActionRegistry(missing_param_checks=general.missing_param_checks,
                              scrub_params=not general.disable_param_scrubbing)
     connections = Connections()
-    i18n = I18n(config.i18n.default_locale)
-    connections.localizer = i18n.localize
+    i18n = I18n(config.i18n.default_locale, [directory for _, directory in config.sources("locales")])
     processor = ActionProcessor(actions, deadlines=Deadlines(), simultaneous_actions=general.simultaneous_actions,
                                 action_timeout=general.action_timeout,
                                 filtered_params=tuple(general.filtered_params))
     actions.runner = processor.run_inline
+    i18n.install(actions, connections)
     cluster = Cluster(store, connections, channel=cluster_channel(general.channel, store),
                       token=general.server_token, server_id=identity, rpc_timeout=general.rpc_timeout,
                       heartbeat_interval=general.peer_heartbeat_interval)
@@ -81,8 +81,7 @@ def build_api(config: Config) -> Api:
                     lock_duration_ms=general.lock_duration_ms, lock_name=identity),
         stats=Stats(store), cluster=cluster, chat=chat, tasks=tasks,
         public=public_files([directory for _, directory in config.sources("public")], config.web),
-        server_id=identity, limits=RateLimiter(store, general.rate_limit), i18n=i18n,
-        models=Models(),
+        server_id=identity, limits=RateLimiter(store, general.rate_limit), i18n=i18n, models=Models(),
     )
     processor.api = tasks.api = api
     # NOTE: "actions:<connection type>", beside the transports' own counters such as "web:requests"
@@ -180,67 +179,20 @@ class ChatInitializer(Initializer):
         api.chat.create_starting_rooms(api.config.general.starting_chat_rooms)
 
 
-class I18nInitializer(Initializer):
-    """Reads the catalogs of ``locales/`` (the app's, then its plugins'); with any, a ``locale`` param counts."""
-
-    name = "i18n"
-    load_priority = 370
-
-    def initialize(self, api: Api) -> None:
-        api.i18n.load(directory for _, directory in api.config.sources("locales"))
-        if api.i18n.catalogs:
-            api.actions.add_middleware(api.i18n.middleware())
-
-
 class ModelsInitializer(Initializer):
-    """The app's models (README, Models): found at load, tables and seeds at start, once per cluster."""
-
-    name = "models"
+    name = "models"  # README, Models: found at load; tables and seeds at start, once per cluster
     load_priority = 380
     start_priority = 250
-    #: After the app's initializers stop: they may still use the database.
-    stop_priority = 1050
-
-    def __init__(self) -> None:
-        self.database: Any = None
+    stop_priority = 1050  # NOTE: after the app's initializers (1000), which may still use the database
 
     def initialize(self, api: Api) -> None:
-        settings = api.config.models
-        enabled = settings.enabled
-        if enabled is not None and not isinstance(enabled, bool):
-            raise BootError(f"config models.enabled must be true, false or null, got {enabled!r}")
-        folders = [(namespace, folder) for namespace, folder in api.config.sources("models")
-                   if folder.is_dir() and any(folder.rglob("*.py"))]
-        if enabled is False or (enabled is None and not folders):
-            api.models.off = "models.enabled is false" if enabled is False else "this app has no models/ folder"
-            return
-        try:
-            # NOTE: imported here: SQLAlchemy is an optional extra, loaded only by apps with models.
-            from hero.services import orm
-        except ImportError as error:
-            hint = f"models need SQLAlchemy ({error.name} is missing): pip install -e '.[models]'"
-            if enabled:
-                raise BootError(hint) from None
-            log.warning("models: %s; this app's models/ are off", hint)
-            api.models.off = hint
-            return
-        url = orm.database_url(settings.url, api.config.root, api.config.env)
-        self.database = orm.Database(orm.build_engine(url, settings), orm.find_models(folders))
-        self.database.attach(api.models)
-        api.processor.scopes.append(self.database.action_scope)
+        api.models.open(api.config, api.processor.scopes)
 
     def start(self, api: Api) -> None:
-        if self.database is None:
-            return
-        from hero.services import orm  # NOTE: optional, as in initialize (already loaded there)
-
-        lock = orm.redis_lock(api.redis.client, api.redis.key("models:prepare"), api.config.models.seed_lock_timeout)
-        self.database.prepare(lock)
-        log.info("models: %s on %s", ", ".join(sorted(api.models.classes)) or "none", api.models.url)
+        api.models.prepare(api.redis.client, api.redis.key("models:prepare"), api.config.models.seed_lock_timeout)
 
     def stop(self, api: Api) -> None:
-        if self.database is not None:
-            self.database.engine.dispose()
+        api.models.close()
 
 
 class ActionsInitializer(Initializer):
@@ -256,10 +208,7 @@ class ActionsInitializer(Initializer):
             log.debug("loaded %d actions from %s", count, directory)
 
     def start(self, api: Api) -> None:
-        # NOTE: the request limiter joins only when a budget is set, so that without one the
-        # pipeline runs no code for it at all.
-        if api.limits.configure(api.actions) and "hero.rate_limit" not in api.actions.middleware:
-            api.actions.add_middleware(api.limits.middleware())
+        api.limits.install(api.actions)
         api.actions.check_middleware()
 
 
@@ -310,8 +259,8 @@ class ServersInitializer(Initializer):
 
 
 HERO_INITIALIZERS: tuple[type[Initializer], ...] = (
-    RedisInitializer, StatsInitializer, ClusterInitializer, ChatInitializer, I18nInitializer, ModelsInitializer,
-    ActionsInitializer, TasksInitializer, ServersInitializer,
+    RedisInitializer, StatsInitializer, ClusterInitializer, ChatInitializer, ModelsInitializer, ActionsInitializer,
+    TasksInitializer, ServersInitializer,
 )
 
 

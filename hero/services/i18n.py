@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hero.core.action import ActionData
-from hero.core.connection import Connection, fill
+from hero.core.action import ActionData, ActionRegistry
+from hero.core.connection import Connection, Connections, fill
 from hero.core.middleware import ActionMiddleware
 from hero.errors import BootError, InvalidParam
 
@@ -39,13 +39,14 @@ def normal(tag: str) -> str:
 class I18n:
     """The catalogs of one process and the negotiation of a connection's locale."""
 
-    def __init__(self, default_locale: str = "en") -> None:
+    def __init__(self, default_locale: str = "en", folders: Iterable[Path] = ()) -> None:
         if not isinstance(default_locale, str) or not TAG.fullmatch(default_locale):
             raise BootError(f"config i18n.default_locale must be a language tag like en or pt-BR, "
                             f"got {default_locale!r}")
         self.default_locale = normal(default_locale)
         #: Normalised locale → {message: translation}.
         self.catalogs: dict[str, dict[str, str]] = {}
+        self.load(folders)
 
     def __repr__(self) -> str:
         return f"I18n(default={self.default_locale!r}, locales={sorted(self.catalogs)!r})"
@@ -139,6 +140,13 @@ class I18n:
         if not isinstance(wanted, str) or not TAG.fullmatch(wanted):
             raise InvalidParam("locale must be a language tag like en or pt-BR", param="locale", value=wanted)
         data.connection.locale = self.best(wanted) or self.default_locale
+
+    def install(self, actions: ActionRegistry, connections: Connections) -> None:
+        """Every connection localizes through these catalogs; with any catalog, a ``locale`` param counts
+        (its middleware is added only then)."""
+        connections.localizer = self.localize
+        if self.catalogs:
+            actions.add_middleware(self.middleware())
 
     def middleware(self) -> ActionMiddleware:
         return ActionMiddleware("hero.locale", is_global=True, priority=-999_999, pre_process=self.take_locale_param)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hero.core.action import Action, ActionData, RequestBudget
+from hero.core.action import Action, ActionData, ActionRegistry, RequestBudget
 from hero.core.connection import Connection
 from hero.core.middleware import ActionMiddleware
 from hero.errors import BootError, RequestLimitExceeded
@@ -122,6 +122,12 @@ class RateLimiter:
             self._own[id(action)] = Budget.parse(own, where=f"action {action.name} rate_limit", scope=action.name)
             needed = True
         return needed
+
+    def install(self, actions: ActionRegistry) -> None:
+        """Add the limiter's middleware when some budget applies (so that without one the pipeline runs
+        no code for it); call once the actions are loaded."""
+        if self.configure(actions) and "hero.rate_limit" not in actions.middleware:
+            actions.add_middleware(self.middleware())
 
     def budget_for(self, action: Action) -> Budget | None:
         key = id(action)

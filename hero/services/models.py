@@ -10,15 +10,37 @@ in ``models/``, creates the tables, seeds them and gives each action its session
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from hero.errors import DatabaseUnavailable
+from hero.config import Config
+from hero.errors import BootError, DatabaseUnavailable
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
+
+
+class Database(Protocol):
+    """What :mod:`hero.services.orm` opens (named here without importing SQLAlchemy)."""
+
+    classes: dict[str, type[Any]]
+    engine: Engine
+
+    @property
+    def url(self) -> str: ...
+
+    def action_scope(self, data: Any) -> AbstractContextManager[Any]: ...
+
+    def session(self) -> AbstractContextManager[Session]: ...
+
+    def prepare_once(self, client: Any, key: str, timeout: float) -> Any: ...
+
+    def close(self) -> None: ...
 
 
 class Models:
@@ -36,6 +58,7 @@ class Models:
         self.url = ""
         #: ``session()`` as hero builds it for actions: a context manager that commits on success.
         self._session: Callable[[], AbstractContextManager[Session]] | None = None
+        self._database: Database | None = None
 
     def __repr__(self) -> str:
         return f"Models({self.off!r})" if self.off else f"Models({self.url!r}, {sorted(self.classes)!r})"
@@ -45,7 +68,7 @@ class Models:
             raise AttributeError(name)
         classes = self.__dict__.get("classes", {})
         if name in classes:
-            return classes[name]  # type: ignore[no-any-return]
+            return classes[name]
         off = self.__dict__.get("off")
         if off:
             raise DatabaseUnavailable(f"models are off: {off}")
@@ -62,3 +85,41 @@ class Models:
         if self._session is None:
             raise DatabaseUnavailable(f"models are off: {self.off}")
         return self._session()
+
+    def open(self, config: Config, scopes: list[Callable[[Any], AbstractContextManager[Any]]]) -> None:
+        """At load: when models are on, find the classes, build the engine and add the action scope
+        (a session per action) to ``scopes``. Off without a ``models/`` folder; a warning (or, with
+        ``models.enabled = True``, a BootError) when SQLAlchemy is not installed."""
+        settings = config.models
+        enabled = settings.enabled
+        if enabled is not None and not isinstance(enabled, bool):
+            raise BootError(f"config models.enabled must be true, false or null, got {enabled!r}")
+        folders = [(namespace, folder) for namespace, folder in config.sources("models")
+                   if folder.is_dir() and any(folder.rglob("*.py"))]
+        if enabled is False or (enabled is None and not folders):
+            self.off = "models.enabled is false" if enabled is False else "this app has no models/ folder"
+            return
+        try:
+            # NOTE: imported here: SQLAlchemy is an optional extra, loaded only by apps with models.
+            from hero.services import orm
+        except ImportError as error:
+            hint = f"models need SQLAlchemy ({error.name} is missing): pip install -e '.[models]'"
+            if enabled:
+                raise BootError(hint) from None
+            log.warning("models: %s; this app's models/ are off", hint)
+            self.off = hint
+            return
+        database = self._database = orm.open_database(settings, folders, root=config.root, env=config.env)
+        self.off, self.classes, self.engine, self.url = None, database.classes, database.engine, database.url
+        self._session = database.session
+        scopes.append(database.action_scope)
+
+    def prepare(self, client: Any, key: str, timeout: float) -> None:
+        """At start: create missing tables and seed empty ones, one process of the cluster at a time."""
+        if self._database is not None:
+            self._database.prepare_once(client, key, timeout)
+            log.info("models: %s on %s", ", ".join(sorted(self.classes)) or "none", self.url)
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.close()

@@ -37,7 +37,6 @@ from sqlalchemy.pool import StaticPool
 from hero.core.action import ActionData
 from hero.errors import BootError, DatabaseUnavailable, HeroError
 from hero.runtime.loader import classes_in, iter_modules
-from hero.services.models import Models
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +138,12 @@ def client_error(error: Exception) -> HeroError | None:
     return None
 
 
+def open_database(settings: Mapping[str, Any], folders: Iterable[tuple[str, Path]], *, root: Path,
+                  env: str) -> Database:
+    """The database of config ``models`` with the classes below ``folders``."""
+    return Database(build_engine(database_url(settings["url"], root, env), settings), find_models(folders))
+
+
 class Database:
     """The engine, the sessions and the boot-time work (tables, seeds) of one process's models."""
 
@@ -150,12 +155,10 @@ class Database:
     def __repr__(self) -> str:
         return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"
 
-    def attach(self, models: Models) -> None:
-        models.off = None
-        models.classes = self.classes
-        models.engine = self.engine
-        models.url = self.engine.url.render_as_string(hide_password=True)
-        models._session = self.session
+    @property
+    def url(self) -> str:
+        """The URL without its password."""
+        return self.engine.url.render_as_string(hide_password=True)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -192,6 +195,13 @@ class Database:
                 session.invalidate()
         except Exception as failure:
             log.warning("models: could not roll back: %s: %s", type(failure).__name__, failure)
+
+    def prepare_once(self, client: Any, key: str, timeout: float) -> dict[str, int]:
+        """:meth:`prepare` under a Redis lock, so that the processes of a cluster take turns."""
+        return self.prepare(redis_lock(client, key, timeout))
+
+    def close(self) -> None:
+        self.engine.dispose()
 
     def prepare(self, lock: AbstractContextManager[Any]) -> dict[str, int]:
         """Create missing tables and seed empty ones, under ``lock`` (one process of the cluster at a
