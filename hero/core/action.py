@@ -60,8 +60,10 @@ class ActionData:
     #: Set by the request limiter when it counted this request (HTTP shows it as headers and
     #: ``requesterInformation.RequestsRemaining``).
     budget: RequestBudget | None = None
-    #: The action's database session when the app has models (``hero.services.models``), else None.
-    db: Any = None
+    #: Opens the action's database session on first use of :attr:`db` (the models' scope sets it).
+    db_opener: Callable[[], Any] | None = None
+    #: That session once opened (the scope commits or rolls it back, and closes it).
+    db_session: Any = None
 
     def __repr__(self) -> str:
         name = self.action.name if self.action else self.params.get("action")
@@ -70,6 +72,13 @@ class ActionData:
     @property
     def session(self) -> dict[str, Any]:
         return self.connection.session
+
+    @property
+    def db(self) -> Any:
+        """The action's database session (README, Models), opened on first use; None without models."""
+        if self.db_session is None and self.db_opener is not None:
+            self.db_session = self.db_opener()
+        return self.db_session
 
     @property
     def action_name(self) -> Any:

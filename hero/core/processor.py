@@ -91,13 +91,17 @@ class ActionProcessor:
         try:  # any exception raised in here becomes data.error
             data.action = action = self.actions.find(params.get("action"), params.get("apiVersion"))
             self.check_admission(data, action)
-            if self.scopes:
-                with ExitStack() as stack:
-                    for scope in self.scopes:
-                        stack.enter_context(scope(data))
+            scopes = self.scopes
+            if not scopes:
+                self.run_middleware_and_action(action, data)
+            elif len(scopes) == 1:
+                with scopes[0](data):
                     self.run_middleware_and_action(action, data)
             else:
-                self.run_middleware_and_action(action, data)
+                with ExitStack() as stack:
+                    for scope in scopes:
+                        stack.enter_context(scope(data))
+                    self.run_middleware_and_action(action, data)
         except DeadlineExpired:
             raise  # NOTE: an outer deadline (the caller's, around an in-line run): not this action's to answer
         except BaseException as error:  # NOTE: everything else ends here, answered and logged (never escapes)

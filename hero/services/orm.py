@@ -176,15 +176,9 @@ class Database:
         finally:
             session.close()
 
-    @contextmanager
-    def action_scope(self, data: ActionData) -> Iterator[Session]:
-        """The processor's scope around one action: ``data.db`` is the session (README, Models)."""
-        with self.session() as session:
-            data.db = session
-            try:
-                yield session
-            finally:
-                data.db = None
+    def action_scope(self, data: ActionData) -> ActionScope:
+        """The processor's scope around one action: ``data.db`` opens a session on first use (README, Models)."""
+        return ActionScope(self, data)
 
     @staticmethod
     def _abandon(session: Session, error: BaseException) -> None:
@@ -226,6 +220,42 @@ class Database:
         for name, count in seeded.items():
             log.info("models: seeded %s with %d rows", name, count)
         return seeded
+
+
+class ActionScope:
+    """One action's session: opened only if the action touches ``data.db``; committed when it returns,
+    rolled back when it raises (a database error becomes what a client may read), closed either way."""
+
+    __slots__ = ("database", "data")
+
+    def __init__(self, database: Database, data: ActionData) -> None:
+        self.database = database
+        self.data = data
+
+    def __enter__(self) -> None:
+        self.data.db_opener = self.database.sessions
+
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
+        data = self.data
+        session, data.db_opener, data.db_session = data.db_session, None, None
+        if session is None:
+            return
+        try:
+            failed_commit: Exception | None = None
+            if error is None:
+                try:
+                    session.commit()
+                    return
+                except Exception as failure:
+                    error = failed_commit = failure
+            Database._abandon(session, error)
+            problem = client_error(error) if isinstance(error, Exception) else None
+            if problem is not None:
+                raise problem from error
+            if failed_commit is not None:
+                raise failed_commit
+        finally:
+            session.close()
 
 
 def _seeds(name: str, cls: type[Any]) -> list[Mapping[str, Any]]:

@@ -350,3 +350,16 @@ def test_the_example_users_over_http(boot_hero, tmp_path):
     assert again.status_code == 409
     assert requests.delete(f"{base}/users/{user['id']}", timeout=5).json()["deleted"] == user["id"]
     assert requests.get(f"{base}/users/{user['id']}", timeout=5).status_code == 404
+
+
+def test_an_action_that_does_not_touch_data_db_opens_no_session(app, tmp_path):
+    hero = helper(app, f"sqlite:///{tmp_path / 'lazy.sqlite3'}")
+    try:
+        database = hero.api.models._database
+        opened = []
+        opener = database.sessions
+        database.sessions = lambda: opened.append(1) or opener()
+        assert hero.run_action("ping")["pong"] is True and opened == []
+        assert hero.run_action("countItems")["count"] == 2 and opened == [1]
+    finally:
+        hero.stop()
