@@ -13,11 +13,14 @@ outage: limiting is a protection, not a reason to refuse every client.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from redis.exceptions import NoScriptError
 
 from hero.core.action import Action, ActionData, ActionRegistry, RequestBudget
 from hero.core.connection import Connection
@@ -101,7 +104,8 @@ class RateLimiter:
         self.default: Budget | None = (None if rate_limit is None else
                                        Budget.parse(rate_limit, where="config general.rate_limit", scope="*"))
         self._own: dict[int, Budget | None] = {}
-        self._script: Any = None
+        #: The script's SHA1 (Redis answers NOSCRIPT until it is loaded; :meth:`count` loads it then).
+        self._sha = hashlib.sha1(COUNT_SCRIPT.encode()).hexdigest()
         #: True while Redis is not answering (logged once per outage).
         self.failing_open = False
 
@@ -163,10 +167,14 @@ class RateLimiter:
 
     def count(self, key: str, window_ms: int) -> tuple[int, int] | None:
         """One round trip: the window's count after this request and its ms left; None when Redis fails."""
-        if self._script is None:
-            self._script = self.store.client.register_script(COUNT_SCRIPT)
+        client = self.store.client
         try:
-            count, left = self._script(keys=[key], args=[window_ms])
+            try:
+                # NOTE: EVALSHA straight on the client: redis-py's Script wrapper costs ~40 µs more a call.
+                count, left = client.evalsha(self._sha, 1, key, window_ms)
+            except NoScriptError:  # a restarted (or flushed) Redis forgot it: load it, and go on
+                self._sha = client.script_load(COUNT_SCRIPT)
+                count, left = client.evalsha(self._sha, 1, key, window_ms)
         except STORE_ERRORS as error:
             if not self.failing_open:
                 self.failing_open = True
