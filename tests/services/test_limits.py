@@ -158,3 +158,13 @@ def test_without_a_budget_no_middleware_runs(boot_hero):
     assert "hero.rate_limit" not in api.actions.middleware
     chain = api.actions.middleware_for(api.actions.find("randomNumber"))
     assert "hero.rate_limit" not in [middleware.name for middleware in chain]
+
+
+def test_a_redis_that_forgot_the_script_gets_it_again(redis_url):
+    store = RedisStore(RedisSettings(url=redis_url))
+    limiter = RateLimiter(store, {"requests": 5, "per_seconds": 30})
+    assert limiter.count("hero:ratelimit:test", 30_000)[0] == 1
+    store.client.script_flush()
+    count, left = limiter.count("hero:ratelimit:test", 30_000)
+    assert count == 2 and 0 < left <= 30_000
+    store.close()
