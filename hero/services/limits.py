@@ -4,9 +4,10 @@
     api.actions.add_middleware(limiter.middleware())    # only when some budget is configured
 
 Every process of a cluster counts in the same Redis key, so they share one budget. One request
-costs one round trip: a Lua script increments the window's counter, starts its expiry when it is
-new, and returns the count with the time left (no read-then-write race). A fixed window: the
-budget refills all at once when the window's key expires.
+costs at most one round trip: a Lua script increments the window's counter, starts its expiry when
+it is new, and returns the count with the time left (no read-then-write race); requests arriving
+while a count is on its way go together in the next pipeline. A fixed window: the budget refills
+all at once when the window's key expires.
 
 When Redis does not answer, the limiter lets requests through (fails open) and logs it once per
 outage: limiting is a protection, not a reason to refuse every client.
@@ -20,6 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import gevent
+from gevent.event import AsyncResult
 from redis.exceptions import NoScriptError
 
 from hero.core.action import Action, ActionData, ActionRegistry, RequestBudget
@@ -108,6 +111,9 @@ class RateLimiter:
         self._sha = hashlib.sha1(COUNT_SCRIPT.encode()).hexdigest()
         #: True while Redis is not answering (logged once per outage).
         self.failing_open = False
+        #: A count is on its way; what arrives meanwhile waits here for the next pipeline.
+        self._busy = False
+        self._waiting: list[tuple[str, int, AsyncResult[tuple[int, int] | None]]] = []
 
     def __repr__(self) -> str:
         return f"RateLimiter(default={self.default!r})"
@@ -166,22 +172,66 @@ class RateLimiter:
             raise RequestLimitExceeded(retry_after=reset)
 
     def count(self, key: str, window_ms: int) -> tuple[int, int] | None:
-        """One round trip: the window's count after this request and its ms left; None when Redis fails."""
+        """The window's count after this request and its ms left; None when Redis fails.
+
+        One count is on its way to Redis at a time: requests that arrive meanwhile wait and go
+        together in one pipeline (one round trip for all of them), so that under load the limiter
+        costs less than a round trip per request.
+        """
+        if self._busy:
+            waiter: AsyncResult[tuple[int, int] | None] = AsyncResult()
+            self._waiting.append((key, window_ms, waiter))
+            return waiter.get()
+        self._busy = True
+        try:
+            (counted,) = self._send([(key, window_ms)])
+        finally:
+            if self._waiting:
+                gevent.spawn(self._drain)
+            else:
+                self._busy = False
+        return counted
+
+    def _drain(self) -> None:
+        """Send what waited, batch after batch, until nothing does."""
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    results = self._send([(key, window_ms) for key, window_ms, _ in batch])
+                except BaseException:
+                    results = [None] * len(batch)
+                    log.exception("rate limit: counting failed; these requests are not limited")
+                for (_, _, waiter), counted in zip(batch, results):
+                    waiter.set(counted)
+        finally:
+            self._busy = False
+
+    def _send(self, items: list[tuple[str, int]]) -> list[tuple[int, int] | None]:
+        """One round trip for ``items``; every one None when Redis does not answer (logged once per outage)."""
         client = self.store.client
         try:
             try:
-                # NOTE: EVALSHA straight on the client: redis-py's Script wrapper costs ~40 µs more a call.
-                count, left = client.evalsha(self._sha, 1, key, window_ms)
+                replies = self._evalsha(client, items)
             except NoScriptError:  # a restarted (or flushed) Redis forgot it: load it, and go on
                 self._sha = client.script_load(COUNT_SCRIPT)
-                count, left = client.evalsha(self._sha, 1, key, window_ms)
+                replies = self._evalsha(client, items)
         except STORE_ERRORS as error:
             if not self.failing_open:
                 self.failing_open = True
                 log.warning("rate limit: %s is not answering (%s); requests are not limited until it does",
                             self.store.describe(), type(error).__name__)
-            return None
+            return [None] * len(items)
         if self.failing_open:
             self.failing_open = False
             log.info("rate limit: %s answers again; requests are counted", self.store.describe())
-        return int(count), int(left)
+        return [(int(count), int(left)) for count, left in replies]
+
+    def _evalsha(self, client: Any, items: list[tuple[str, int]]) -> list[Any]:
+        # NOTE: EVALSHA straight on the client: redis-py's Script wrapper costs ~40 µs more a call.
+        if len(items) == 1:
+            return [client.evalsha(self._sha, 1, *items[0])]
+        pipeline = client.pipeline(transaction=False)
+        for key, window_ms in items:
+            pipeline.evalsha(self._sha, 1, key, window_ms)
+        return list(pipeline.execute())

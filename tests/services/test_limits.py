@@ -168,3 +168,30 @@ def test_a_redis_that_forgot_the_script_gets_it_again(redis_url):
     count, left = limiter.count("hero:ratelimit:test", 30_000)
     assert count == 2 and 0 < left <= 30_000
     store.close()
+
+
+def test_concurrent_requests_share_round_trips_and_count_exactly(redis_url):
+    import gevent
+
+    store = RedisStore(RedisSettings(url=redis_url))
+    limiter = RateLimiter(store, {"requests": 5, "per_seconds": 30})
+    sizes = []
+    send = limiter._evalsha
+    limiter._evalsha = lambda client, items: sizes.append(len(items)) or send(client, items)
+    greenlets = [gevent.spawn(limiter.count, "hero:ratelimit:together", 30_000) for _ in range(40)]
+    gevent.joinall(greenlets, timeout=10)
+    assert sorted(greenlet.value[0] for greenlet in greenlets) == list(range(1, 41))
+    assert sum(sizes) == 40 and len(sizes) < 40 and max(sizes) > 1   # batched, none lost or counted twice
+    assert not limiter._busy and not limiter._waiting
+    store.close()
+
+
+def test_concurrent_requests_fail_open_together():
+    import gevent
+
+    store = RedisStore(RedisSettings(url=f"redis://127.0.0.1:{free_port()}/0", connect_timeout=0.2, retries=0))
+    limiter = RateLimiter(store, {"requests": 1, "per_seconds": 10})
+    greenlets = [gevent.spawn(limiter.count, "hero:ratelimit:down", 10_000) for _ in range(10)]
+    gevent.joinall(greenlets, timeout=10)
+    assert [greenlet.value for greenlet in greenlets] == [None] * 10 and limiter.failing_open
+    assert not limiter._busy
