@@ -206,6 +206,10 @@ class RateLimiter:
                     waiter.set(counted)
         finally:
             self._busy = False
+            # NOTE: killed mid-batch (a stopping process): nobody is left waiting forever
+            left, self._waiting = self._waiting, []
+            for _, _, waiter in left:
+                waiter.set(None)
 
     def _send(self, items: list[tuple[str, int]]) -> list[tuple[int, int] | None]:
         """One round trip for ``items``; every one None when Redis does not answer (logged once per outage)."""
