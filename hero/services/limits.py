@@ -194,22 +194,25 @@ class RateLimiter:
 
     def _drain(self) -> None:
         """Send what waited, batch after batch, until nothing does."""
+        batch: list[tuple[str, int, AsyncResult[tuple[int, int] | None]]] = []
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
                 try:
                     results = self._send([(key, window_ms) for key, window_ms, _ in batch])
-                except BaseException:
+                except Exception:
                     results = [None] * len(batch)
                     log.exception("rate limit: counting failed; these requests are not limited")
                 for (_, _, waiter), counted in zip(batch, results):
                     waiter.set(counted)
+                batch = []
         finally:
             self._busy = False
             # NOTE: killed mid-batch (a stopping process): nobody is left waiting forever
-            left, self._waiting = self._waiting, []
+            left, self._waiting = batch + self._waiting, []
             for _, _, waiter in left:
-                waiter.set(None)
+                if not waiter.ready():
+                    waiter.set(None)
 
     def _send(self, items: list[tuple[str, int]]) -> list[tuple[int, int] | None]:
         """One round trip for ``items``; every one None when Redis does not answer (logged once per outage)."""
