@@ -1,7 +1,9 @@
 """Users in the database (models/user.py): create, list, show, delete. Each action's ``data.db`` is
-its own session, committed when it returns and rolled back when it raises."""
-from sqlalchemy import select
+its own session, committed when it returns and rolled back when it raises.
 
+SQLAlchemy is imported inside ``run``: it is an optional part (``pip install -e '.[models]'``), and
+without it this app still boots (its models are off, and these actions answer 503 saying so).
+"""
 from hero import Action, HeroError, Input
 
 
@@ -22,7 +24,8 @@ class CreateUser(Action):
     output_example = {"user": {"id": 3, "email": "cy@example.com", "name": "Cy"}}
 
     def run(self, data):
-        User = data.api.models.User
+        User = data.api.models.User  # 503 "models are off: ..." without SQLAlchemy
+        from sqlalchemy import select
         if data.db.scalar(select(User).where(User.email == data.params["email"])) is not None:
             raise HeroError("a user with this email exists", status=409)
         user = User(email=data.params["email"], name=data.params["name"])
@@ -38,7 +41,8 @@ class ListUsers(Action):
     output_example = {"users": [{"id": 1, "email": "ann@example.com", "name": "Ann"}]}
 
     def run(self, data):
-        User = data.api.models.User
+        User = data.api.models.User  # 503 "models are off: ..." without SQLAlchemy
+        from sqlalchemy import select
         limit = max(0, min(data.params["limit"], 1000))
         users = data.db.scalars(select(User).order_by(User.id).limit(limit).offset(max(0, data.params["offset"])))
         return {"users": [user.to_dict() for user in users]}

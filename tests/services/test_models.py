@@ -363,3 +363,28 @@ def test_an_action_that_does_not_touch_data_db_opens_no_session(app, tmp_path):
         assert hero.run_action("countItems")["count"] == 2 and opened == [1]
     finally:
         hero.stop()
+
+
+def test_without_sqlalchemy_the_example_app_still_boots_with_models_off(monkeypatch, tmp_path):
+    import sys
+
+    import hero.services
+
+    monkeypatch.setitem(sys.modules, "sqlalchemy", None)   # as after `pip install -e .` without [models]
+    monkeypatch.delitem(sys.modules, "hero.services.orm", raising=False)
+    monkeypatch.delattr(hero.services, "orm", raising=False)
+    booted = SpecHelper.boot(APP_ROOT, overrides={"models": {"url": f"sqlite:///{tmp_path / 'never.sqlite3'}"}})
+    try:
+        assert "pip install -e '.[models]'" in booted.api.models.off
+        answer = booted.run_action("listUsers")
+        assert answer["error"].startswith("models are off: models need SQLAlchemy")
+        assert booted.run_action("randomNumber")["version"] == 2
+    finally:
+        booted.stop()
+    monkeypatch.undo()
+    with pytest.raises(BootError, match="models need SQLAlchemy"):
+        monkeypatch.setitem(sys.modules, "sqlalchemy", None)
+        monkeypatch.delitem(sys.modules, "hero.services.orm", raising=False)
+        monkeypatch.delattr(hero.services, "orm", raising=False)
+        SpecHelper.boot(APP_ROOT, overrides={"models": {"enabled": True}})
+    assert not (tmp_path / "never.sqlite3").exists()
