@@ -29,11 +29,13 @@ from hero.errors import (
     ChatError,
     CodedError,
     ConfigError,
+    DatabaseUnavailable,
     HeroError,
     InvalidParam,
     MissingParam,
     ObjectLocked,
     ObjectNotFound,
+    RequestLimitExceeded,
     RpcTimeout,
     ServerShuttingDown,
     StoreUnavailable,
@@ -48,19 +50,22 @@ from hero.tasks.task import Task, TaskData, TaskMiddleware
 if TYPE_CHECKING:
     from hero.container import Api, Initializer
     from hero.services.chat import ChatMiddleware
+    from hero.services.orm import Model
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Action", "ActionData", "ActionMiddleware", "ActionTimeout", "Api", "BlockedConnectionType", "BootError",
-    "ChatError", "ChatMiddleware", "CodedError", "ConfigError", "Connection", "ConnectionMiddleware", "Exit", "HeroError", "Initializer",
-    "Input", "InvalidParam", "MissingParam", "ObjectLocked", "ObjectNotFound", "RpcTimeout", "ServerShuttingDown",
-    "StoreUnavailable", "Task", "TaskData", "TaskError", "TaskMiddleware", "TaskNotFound", "TooManyPendingActions",
-    "UnknownAction", "VerbNotAllowed", "__version__", "action", "api",
+    "ChatError", "ChatMiddleware", "CodedError", "ConfigError", "Connection", "ConnectionMiddleware",
+    "DatabaseUnavailable", "Exit", "HeroError", "Initializer", "Input", "InvalidParam", "MissingParam", "Model",
+    "ObjectLocked", "ObjectNotFound", "RequestLimitExceeded", "RpcTimeout", "ServerShuttingDown", "StoreUnavailable",
+    "Task", "TaskData", "TaskError", "TaskMiddleware", "TaskNotFound", "TooManyPendingActions", "UnknownAction",
+    "VerbNotAllowed", "__version__", "action", "api",
 ]
 
 #: Names that load on first use, and the module each comes from.
-_LAZY = {"Api": "hero.container", "Initializer": "hero.container", "ChatMiddleware": "hero.services.chat"}
+_LAZY = {"Api": "hero.container", "Initializer": "hero.container", "ChatMiddleware": "hero.services.chat",
+         "Model": "hero.services.orm"}
 
 
 def __getattr__(name: str) -> Any:

@@ -268,7 +268,7 @@ def _check_values(values: Mapping[str, Any]) -> None:
 
 
 #: Limits whose 0 means "off", documented as such (every other limit must be a positive number).
-ZERO_MEANS_OFF = frozenset({"general.max_blocking_time", "general.action_timeout"})
+ZERO_MEANS_OFF = frozenset({"general.max_blocking_time", "general.action_timeout", "models.max_overflow"})
 
 
 def is_limit(key: str) -> bool:

@@ -26,6 +26,9 @@ from hero.services.cache import Cache
 from hero.services.chat import Chat
 from hero.services.cluster import Cluster
 from hero.services.metrics import Metrics
+from hero.services.i18n import I18n
+from hero.services.limits import RateLimiter
+from hero.services.models import Models
 from hero.services.public import PublicFiles
 from hero.services.stats import Stats
 from hero.services.store import RedisStore
@@ -67,7 +70,7 @@ class Api:
     def __init__(self, config: Config, *, redis: RedisStore, cache: Cache, stats: Stats,
                  actions: SailsActionRegistry, connections: Connections, processor: ActionProcessor,
                  cluster: Cluster, chat: Chat, tasks: Tasks, public: PublicFiles, server_id: str,
-                 routes: Routes | None = None) -> None:
+                 limits: RateLimiter, i18n: I18n, models: Models, routes: Routes | None = None) -> None:
         self.config = config
         self.env = config.env
         self.id = server_id
@@ -83,6 +86,12 @@ class Api:
         self.cluster = cluster
         self.chat = chat
         self.tasks = tasks
+        #: Request limits (docs/limits.md, Request rate); its middleware is added only when a budget is set.
+        self.limits = limits
+        #: The locale catalogs (docs/actions.md, Localization), behind ``connection.localize``.
+        self.i18n = i18n
+        #: The app's models by class name (README, Models); ``models.off`` says why when there are none.
+        self.models = models
         #: The app's public folders (and its plugins'), for the web server and the ``file`` verb.
         self.public = public
         #: Transports by config namespace (``web``, ``socket``), filled when they are built.

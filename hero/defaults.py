@@ -47,6 +47,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_rooms_per_connection": 100,
         #: Sticky params (``paramAdd``) one connection may hold (docs/limits.md).
         "max_sticky_params": 100,
+        #: Request limit shared by the cluster (docs/limits.md, Request rate): None is off; else
+        #: ``{"requests": n, "per_seconds": s, "by": "ip" | "fingerprint" | a function of the connection}``.
+        "rate_limit": None,
         "cache_prefix": "cache:",
         "lock_prefix": "lock:",
         "lock_duration_ms": 10_000,
@@ -59,6 +62,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
             "tasks": "tasks",
             "initializers": "initializers",
             "public": "public",
+            "locales": "locales",
+            "models": "models",
         },
     },
     "logger": {
@@ -240,6 +245,36 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "result_ttl": 500,
         "failure_ttl": 31_536_000,
     },
+    #: Models on SQLAlchemy 2 (README, Models; ``pip install -e '.[models]'``).
+    "models": {
+        #: None: on when the app (or a plugin) has a ``models/`` folder; True or False force it.
+        "enabled": None,
+        #: A SQLAlchemy URL (``postgresql://``, ``mysql://``, ``mariadb://``, ``sqlite:///path``);
+        #: None: the SQLite file ``hero-<env>.sqlite3`` in the app folder.
+        "url": None,
+        #: Connections kept open, and the extra ones allowed under load (not SQLite: it has one).
+        "pool_size": 5,
+        "max_overflow": 5,
+        #: Seconds an action waits for a pooled connection → 503.
+        "pool_timeout": 5.0,
+        #: Seconds to open a connection (whole seconds for PostgreSQL and MySQL) → 503.
+        "connect_timeout": 5.0,
+        #: Seconds after which a pooled connection is replaced.
+        "pool_recycle": 1800,
+        #: Check a pooled connection before each use (one round trip), so a restarted database
+        #: costs no failed request.
+        "pre_ping": True,
+        #: Log every SQL statement.
+        "echo": False,
+        #: Seconds a booting process waits for another to finish creating tables and seeding.
+        "seed_lock_timeout": 30.0,
+    },
+    #: Localization (docs/actions.md, Localization): catalogs are ``<locale>.json`` files in ``locales/``.
+    "i18n": {
+        #: The locale of connections that ask for none (or for one without a catalog), and the fallback
+        #: catalog of a message missing from another.
+        "default_locale": "en",
+    },
     "routes": {},
     #: Plugins by name: ``{"path": folder}`` (relative to the app) or ``{"module": package}``, whose
     #: actions/, tasks/, initializers/ and public/ load after the app's own; ``"public": False``
@@ -248,7 +283,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 #: The parts of an app a plugin may bring, each on unless its entry says False.
-PLUGIN_PARTS = ("actions", "tasks", "initializers", "public")
+PLUGIN_PARTS = ("actions", "tasks", "initializers", "public", "locales", "models")
 
 #: Per-environment adjustments of hero's own defaults (the app's sections overlay these).
 ENVIRONMENT_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {

@@ -82,6 +82,18 @@ class TooManyPendingActions(HeroError):
     message = "you have too many pending requests"
 
 
+class RequestLimitExceeded(HeroError):
+    """Over the request limit (docs/limits.md, Request rate); HTTP adds ``Retry-After``."""
+
+    status = 429
+    message = "you have exceeded your request limit"
+
+    def __init__(self, retry_after: int = 1) -> None:
+        #: Seconds until the budget resets.
+        self.retry_after = retry_after
+        super().__init__()
+
+
 class ServerShuttingDown(HeroError):
     status = 503
     message = "the server is shutting down"
@@ -103,6 +115,13 @@ class StoreUnavailable(HeroError):
         now, else None. ``hero.services.store`` replaces this with its knowledge of Redis's errors
         (unreachable, timed out, out of memory, read-only, failing to persist)."""
         return None
+
+
+class DatabaseUnavailable(HeroError):
+    """The models' database did not answer (refused, down, or no pooled connection in time)."""
+
+    status = 503
+    message = "the database is unavailable"
 
 
 # --- cache --------------------------------------------------------------------------------

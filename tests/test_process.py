@@ -120,7 +120,8 @@ def test_a_reserved_input_name_fails_the_boot_naming_the_file(tmp_path):
 
 
 @pytest.mark.parametrize("body, message", [
-    ("name = 'say'\n    def run(self, data):\n        return {}", "connection verb"),
+    ("name = 'roomAdd'\n    def run(self, data):\n        return {}", "connection verb"),
+    ("name = 'say'\n    def run(self, data):\n        return {}", "action say version 1 is already defined"),
     ("name = 'noRun'", "run"),
     ("name = 'x'\n    log_level = 'loud'\n    def run(self, data):\n        return {}", "log_level"),
 ])

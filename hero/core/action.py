@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, NamedTuple, cast
 
 from hero.core.connection import Connection
 from hero.core.middleware import ActionMiddleware, MiddlewareChain
@@ -18,12 +18,23 @@ log = logging.getLogger(__name__)
 
 Version = int | float | str
 
-#: Names an action may not take: the verbs of persistent connections (docs/tcp.md, Verbs).
+#: Names an action may not take: the verbs of persistent connections (docs/tcp.md, Verbs). ``say`` is
+#: not among them: it is also hero's built-in ``say`` action, which the verb mirrors.
 RESERVED_ACTION_NAMES = frozenset(
     "quit exit paramAdd paramDelete paramView paramsView paramsDelete roomAdd roomLeave roomView "
-    "detailsView say documentation file".split()
+    "detailsView documentation file".split()
 )
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+class RequestBudget(NamedTuple):
+    """Where a client stands against its request limit after this request (docs/limits.md, Request rate)."""
+
+    limit: int
+    remaining: int
+    #: Seconds until the window resets.
+    reset: int
+    exceeded: bool = False
 
 
 @dataclass(eq=False)
@@ -54,6 +65,13 @@ class ActionData:
     error_id: str | None = None
     #: What the processor's tracer keeps for this run (an OpenTelemetry span and its context token).
     trace: Any = None
+    #: Set by the request limiter when it counted this request (HTTP shows it as headers and
+    #: ``requesterInformation.RequestsRemaining``).
+    budget: RequestBudget | None = None
+    #: Opens the action's database session on first use of :attr:`db` (the models' scope sets it).
+    db_opener: Callable[[], Any] | None = None
+    #: That session once opened (the scope commits or rolls it back, and closes it).
+    db_session: Any = None
 
     def __repr__(self) -> str:
         name = self.action.name if self.action else self.params.get("action")
@@ -62,6 +80,13 @@ class ActionData:
     @property
     def session(self) -> dict[str, Any]:
         return self.connection.session
+
+    @property
+    def db(self) -> Any:
+        """The action's database session (README, Models), opened on first use; None without models."""
+        if self.db_session is None and self.db_opener is not None:
+            self.db_session = self.db_opener()
+        return self.db_session
 
     @property
     def action_name(self) -> Any:
@@ -123,6 +148,9 @@ class Action:
     scrub_params: ClassVar[bool] = True
     #: ``"classic"`` or ``"machine"`` for Sails-style actions (set by ``register``), else empty.
     sails: ClassVar[str] = ""
+    #: Request limit (docs/limits.md, Request rate): None counts against ``general.rate_limit``; False
+    #: exempts this action; ``{"requests": n, "per_seconds": s}`` (optionally ``"by"``) is its own budget.
+    rate_limit: ClassVar[Mapping[str, Any] | bool | None] = None
 
     #: The compiled inputs; set by the registry at boot.
     params: ParamSpec

@@ -9,6 +9,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, ExitStack
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -95,6 +96,10 @@ class ActionProcessor:
         self.deadlines: DeadlineWatcher = deadlines or NoDeadlines()
         #: A span per action (docs/deployment.md, Tracing); None: no tracing, nothing on the path.
         self.tracer: ActionTracer | None = None
+        #: Context managers entered around each admitted action's middleware and ``run``, in order, and
+        #: left with its outcome (the models' session per action: committed, or rolled back on a raise).
+        #: Empty unless a service adds one, and then free.
+        self.scopes: list[Callable[[ActionData], AbstractContextManager[Any]]] = []
 
     def __repr__(self) -> str:
         return f"ActionProcessor({self.in_flight} in flight, stopping={self.stopping})"
@@ -106,17 +111,17 @@ class ActionProcessor:
         try:  # any exception raised in here becomes data.error
             data.action = action = self.actions.find(params.get("action"), params.get("apiVersion"))
             self.check_admission(data, action)
-            middleware = self.actions.middleware_for(action)
-            for each in middleware:
-                each.pre_process(data)
-            if data.to_process:
-                data.received_params, loaded = action.params.receive(data.params)
-                data.params = MappingProxyType(loaded)
-                self.run_action(action, data)
-                for each in middleware:
-                    each.post_process(data)
-            else:  # NOTE: a middleware answered instead of the action: its inputs are not checked
-                data.received_params = action.params.scrub(data.params)
+            scopes = self.scopes
+            if not scopes:
+                self.run_middleware_and_action(action, data)
+            elif len(scopes) == 1:
+                with scopes[0](data):
+                    self.run_middleware_and_action(action, data)
+            else:
+                with ExitStack() as stack:
+                    for scope in scopes:
+                        stack.enter_context(scope(data))
+                    self.run_middleware_and_action(action, data)
         except DeadlineExpired:
             raise  # NOTE: an outer deadline (the caller's, around an in-line run): not this action's to answer
         except BaseException as error:  # NOTE: everything else ends here, answered and logged (never escapes)
@@ -124,6 +129,20 @@ class ActionProcessor:
         finally:
             self.finish(data)
         return data
+
+    def run_middleware_and_action(self, action: Action, data: ActionData) -> None:
+        """docs/actions.md, Pipeline steps 4–7: pre_process, inputs, ``run``, post_process."""
+        middleware = self.actions.middleware_for(action)
+        for each in middleware:
+            each.pre_process(data)
+        if data.to_process:
+            data.received_params, loaded = action.params.receive(data.params)
+            data.params = MappingProxyType(loaded)
+            self.run_action(action, data)
+            for each in middleware:
+                each.post_process(data)
+        else:  # NOTE: a middleware answered instead of the action: its inputs are not checked
+            data.received_params = action.params.scrub(data.params)
 
     def check_admission(self, data: ActionData, action: Action) -> None:
         """docs/actions.md, Pipeline steps 2–3: stopping, too many pending, blocked connection type."""

@@ -83,6 +83,22 @@ class ChatInitializer(Initializer):
         api.chat.create_starting_rooms(api.config.general.starting_chat_rooms)
 
 
+class ModelsInitializer(Initializer):
+    name = "models"  # README, Models: found at load; tables and seeds at start, once per cluster
+    load_priority = 380
+    start_priority = 250
+    stop_priority = 1050  # NOTE: after the app's initializers (1000), which may still use the database
+
+    def initialize(self, api: Api) -> None:
+        api.models.open(api.config, api.processor.scopes)
+
+    def start(self, api: Api) -> None:
+        api.models.prepare(api.redis.client, api.redis.key("models:prepare"), api.config.models.seed_lock_timeout)
+
+    def stop(self, api: Api) -> None:
+        api.models.close()
+
+
 class ActionsInitializer(Initializer):
     name = "actions"
     load_priority = 410
@@ -93,6 +109,7 @@ class ActionsInitializer(Initializer):
         api.actions.loader = lambda registry: load_actions(sources, registry)  # api.actions.reload()
 
     def start(self, api: Api) -> None:
+        api.limits.install(api.actions)
         api.actions.check_middleware()
 
 
@@ -144,8 +161,8 @@ class ServersInitializer(Initializer):
 
 
 HERO_INITIALIZERS: tuple[type[Initializer], ...] = (
-    RedisInitializer, StatsInitializer, ClusterInitializer, ChatInitializer, ActionsInitializer, TasksInitializer,
-    ServersInitializer,
+    RedisInitializer, StatsInitializer, ClusterInitializer, ChatInitializer, ModelsInitializer, ActionsInitializer,
+    TasksInitializer, ServersInitializer,
 )
 
 

@@ -24,6 +24,9 @@ from hero.servers.websocket.endpoint import WebSocketEndpoint
 from hero.services.cache import Cache
 from hero.runtime.tracing import build_tracer
 from hero.services.chat import Chat
+from hero.services.i18n import I18n
+from hero.services.limits import RateLimiter
+from hero.services.models import Models
 from hero.services.metrics import build_metrics
 from hero.services.cluster import Cluster, cluster_channel
 from hero.services.public import public_files
@@ -43,6 +46,7 @@ def build_api(config: Config) -> Api:
     actions = SailsActionRegistry(missing_param_checks=general.missing_param_checks,
                                   scrub_params=not general.disable_param_scrubbing)
     connections = Connections()
+    i18n = I18n(config.i18n.default_locale, [directory for _, directory in config.sources("locales")])
     processor = ActionProcessor(actions, deadlines=Deadlines(), simultaneous_actions=general.simultaneous_actions,
                                 action_timeout=general.action_timeout,
                                 filtered_params=tuple(general.filtered_params),
@@ -50,6 +54,7 @@ def build_api(config: Config) -> Api:
                                 else bool(general.expose_errors),
                                 max_log_string_length=config.logger.max_log_string_length)
     actions.runner = processor.run_inline
+    i18n.install(actions, connections)
     processor.tracer = build_tracer(config.otel)
     signer = MessageSigner(cluster_secret(config, store), window=general.cluster_message_window)
     cluster = Cluster(store, connections, channel=cluster_channel(general.channel, store), signer=signer,
@@ -67,7 +72,7 @@ def build_api(config: Config) -> Api:
                     lock_duration_ms=general.lock_duration_ms, lock_name=identity),
         stats=Stats(store), cluster=cluster, chat=chat, tasks=tasks,
         public=public_files([directory for _, directory in config.sources("public")], config.web),
-        server_id=identity,
+        server_id=identity, limits=RateLimiter(store, general.rate_limit), i18n=i18n, models=Models(),
     )
     processor.api = tasks.api = api
     api.requester = VirtualRequests(api)

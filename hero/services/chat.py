@@ -205,11 +205,16 @@ class Chat:
 
     # --- messages ---------------------------------------------------------------------------------
 
-    def broadcast(self, connection: Connection | None, room: str, message: Any) -> None:
-        """Say ``message`` (any JSON value) in ``room`` from ``connection`` (None: the server, ``from "0"``)."""
+    def broadcast(self, connection: Connection | None, room: str, message: Any, *,
+                  require_membership: bool = True) -> None:
+        """Say ``message`` (any JSON value) in ``room`` from ``connection`` (None: the server, ``from "0"``).
+
+        ``require_membership=False`` lets a connection that is not in the room say something there
+        (the ``say`` action over HTTP, whose connection lives for one request).
+        """
         if not isinstance(room, str) or not room or message is None or message == "":
             raise ChatError("both room and message are required")
-        if connection is not None and room not in connection.rooms:
+        if connection is not None and require_membership and room not in connection.rooms:
             raise ChatError(f"connection not in this room ({room})")
         payload: Payload | None = self._payload(connection, room, message)
         for middleware in self.middleware:

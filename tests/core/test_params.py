@@ -191,7 +191,7 @@ def test_scrub_drops_undeclared_params_keeps_global_safe_ones_and_copies() -> No
     scrubbed = spec.scrub(params)
     assert scrubbed == {key: value for key, value in params.items() if key != "junk"}
     assert "junk" in params  # the caller's dict is untouched
-    assert set(GLOBAL_SAFE_PARAMS) == {"file", "apiVersion", "callback", "action", "messageId"}
+    assert set(GLOBAL_SAFE_PARAMS) == {"file", "apiVersion", "callback", "action", "messageId", "locale"}
 
 
 def test_scrub_recurses_into_nested_dict_schemas_and_lists_of_them() -> None:

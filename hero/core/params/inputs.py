@@ -9,8 +9,9 @@ from typing import Any
 
 from hero.errors import InvalidParam
 
-#: Params every action accepts whatever its inputs; never scrubbed, never declarable.
-GLOBAL_SAFE_PARAMS = ("file", "apiVersion", "callback", "action", "messageId")
+#: Params every action accepts whatever its inputs; never scrubbed, never declarable (``locale``:
+#: the connection's language, docs/actions.md, Localization).
+GLOBAL_SAFE_PARAMS = ("file", "apiVersion", "callback", "action", "messageId", "locale")
 
 
 class _Missing:

@@ -95,7 +95,8 @@ class WebSocketEndpoint(Server):
         try:
             connection = self.build_connection(
                 remote_ip=remote_ip, remote_port=remote_port, fingerprint=upgrade.fingerprint or "",
-                send=session.push, extra={"origin": upgrade.origin, "path": environ.get("PATH_INFO")})
+                send=session.push, extra={"origin": upgrade.origin, "path": environ.get("PATH_INFO"),
+                                          "accept_language": environ.get("HTTP_ACCEPT_LANGUAGE")})
         except Exception as error:  # a connection middleware refused it
             self._refuse(sock, Refusal(403, error_message(error)), environ)
             return

@@ -33,7 +33,7 @@ def test_json_answer_with_metadata(url):
 def test_metadata_can_be_switched_off(boot_hero):
     url = web_url(boot_web(boot_hero, web={"metadata": {"server_information": False,
                                                         "requester_information": False}}))
-    assert set(requests.get(f"{url}/api/randomNumber").json()) == {"randomNumber", "stringRandomNumber"}
+    assert set(requests.get(f"{url}/api/randomNumber").json()) == {"randomNumber", "stringRandomNumber", "version"}
 
 
 def test_padding_pretty_prints(boot_hero):

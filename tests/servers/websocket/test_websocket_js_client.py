@@ -201,7 +201,7 @@ def test_the_client_falls_back_to_http_while_not_connected(ws_hero: Callable[...
     results = run_node(FALLBACK_SCRIPT, tmp_path, str(CLIENT), hero.url, str(closed_port))
     origin = f"http://{hero.host}:{hero.port}"
     assert results["httpUrl"] == f"{origin}/api"
-    shape = ["context", "messageId", "randomNumber", "stringRandomNumber"]
+    shape = ["context", "messageId", "randomNumber", "stringRandomNumber", "version"]
     assert results["before"] == {"keys": shape, "type": "number", "state": "closed"}
     assert results["learned"] is True
     assert results["httpError"] == {"message": "value is a required parameter for this action", "status": 422,
