@@ -159,6 +159,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "tls": None,
         #: Replies queued for one client before it is closed as too slow (docs/limits.md, TCP).
         "max_queued_messages": 256,
+        #: Bytes of replies queued for one client (counted as each is queued; one larger reply alone
+        #: may wait): the reader stops at half, and past it the client is closed as too slow.
+        "max_queued_bytes": 4_194_304,
         #: Seconds one write may block on a client that does not read before it is closed.
         "write_timeout": 10.0,
         #: Seconds without a byte from the client before it is closed (None: never; TCP keepalive still reaps dead peers).

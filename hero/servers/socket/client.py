@@ -141,7 +141,7 @@ class SocketClient(LineWriter, InlineReading):
         while not self.closed:
             while self.lines:
                 line = self.lines.popleft()
-                if len(self.pending) * 2 >= self.max_pending:
+                if len(self.pending) * 2 >= self.max_pending or self.held * 2 >= self.max_bytes:
                     self._wait_for_writer()
                 if len(line) > self.max_line:
                     return self._too_big()
@@ -174,8 +174,9 @@ class SocketClient(LineWriter, InlineReading):
 
     def _wait_for_writer(self) -> None:
         """Stop reading while the client is behind on replies (backpressure), up to ``write_timeout``."""
+        self.flush()  # NOTE: this turn's replies go to the kernel or the writer now, not at the turn's end
         deadline = time.monotonic() + self.write_timeout
-        while not self.closed and len(self.pending) * 2 >= self.max_pending:
+        while not self.closed and (len(self.pending) * 2 >= self.max_pending or self.held * 2 >= self.max_bytes):
             if time.monotonic() > deadline:
                 self.abort(f"it did not read its replies for {self.write_timeout}s")
                 return
