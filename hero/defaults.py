@@ -193,6 +193,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         #: Replies and chat messages waiting for a slow client; over either cap it is closed with 1013.
         "max_queued_messages": 256,
         "max_queued_bytes": 4_194_304,
+        #: Bytes sent right after the handshake (before the 101) taken from the web server's reader
+        #: at once; the rest is read from the socket as usual.
+        "max_handshake_leftover_bytes": 1_048_576,
         #: Seconds to wait for the client's close frame (and for a slow client to take ours).
         "close_timeout": 10.0,
     },
