@@ -60,6 +60,7 @@ class SocketClient(LineWriter, InlineReading):
         #: Set when the last in-flight action ends, while :meth:`_finish` waits for it.
         self._idle: Event | None = None
         self._done = Event()
+        self._finishing = False
 
     # --- the lifecycle --------------------------------------------------------------------------
 
@@ -88,11 +89,22 @@ class SocketClient(LineWriter, InlineReading):
             ending = self._read()
         except Exception:
             log.exception("socket: the reader of %s failed", self.connection.id if self.connection else "?")
-        if ending != "handed off":
-            self._finish(ending)
+        except BaseException as error:
+            # NOTE: an outer gevent.Timeout, a kill: the client is finished all the same (below);
+            # only the process's own exit goes on up.
+            if not isinstance(error, gevent.GreenletExit):
+                log.error("socket: the reader of %s ended by %r", self.connection.id if self.connection else "?", error)
+            if isinstance(error, (SystemExit, KeyboardInterrupt)):
+                raise
+        finally:
+            if ending != "handed off":
+                self._finish(ending)
 
     def _finish(self, ending: str) -> None:
         assert self.connection is not None
+        if self._finishing:
+            return  # NOTE: a reader killed by a finishing one
+        self._finishing = True
         try:
             if ending in ("eof", "stopping") and not self.closed:
                 # NOTE: a half-closed client (`printf 'status\n' | nc`) and a stopping server still

@@ -92,8 +92,19 @@ class WebSocketSession(FrameWriter, InlineReading):
             outcome = self._read_loop(me, first)
         except Exception:
             log.exception("websocket %s: the reader failed", self.name)
+        except BaseException as error:
+            # NOTE: an outer gevent.Timeout, a kill: the session ends all the same; only the
+            # process's own exit goes on up, after the session is ended.
+            if not isinstance(error, gevent.GreenletExit):
+                log.error("websocket %s: the reader ended by %r", self.name, error)
+            if isinstance(error, (SystemExit, KeyboardInterrupt)):
+                self._end()
+                raise
         if outcome is HANDED_OFF:
             return
+        self._end()
+
+    def _end(self) -> None:
         if self.close_code is None:
             self.close_code = ABNORMAL  # the TCP connection ended without a close frame
         self.abort()
