@@ -48,6 +48,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_rooms_per_connection": 100,
         #: Sticky params (``paramAdd``) one connection may hold (docs/limits.md).
         "max_sticky_params": 100,
+        #: JSON nested deeper than this is refused on every transport (HTTP 400), before parsing
+        #: (orjson's own cap, 1024, bounds it in any case).
+        "max_json_depth": 64,
         "cache_prefix": "cache:",
         "lock_prefix": "lock:",
         "lock_duration_ms": 10_000,
@@ -157,6 +160,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_connections": 1000,
         #: ``{"cert": path, "key": path}`` serves TLS on the same port; None: plain TCP.
         "tls": None,
+        #: Seconds a TLS client gets to finish its handshake before it is dropped.
+        "tls_handshake_timeout": 10.0,
         #: Replies queued for one client before it is closed as too slow (docs/limits.md, TCP).
         "max_queued_messages": 256,
         #: Bytes of replies queued for one client (counted as each is queued; one larger reply alone

@@ -105,7 +105,7 @@ class HttpApp:
         self.routes: RouteTable = web.routes
         self.has_routes = len(web.routes) > 0
         self.renderer = Renderer(api.config.general, config)
-        self.params = ParamReader(config)
+        self.params = ParamReader(config, max_json_depth=api.config.general.max_json_depth)
         self.api_prefix = "/" + str(config["url_path_for_actions"]).strip("/")
         files = config["url_path_for_files"]
         self.files_prefix = "/" + str(files).strip("/") if files else None

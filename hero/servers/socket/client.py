@@ -47,6 +47,7 @@ class SocketClient(LineWriter, InlineReading):
         self.max_line = config.max_line_bytes
         self.idle_timeout = config.idle_timeout
         self.limit = self.api.config.general.simultaneous_actions
+        self.max_json_depth: int = self.api.config.general.max_json_depth
         self.stopping = False
         #: When a stopping server gives up on in-flight actions (monotonic seconds).
         self.stop_deadline: float | None = None
@@ -245,7 +246,7 @@ class SocketClient(LineWriter, InlineReading):
 
     def _run_json(self, text: str) -> str | None:
         try:
-            message = loads(text)
+            message = loads(text, max_depth=self.max_json_depth)
         except JSONError as error:
             self._verb_error(str(error), self._message_id(None))
             return None
