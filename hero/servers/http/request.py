@@ -108,7 +108,7 @@ class HeroInput(Input):
     def _Input__read_chunk_length(self, rfile: Any) -> int:
         # NOTE: replaces pywsgi's private chunk-size reader (name-mangled), which accepts a size
         # with no digits, and any bytes as an extension: a proxy in front may frame those
-        # differently (reliability.md H6), so each is refused with 400 and a close.
+        # differently (request smuggling), so each is refused with 400 and a close.
         line = rfile.readline(MAX_REQUEST_LINE + 1)
         match = _CHUNK_SIZE_LINE.fullmatch(line)
         if match is None:
