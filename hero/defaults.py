@@ -130,6 +130,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_waiting_response_bytes": 262_144,
         #: Seconds a read of the body (or a write of the response) may stall → 408 / close.
         "body_timeout": 30.0,
+        #: Seconds the whole body of one request may take (a body dripped a byte at a time is cut)
+        #: → 408 / close. Raise it for large uploads over slow links.
+        "body_total_timeout": 300.0,
+        #: Seconds the whole of one response may take to be written (a client that reads a large
+        #: response a trickle at a time) → the connection is closed.
+        "send_total_timeout": 300.0,
         #: Request line bytes → 414; header count, one header line, the whole header block → 431.
         "max_request_line_bytes": 8190,
         "max_header_count": 100,
