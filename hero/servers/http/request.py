@@ -114,11 +114,11 @@ class HeroInput(Input):
 
     def read(self, length: int | None = None) -> bytes:
         with self._within_deadline():
-            return super().read(length)  # type: ignore[no-any-return]
+            return super().read(length)
 
     def readline(self, size: int | None = None) -> bytes:
         with self._within_deadline():
-            return super().readline(size)  # type: ignore[no-any-return]
+            return super().readline(size)
 
     def _within_deadline(self) -> gevent.Timeout:
         """A timer for one read, up to the body's total deadline (the socket's own timeout bounds
@@ -127,7 +127,7 @@ class HeroInput(Input):
         try:
             deadline = self._deadline
         except AttributeError:
-            deadline = self._deadline = now + self.handler.limits.body_total_timeout  # type: ignore[attr-defined]
+            deadline = self._deadline = now + self.handler.limits.body_total_timeout
         return gevent.Timeout(max(0.001, deadline - now), TimeoutError("the request body took too long"))
 
     def _Input__read_chunk_length(self, rfile: Any) -> int:
