@@ -81,6 +81,9 @@ class FrameWriter(DueAtTurnEnd):
         #: Frames encoded while nothing waited, for this turn's flush (they go before the queue).
         self._outbox: list[bytes] = []
         self._outbox_bytes = 0
+        #: This turn's frames go to the kernel at once past this many bytes (a quarter of the cap
+        #: at most, so that they alone never hold half of it).
+        self._flush_early = min(FLUSH_EARLY_BYTES, limits.max_queued_bytes // 4)
         #: Bytes the writer is sending now (taken from ``_unsent``).
         self._sending_bytes = 0
         #: The tail of a frame the kernel did not take at once (the writer sends it first).
@@ -132,7 +135,7 @@ class FrameWriter(DueAtTurnEnd):
             frame = self.ws.send(TextMessage(data=payload.decode("utf-8")) if text else BytesMessage(data=payload))
             self._outbox.append(frame)
             self._outbox_bytes += len(frame)
-            if self._outbox_bytes > FLUSH_EARLY_BYTES:
+            if self._outbox_bytes > self._flush_early:
                 # NOTE: a reader that never yields (many messages in one packet, or sent with the
                 # handshake) would hold every reply until the turn ends: hand them to the kernel now,
                 # and count what it does not take (the queue's cap then applies).
@@ -158,6 +161,8 @@ class FrameWriter(DueAtTurnEnd):
 
     def behind(self) -> bool:
         """Half a cap waits: the reader should let the client catch up before acting on more."""
+        if not (self._queue or self._unsent or self._sending_bytes):
+            return False  # NOTE: the usual case, cheaply: this turn's frames alone stay under a quarter
         limits = self.limits
         return (self.held_bytes() * 2 >= limits.max_queued_bytes
                 or len(self._queue) * 2 >= limits.max_queued_messages)
