@@ -361,7 +361,7 @@ def _hostile_inputs(live: Live) -> dict[str, Callable[[], None]]:
 
 
 #: Each input runs 1,000 times or for this many seconds, whichever ends first.
-BUDGET_SECONDS = 1.5
+BUDGET_SECONDS = 1.0
 #: RSS growth allowed over the whole corpus (allocator slack, caches warming up), in MB.
 RSS_BOUND_MB = 20
 

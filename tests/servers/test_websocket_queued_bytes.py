@@ -36,7 +36,7 @@ def _greedy(hero: WsHero, count: int, *, with_handshake: bool) -> tuple[int | No
 @pytest.mark.parametrize("with_handshake", [False, True], ids=["one-packet", "handshake-leftover"])
 def test_a_client_that_does_not_read_is_closed_at_the_byte_cap(ws_hero: Callable[..., WsHero],
                                                                with_handshake: bool) -> None:
-    hero = ws_hero({"max_queued_bytes": 262_144, "close_timeout": 5.0})
+    hero = ws_hero({"max_queued_bytes": 262_144, "close_timeout": 2.0})
     # 2,000 replies of 15 kB (30 MB): before the cap was counted as frames were queued, all of them
     # were held at once and sent, and no close came.
     code, replies = _greedy(hero, 2000, with_handshake=with_handshake)
