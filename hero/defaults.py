@@ -50,6 +50,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         #: Request limit shared by the cluster (docs/limits.md, Request rate): None is off; else
         #: ``{"requests": n, "per_seconds": s, "by": "ip" | "fingerprint" | a function of the connection}``.
         "rate_limit": None,
+        #: JSON nested deeper than this is refused on every transport (HTTP 400), before parsing
+        #: (orjson's own cap, 1024, bounds it in any case).
+        "max_json_depth": 64,
         "cache_prefix": "cache:",
         "lock_prefix": "lock:",
         "lock_duration_ms": 10_000,
@@ -152,6 +155,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_waiting_response_bytes": 262_144,
         #: Seconds a read of the body (or a write of the response) may stall → 408 / close.
         "body_timeout": 30.0,
+        #: Seconds the whole body of one request may take (a body dripped a byte at a time is cut)
+        #: → 408 / close. Raise it for large uploads over slow links.
+        "body_total_timeout": 300.0,
+        #: Seconds the whole of one response may take to be written (a client that reads a large
+        #: response a trickle at a time) → the connection is closed.
+        "send_total_timeout": 300.0,
         #: Request line bytes → 414; header count, one header line, the whole header block → 431.
         "max_request_line_bytes": 8190,
         "max_header_count": 100,
@@ -182,8 +191,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_connections": 1000,
         #: ``{"cert": path, "key": path}`` serves TLS on the same port; None: plain TCP.
         "tls": None,
+        #: Seconds a TLS client gets to finish its handshake before it is dropped.
+        "tls_handshake_timeout": 10.0,
         #: Replies queued for one client before it is closed as too slow (docs/limits.md, TCP).
         "max_queued_messages": 256,
+        #: Bytes of replies queued for one client (counted as each is queued; one larger reply alone
+        #: may wait): the reader stops at half, and past it the client is closed as too slow.
+        "max_queued_bytes": 4_194_304,
         #: Seconds one write may block on a client that does not read before it is closed.
         "write_timeout": 10.0,
         #: Seconds without a byte from the client before it is closed (None: never; TCP keepalive still reaps dead peers).
@@ -215,6 +229,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         #: Replies and chat messages waiting for a slow client; over either cap it is closed with 1013.
         "max_queued_messages": 256,
         "max_queued_bytes": 4_194_304,
+        #: Bytes sent right after the handshake (before the 101) taken from the web server's reader
+        #: at once; the rest is read from the socket as usual.
+        "max_handshake_leftover_bytes": 1_048_576,
         #: Seconds to wait for the client's close frame (and for a slow client to take ours).
         "close_timeout": 10.0,
     },

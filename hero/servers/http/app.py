@@ -110,7 +110,7 @@ class HttpApp:
         self.routes: RouteTable = web.routes
         self.has_routes = len(web.routes) > 0
         self.renderer = Renderer(api.config.general, config)
-        self.params = ParamReader(config)
+        self.params = ParamReader(config, max_json_depth=api.config.general.max_json_depth)
         self.api_prefix = "/" + str(config["url_path_for_actions"]).strip("/")
         files = config["url_path_for_files"]
         self.files_prefix = "/" + str(files).strip("/") if files else None
@@ -273,12 +273,19 @@ class HttpApp:
         return action.params.list_inputs if action is not None else frozenset()
 
     def remote(self, environ: dict[str, Any]) -> tuple[str, int]:
-        """The client's IP and port (the first ``X-Forwarded-For`` hop when the peer is a trusted proxy)."""
+        """The client's IP and port: when the peer is a trusted proxy, the right-most
+        ``X-Forwarded-For`` hop that is not a trusted proxy (the hops to its left are the client's
+        own words, which anyone can write); all hops trusted, the left-most."""
         ip, port = environ.get("REMOTE_ADDR", "0"), environ.get("REMOTE_PORT", "0")
         if ip in self.trusted_proxies:
             forwarded = environ.get("HTTP_X_FORWARDED_FOR")
             if forwarded:
-                ip = forwarded.split(",")[0].strip().removeprefix("::ffff:")
+                hops = [hop.strip().removeprefix("::ffff:") for hop in forwarded.split(",")]
+                hops = [hop for hop in hops if hop]
+                for hop in reversed(hops):
+                    ip = hop
+                    if hop not in self.trusted_proxies:
+                        break
         return ip, int(port) if port.isdigit() else 0
 
     def fingerprint(self, environ: dict[str, Any], headers: list[tuple[str, str]]) -> str:

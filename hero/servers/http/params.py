@@ -73,7 +73,8 @@ class Uploads:
 class ParamReader:
     """Reads params from the query string and body within the ``web`` config's limits."""
 
-    def __init__(self, web: Mapping[str, Any]) -> None:
+    def __init__(self, web: Mapping[str, Any], *, max_json_depth: int = 64) -> None:
+        self.max_json_depth = max_json_depth
         self.max_params: int = web["max_params"]
         self.max_body: int = web["max_body_bytes"]
         self.max_upload: int = web["max_upload_bytes"]
@@ -136,7 +137,7 @@ class ParamReader:
         if not raw.strip():
             return ()
         try:
-            value = loads(raw)
+            value = loads(raw, max_depth=self.max_json_depth)
         except JSONError as error:
             raise BodyError(400, str(error), close=False) from None
         if isinstance(value, dict):

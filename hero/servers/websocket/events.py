@@ -49,6 +49,7 @@ class MessageRouter:
         self.endpoint = endpoint
         self.connection = connection
         self.session = session
+        self.max_json_depth: int = endpoint.api.config.general.max_json_depth
         #: This connection's running actions (the endpoint waits for them on stop).
         self.running = 0
         self._idle = Event()
@@ -64,7 +65,7 @@ class MessageRouter:
     def handle(self, raw: bytes, text: bool = True) -> None:
         """One whole message from the client (binary frames are read as JSON too)."""
         try:
-            message = jsonutil.loads(raw)
+            message = jsonutil.loads(raw, max_depth=self.max_json_depth)
         except jsonutil.JSONError as error:
             self.reply_error(str(error), str(uuid.uuid4()))
             return

@@ -208,6 +208,13 @@ def test_forwarded_for_is_believed_only_from_trusted_peers(boot_hero):
     trusted = web_url(boot_web(boot_hero))
     response = requests.get(f"{trusted}/api/randomNumber", headers={"X-Forwarded-For": "10.1.2.3, 127.0.0.1"})
     assert response.json()["requesterInformation"]["remoteIP"] == "10.1.2.3"
+    # the right-most hop that is not a trusted proxy: what the client wrote itself (left) is not believed
+    response = requests.get(f"{trusted}/api/randomNumber", headers={"X-Forwarded-For": "6.6.6.6, 10.1.2.3, 127.0.0.1"})
+    assert response.json()["requesterInformation"]["remoteIP"] == "10.1.2.3"
+    response = requests.get(f"{trusted}/api/randomNumber", headers={"X-Forwarded-For": "6.6.6.6,10.1.2.3"})
+    assert response.json()["requesterInformation"]["remoteIP"] == "10.1.2.3"
+    response = requests.get(f"{trusted}/api/randomNumber", headers={"X-Forwarded-For": "127.0.0.1, ::1"})
+    assert response.json()["requesterInformation"]["remoteIP"] == "127.0.0.1"  # all trusted: the left-most
     untrusted = web_url(boot_web(boot_hero, web={"forwarded_allow_ips": []}))
     response = requests.get(f"{untrusted}/api/randomNumber", headers={"X-Forwarded-For": "10.1.2.3"})
     assert response.json()["requesterInformation"]["remoteIP"] == "127.0.0.1"
