@@ -22,6 +22,7 @@ from hero.core.connection import Connection
 from hero.core.middleware import ActionMiddleware, ConnectionMiddleware
 from hero.core.params.spec import Input
 from hero.core.sails.machine import Exit
+from hero.core.stream import SSEEvent
 from hero.errors import (
     ActionTimeout,
     BlockedConnectionType,
@@ -54,7 +55,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Action", "ActionData", "ActionMiddleware", "ActionTimeout", "Api", "BlockedConnectionType", "BootError",
     "ChatError", "ChatMiddleware", "CodedError", "ConfigError", "Connection", "ConnectionMiddleware", "Exit", "HeroError", "Initializer",
-    "Input", "InvalidParam", "MissingParam", "ObjectLocked", "ObjectNotFound", "RpcTimeout", "ServerShuttingDown",
+    "Input", "InvalidParam", "MissingParam", "ObjectLocked", "ObjectNotFound", "RpcTimeout", "SSEEvent", "ServerShuttingDown",
     "StoreUnavailable", "Task", "TaskData", "TaskError", "TaskMiddleware", "TaskNotFound", "TooManyPendingActions",
     "UnknownAction", "VerbNotAllowed", "__version__", "action", "api",
 ]
