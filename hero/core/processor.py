@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from hero.core.action import Action, ActionData, ActionRegistry
 from hero.core.connection import Connection
@@ -135,7 +135,7 @@ class ActionProcessor:
         if result is None:
             return
         if is_stream(result):
-            data.stream = result
+            data.stream = cast(Iterator[Any], result)
             return
         if type(result) is not dict and not isinstance(result, Mapping):
             raise TypeError(f"action {action.name} returned {type(result).__name__}; it must return a dict, "

@@ -13,7 +13,7 @@ ends. :func:`push_stream` is the message form WebSocket and TCP share.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import closing
 from typing import Any
 
@@ -44,7 +44,7 @@ class StreamFailed(Exception):
         self.error = error
 
 
-def read_stream(stream: Iterator[Any], *, tick: float) -> Iterator[Any]:
+def read_stream(stream: Iterator[Any], *, tick: float) -> Generator[Any, None, None]:
     """Each chunk of ``stream`` as it comes, and :data:`TICK` after every ``tick`` quiet seconds;
     raises :class:`StreamFailed` when the action raised. Closing this iterator early (the client is
     gone) stops the action's generator."""
@@ -99,7 +99,7 @@ def failure_text(error: Exception, expose_errors: bool) -> str:
     return error_message(error) if expose_errors else "internal error"
 
 
-def push_stream(stream: Iterator[Any], message_id: Any, push: Callable[[Mapping[str, Any]], Any], *,
+def push_stream(stream: Iterator[Any], message_id: Any, push: Callable[[dict[str, Any]], Any], *,
                 alive: Callable[[], bool], backlogged: Callable[[], bool], tick: float,
                 expose_errors: bool) -> Mapping[str, Any] | None:
     """Send each chunk as ``{"context": "stream", "messageId": ..., "chunk": ...}`` (docs/websocket.md,

@@ -23,6 +23,7 @@ from hero.core.connection import Connection
 from hero.core.processor import ActionData
 from hero.core.routes import Route, RouteMatch, RouteTable
 from hero.errors import error_message, error_status
+from hero.servers.http.mcp import McpEndpoint
 from hero.servers.http.request import HeroInput
 from hero.servers.http.params import BodyError, ParamReader, Uploads, merge
 from hero.servers.http.render import JSON_TYPE, Renderer, status_line
@@ -117,6 +118,9 @@ class HttpApp:
         self.allowed_hosts = tuple(config["allowed_hosts"])
         self.trusted_proxies = frozenset(config["forwarded_allow_ips"])
         self.message_ids = MessageIds()
+        mcp = api.config.mcp
+        #: The Model Context Protocol endpoint (docs/mcp.md), when ``mcp.enabled``.
+        self.mcp: McpEndpoint | None = McpEndpoint(web, mcp, self.params) if mcp.enabled else None
 
     def __repr__(self) -> str:
         return f"<HttpApp api={self.api_prefix} files={self.files_prefix}>"
@@ -172,6 +176,8 @@ class HttpApp:
         if method == "TRACE":
             headers.append(("Allow", "HEAD, GET, POST, PUT, PATCH, DELETE, OPTIONS"))
             return self.renderer.json_answer(405, {"error": "TRACE is not allowed"}, headers)
+        if self.mcp is not None and path == self.mcp.path:
+            return self.mcp.respond(environ, method, headers)
         prefix = self.api_prefix
         if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
             return self.api_request(environ, method, path[len(prefix):] or "/", headers)
