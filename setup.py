@@ -33,6 +33,8 @@ setup(
             "mypy>=1.10",
             "import-linter>=2.1",
             "gunicorn[gevent]>=23",
+            # the official MCP client, which the MCP endpoint's tests drive (1.x: 2025-11-25 and earlier)
+            "mcp>=1.23,<2",
             # drives the system's Chromium (executable_path); it never downloads a browser
             "playwright>=1.45",
         ],
