@@ -10,6 +10,7 @@ import pytest
 
 from hero import Action, Input
 from hero.builtin_actions.swagger import build_openapi, route_template
+from hero.core.schemas import input_schema
 from hero.spec_helper import SpecHelper
 
 APP_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -266,3 +267,19 @@ def test_get_api_swagger_over_http(boot_hero) -> None:
     assert document["paths"]["/api/random"]["get"]["tags"] == ["randomNumber"]  # a route from config.py
     docs = requests.get(base + "/public/docs.html", timeout=5)
     assert docs.status_code == 200 and "/api/swagger" in docs.text
+
+
+def test_a_streaming_action_answers_text_event_stream(document: dict[str, Any]) -> None:
+    success = document["paths"]["/api/countdown"]["get"]["responses"]["200"]
+    assert set(success["content"]) == {"text/event-stream", "text/plain"}
+    assert "Server-Sent Events" in success["description"]
+    assert "text/event-stream" not in document["paths"]["/api/cacheTest"]["get"]["responses"]["200"]["content"]
+
+
+def test_mcp_tool_schemas_share_the_document_s_source(helper: SpecHelper, document: dict[str, Any]) -> None:
+    for name in ("cacheTest", "versioned", "countdown"):
+        action = helper.api.actions.latest[name]
+        tool = input_schema(action)
+        post = document["paths"][f"/api/{name}"]["post"]
+        body = resolve(document, post["requestBody"]["content"]["application/json"]["schema"])
+        assert tool["properties"] == body["properties"] and tool.get("required") == body.get("required")

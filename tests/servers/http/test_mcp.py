@@ -12,6 +12,8 @@ from typing import Any
 import requests
 
 from hero import Action, ActionMiddleware, HeroError, Input
+from tests.support.apps import wait_for
+from tests.support.streams import Ticker, add_stream_actions
 from tests.support.web import boot_web, web_url
 
 CLIENT = str(Path(__file__).parents[2] / "support" / "mcp_client.py")
@@ -152,3 +154,25 @@ def test_sessions_versions_and_methods_on_raw_http(boot_hero) -> None:
 def test_mcp_can_be_switched_off(boot_hero) -> None:
     api = boot(boot_hero, mcp={"enabled": False})
     assert requests.post(f"{web_url(api)}/mcp", json=INIT, headers=ACCEPT, timeout=5).status_code == 404
+
+
+def test_a_client_that_leaves_a_streaming_call_stops_the_action(boot_hero) -> None:
+    api = boot(boot_hero)
+    add_stream_actions(api)
+    Ticker.mcp = True
+    try:
+        url = f"{web_url(api)}/mcp"
+        opened = requests.post(url, json=INIT, headers=ACCEPT, timeout=5)
+        session = {"Mcp-Session-Id": opened.headers["Mcp-Session-Id"], **ACCEPT}
+        call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                "params": {"name": "ticker", "arguments": {}, "_meta": {"progressToken": "p"}}}
+        with requests.post(url, json=call, headers=session, stream=True, timeout=5) as response:
+            assert response.headers["Content-Type"] == "text/event-stream"
+            lines = response.iter_lines()
+            assert next(lines) == b"event: message"
+            progress = json.loads(next(lines).removeprefix(b"data: "))
+            assert progress["method"] == "notifications/progress" and progress["params"]["progressToken"] == "p"
+        wait_for(lambda: Ticker.running == 0 and Ticker.exited == 1)
+        wait_for(lambda: not any(connection.type == "mcp" for connection in api.connections))
+    finally:
+        Ticker.mcp = False

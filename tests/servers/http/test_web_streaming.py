@@ -132,3 +132,12 @@ def test_a_thousand_clients_leaving_mid_stream_leak_nothing(boot_hero) -> None:
     assert Ticker.exited == 1000
     assert len(api.connections) == connections
     wait_for(lambda: live_greenlets() <= before + 2, timeout=10)
+
+
+def test_the_connection_serves_its_next_request_after_a_stream(boot_hero) -> None:
+    api = boot(boot_hero)
+    with requests.Session() as session:
+        streamed = session.get(f"{web_url(api)}/api/countdown?interval=0", timeout=5)
+        assert len(streamed.text.splitlines()) == 10
+        assert "randomNumber" in session.get(f"{web_url(api)}/api/randomNumber", timeout=5).json()
+        assert len(api.servers["web"].handlers) == 1  # one keep-alive connection served both
