@@ -122,7 +122,10 @@ class McpEndpoint:
 
     def respond(self, environ: dict[str, Any], method: str, headers: list[tuple[str, str]]) -> Answer:
         headers = headers + [("Cache-Control", "no-store")]
-        if not self.origin_allowed(environ):
+        cors = any(name == "Access-Control-Allow-Origin" for name, _ in headers)
+        if cors:  # NOTE: web.cors_origins lets this page in; its script must read the session id
+            headers.append(("Access-Control-Expose-Headers", SESSION_HEADER))
+        elif not self.origin_allowed(environ):
             return self.answer(403, rpc_error(None, INVALID_REQUEST, "this Origin may not use the MCP endpoint"), headers)
         if method == "POST":
             return self.post(environ, headers)
@@ -139,7 +142,8 @@ class McpEndpoint:
 
     @staticmethod
     def origin_allowed(environ: dict[str, Any]) -> bool:
-        """A browser page may only call from this host (DNS rebinding: the MCP spec's Origin rule)."""
+        """A browser page may only call from this host, or from an origin ``web.cors_origins`` allows
+        (DNS rebinding: the MCP specification's Origin rule)."""
         origin = environ.get("HTTP_ORIGIN")
         if not origin or origin == "null":
             return origin is None

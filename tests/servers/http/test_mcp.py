@@ -151,6 +151,17 @@ def test_sessions_versions_and_methods_on_raw_http(boot_hero) -> None:
     assert requests.post(url, json=ping, headers=session, timeout=5).status_code == 404
 
 
+def test_an_origin_allowed_by_cors_may_call(boot_hero) -> None:
+    api = boot(boot_hero, web={"cors_origins": ["https://agent.example"]})
+    url = f"{web_url(api)}/mcp"
+    opened = requests.post(url, json=INIT, headers={**ACCEPT, "Origin": "https://agent.example"}, timeout=5)
+    assert opened.status_code == 200
+    assert opened.headers["Access-Control-Allow-Origin"] == "https://agent.example"
+    assert opened.headers["Access-Control-Expose-Headers"] == "Mcp-Session-Id"
+    assert requests.post(url, json=INIT, headers={**ACCEPT, "Origin": "https://other.example"},
+                         timeout=5).status_code == 403
+
+
 def test_mcp_can_be_switched_off(boot_hero) -> None:
     api = boot(boot_hero, mcp={"enabled": False})
     assert requests.post(f"{web_url(api)}/mcp", json=INIT, headers=ACCEPT, timeout=5).status_code == 404
