@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 KEEPALIVE_COMMENT = b": keep-alive\n\n"
 #: Seconds a stopped generator gets to finish its ``finally`` blocks before its greenlet is killed.
 STOP_GRACE = 1.0
-
-
 #: Yielded by :func:`read_stream` after ``tick`` seconds without a chunk.
 TICK = object()
 
@@ -66,7 +64,10 @@ def read_stream(stream: Iterator[Any], *, tick: float) -> Generator[Any, None, N
             except Exception:
                 log.exception("a streaming action failed while it was being stopped")
         if not stopped:
-            channel.put(final)
+            try:
+                channel.put(final)
+            except (GeneratorExit, gevent.GreenletExit):
+                return  # NOTE: the reader stopped waiting meanwhile
 
     producer = gevent.spawn(produce)
     try:
