@@ -44,13 +44,14 @@ def parse_params(words: Sequence[str]) -> dict[str, Any]:
         word = words[index]
         if not word.startswith("--") or word == "--":
             raise UsageError(f"expected --<input> VALUE, got {word!r}")
-        name, has_value, value = word[2:].partition("=")
+        name, has_value, text = word[2:].partition("=")
+        value: str | bool = text
         if not has_value:
             if index + 1 < len(words) and not words[index + 1].startswith("--"):
                 value = words[index + 1]
                 index += 1
             else:
-                value = True  # type: ignore[assignment]
+                value = True
         index += 1
         if name == "params":
             try:

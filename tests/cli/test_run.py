@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from hero.cli.run import UsageError, parse_params
 from tests.support.apps import APP_ROOT, write_app
 from tests.support.processes import clean_env
 
@@ -99,3 +102,11 @@ def test_a_streaming_action_prints_a_line_per_chunk() -> None:
     done = run("countdown", "--interval", "0")
     assert done.returncode == 0, done.stderr
     assert [json.loads(line) for line in done.stdout.splitlines()] == [{"left": left} for left in range(10, 0, -1)]
+
+
+def test_parse_params() -> None:
+    assert parse_params(["--a", "1", "--b=x=y", "--flag", "--params", '{"a": 0, "c": [1]}']) == {
+        "a": "1", "b": "x=y", "flag": True, "c": [1]}
+    for bad in (["loose"], ["--params", "nope"]):
+        with pytest.raises(UsageError):
+            parse_params(bad)
