@@ -4,6 +4,8 @@ its own session, committed when it returns and rolled back when it raises.
 SQLAlchemy is imported inside ``run``: it is an optional part (``pip install -e '.[models]'``), and
 without it this app still boots (its models are off, and these actions answer 503 saying so).
 """
+from marshmallow import validate
+
 from hero import Action, HeroError, Input
 
 
@@ -34,10 +36,23 @@ class CreateUser(Action):
         return {"user": user.to_dict()}
 
 
+def whole_number(value) -> int:  # the return annotation is the input's type in the OpenAPI document
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise ValueError("must be a whole number")
+
+
+#: Ids are the database's 64-bit integers: a larger number is refused as input, never sent to SQL.
+USER_ID = Input(required=True, formatter=whole_number, validator=validate.Range(1, 2**63 - 1))
+
+
 class ListUsers(Action):
     name = "listUsers"
     description = "I list users, by id"
-    inputs = {"limit": Input(default=100, formatter=int), "offset": Input(default=0, formatter=int)}
+    inputs = {"limit": Input(default=100, formatter=whole_number, validator=validate.Range(0, 1000)),
+              "offset": Input(default=0, formatter=whole_number, validator=validate.Range(0, 2**63 - 1))}
     output_example = {"users": [{"id": 1, "email": "ann@example.com", "name": "Ann"}]}
 
     def run(self, data):
@@ -51,7 +66,7 @@ class ListUsers(Action):
 class ShowUser(Action):
     name = "showUser"
     description = "I show one user"
-    inputs = {"id": Input(required=True, formatter=int)}
+    inputs = {"id": USER_ID}
     output_example = {"user": {"id": 1, "email": "ann@example.com", "name": "Ann"}}
 
     def run(self, data):
@@ -64,7 +79,7 @@ class ShowUser(Action):
 class DeleteUser(Action):
     name = "deleteUser"
     description = "I delete one user"
-    inputs = {"id": Input(required=True, formatter=int)}
+    inputs = {"id": USER_ID}
     output_example = {"deleted": 1}
 
     def run(self, data):

@@ -22,6 +22,7 @@ from hero.core.connection import Connection
 from hero.core.middleware import ActionMiddleware, ConnectionMiddleware
 from hero.core.params.spec import Input
 from hero.core.sails.machine import Exit
+from hero.core.stream import SSEEvent
 from hero.errors import (
     ActionTimeout,
     BlockedConnectionType,
@@ -58,7 +59,7 @@ __all__ = [
     "Action", "ActionData", "ActionMiddleware", "ActionTimeout", "Api", "BlockedConnectionType", "BootError",
     "ChatError", "ChatMiddleware", "CodedError", "ConfigError", "Connection", "ConnectionMiddleware",
     "DatabaseUnavailable", "Exit", "HeroError", "Initializer", "Input", "InvalidParam", "MissingParam", "Model",
-    "ObjectLocked", "ObjectNotFound", "RequestLimitExceeded", "RpcTimeout", "ServerShuttingDown", "StoreUnavailable",
+    "ObjectLocked", "ObjectNotFound", "RequestLimitExceeded", "RpcTimeout", "SSEEvent", "ServerShuttingDown", "StoreUnavailable",
     "Task", "TaskData", "TaskError", "TaskMiddleware", "TaskNotFound", "TooManyPendingActions", "UnknownAction",
     "VerbNotAllowed", "__version__", "action", "api",
 ]

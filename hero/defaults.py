@@ -56,6 +56,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "cache_prefix": "cache:",
         "lock_prefix": "lock:",
         "lock_duration_ms": 10_000,
+        #: Seconds a streaming answer may be quiet before hero sends a keep-alive (an SSE comment over
+        #: HTTP) and checks the client is still there (docs/actions.md, Streaming).
+        "stream_keepalive_interval": 15.0,
         #: Show tracebacks in boot errors and action logs.
         "debug": False,
         #: Log a warning with the stack when a greenlet holds the hub longer than this (seconds; 0: off).
@@ -68,6 +71,16 @@ DEFAULTS: dict[str, dict[str, Any]] = {
             "locales": "locales",
             "models": "models",
         },
+    },
+    "mcp": {
+        #: Serve the Model Context Protocol endpoint on the web port (docs/mcp.md); with no action
+        #: opted in (``mcp = True``) it lists no tools.
+        "enabled": True,
+        "path": "/mcp",
+        #: MCP sessions held at once; past it the least recently used one is forgotten.
+        "max_sessions": 10_000,
+        #: Seconds an MCP session may go unused before it is forgotten.
+        "session_timeout": 3600.0,
     },
     "logger": {
         "level": "info",

@@ -25,11 +25,11 @@ from hero.core.params.openapi import input_keywords
 from hero.core.params.schema import json_safe
 from hero.core.routes import Route
 from hero.core.sails.docs import json_schema_of
+from hero.core.schemas import OPENAPI_VERSION, machine_inputs, machine_object_schema
 from hero.errors import UnknownAction
 
 log = logging.getLogger(__name__)
 
-OPENAPI_VERSION = "3.0.3"
 #: What ``all`` in config routes documents (HEAD is answered like GET, so it is not listed twice).
 ALL_VERBS = ("get", "post", "put", "patch", "delete")
 BODY_VERBS = frozenset({"post", "put", "patch"})
@@ -145,8 +145,8 @@ class _OperationBuilder:
         versions = list(versions)
         if len(versions) > 1 and not pinned and "apiVersion" not in captured:
             parameters.append({"name": "apiVersion", "in": "query", "required": False,
-                               "description": "which version to run (default: the highest)",
-                               "schema": {"type": "string", "enum": versions}})
+                               "description": "which version to run (default, or empty: the highest)",
+                               "schema": {"type": "string", "enum": [*versions, ""]}})
         body: dict[str, Any] | None = None
         if verb in BODY_VERBS:
             body = self.request_body(action, captured)
@@ -177,7 +177,7 @@ class _OperationBuilder:
         return candidate
 
     def query_parameters(self, action: Action, captured: set[str]) -> list[dict[str, Any]]:
-        machine = _machine_inputs(action)
+        machine = machine_inputs(action)
         if machine is not None:  # a Sails machine: its own types, examples and rules
             return [{"in": "query", "name": name, "required": bool(entry.get("required")),
                      **({"description": str(entry["description"])} if entry.get("description") else {}),
@@ -212,23 +212,18 @@ class _OperationBuilder:
             return None
         described = action.params.describe()
         required = any(info.get("required") for name, info in described.items() if name in remaining)
-        machine = _machine_inputs(action)
+        machine = machine_inputs(action)
         target: Any
         try:
             if machine is not None:
-                target = {"type": "object", "properties": {name: json_schema_of(machine[name]) for name in remaining}}
-                wanted = [name for name in remaining if machine[name].get("required")]
-                if wanted:
-                    target["required"] = wanted
-                content = {media: {"schema": target} for media in
-                           ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")}
-                return {"required": required, "content": content}
-            target = action.params.marshmallow_schema()
-            if len(remaining) < len(action.params.names):
-                # NOTE: path captures win over body params; document the body without them.
-                target = type(target)(exclude=[name for name in target.fields if _wire(target, name) in captured],
-                                      unknown=target.unknown)
-            self.converter.resolve_nested_schema(target)  # fails here, not inside spec.path()
+                target = machine_object_schema(machine, remaining)
+            else:
+                target = action.params.marshmallow_schema()
+                if len(remaining) < len(action.params.names):
+                    # NOTE: path captures win over body params; document the body without them.
+                    target = type(target)(exclude=[name for name in target.fields if _wire(target, name) in captured],
+                                          unknown=target.unknown)
+                self.converter.resolve_nested_schema(target)  # fails here, not inside spec.path()
         except Exception as error:  # NOTE: one odd schema must not take the whole document down
             log.warning("swagger: the inputs of %s could not be converted (%s); documenting their names only",
                         action.name, error)
@@ -254,6 +249,11 @@ class _OperationBuilder:
             "application/json": {"schema": {"type": "object"}}}}
         if action.output_example:
             success["content"]["application/json"]["example"] = json_safe(dict(action.output_example))
+        if action.streaming:  # docs/http.md, Streaming
+            success["description"] = ("the action's stream: Server-Sent Events when the client accepts "
+                                      "text/event-stream, else chunked text (a JSON line per chunk)")
+            success["content"] = {"text/event-stream": {"schema": {"type": "string"}},
+                                  "text/plain": {"schema": {"type": "string"}}}
         responses: dict[str, Any] = {"200": success}
         exits = getattr(action, "exits", None) if action.sails == "machine" else None
         if exits:
@@ -288,10 +288,6 @@ def exit_responses(exits: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
             entry["content"]["application/json"]["example"] = json_safe(example)
         entry.setdefault("x-exits", []).append(name)
     return dict(sorted(responses.items()))
-
-
-def _machine_inputs(action: Action) -> Mapping[str, Any] | None:
-    return getattr(action, "machine_inputs", None) if action.sails == "machine" else None
 
 
 def _versions(api: Api, name: str) -> list[str]:

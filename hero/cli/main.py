@@ -5,6 +5,7 @@
     hero actions [--json]      list the app's actions with their versions and inputs
     hero console               a Python prompt with the app booted (``api``)
     hero generate KIND NAME    a new project, action, task or initializer
+    hero run ACTION [--k v]    run one action (connection type cli) and print its response
     hero version               (also ``hero --version``)
     hero asyncapi              print the AsyncAPI document of the WebSocket and TCP interfaces
 """
@@ -155,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="folder of the app (config.py, actions/, ...); default: the current one")
     subparsers = parser.add_subparsers(dest="command", metavar="command")
     for name, (help_text, configure, _) in _all_commands().items():
-        configure(subparsers.add_parser(name, help=help_text, description=help_text))
+        # NOTE: `hero run --help <action>` shows the action's inputs: that command reads --help itself.
+        configure(subparsers.add_parser(name, help=help_text, description=help_text, add_help=name not in OWN_HELP))
     return parser
 
 
@@ -166,11 +168,14 @@ def _all_commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], 
     import importlib
     import importlib.util
 
-    for module_name in ("hero.cli.tasks", "hero.cli.routes"):
+    for module_name in ("hero.cli.tasks", "hero.cli.routes", "hero.cli.run"):
         if importlib.util.find_spec(module_name) is not None:
             commands.update(importlib.import_module(module_name).COMMANDS)
     return commands
 
+
+#: Commands that read ``--help`` themselves.
+OWN_HELP = frozenset({"run"})
 
 #: Commands that must run in an unpatched process: `hero worker` forks RQ work-horses, and a fork
 #: of a gevent-patched process is broken (docs/deployment.md, Workers).

@@ -72,6 +72,9 @@ class ActionData:
     db_opener: Callable[[], Any] | None = None
     #: That session once opened (the scope commits or rolls it back, and closes it).
     db_session: Any = None
+    #: What a streaming action returned (docs/actions.md, Streaming): the transport writes its
+    #: chunks after the pipeline finished, and closes it when the client goes away.
+    stream: Iterator[Any] | None = None
 
     def __repr__(self) -> str:
         name = self.action.name if self.action else self.params.get("action")
@@ -151,12 +154,18 @@ class Action:
     #: Request limit (docs/limits.md, Request rate): None counts against ``general.rate_limit``; False
     #: exempts this action; ``{"requests": n, "per_seconds": s}`` (optionally ``"by"``) is its own budget.
     rate_limit: ClassVar[Mapping[str, Any] | bool | None] = None
+    #: The action answers with a stream of chunks (docs/actions.md, Streaming); True on its own when
+    #: ``run`` is a generator function. Documentation only: any run that returns an iterator streams.
+    streaming: ClassVar[bool] = False
+    #: An MCP tool (docs/mcp.md): ``True``, or ``{"tool": True, "description": "..."}``; off by default.
+    mcp: ClassVar[bool | Mapping[str, Any]] = False
 
     #: The compiled inputs; set by the registry at boot.
     params: ParamSpec
 
-    def run(self, data: ActionData) -> Mapping[str, Any] | None:
-        """Do the work. A returned mapping is merged into ``data.response``; a raise is the error."""
+    def run(self, data: ActionData) -> Mapping[str, Any] | Iterator[Any] | None:
+        """Do the work. A returned mapping is merged into ``data.response``; a raise is the error; a
+        returned iterator (a generator) is streamed to the client chunk by chunk."""
         raise NotImplementedError(f"action {self.name} has no run()")
 
     def __repr__(self) -> str:
@@ -178,6 +187,11 @@ class Action:
             raise BootError(f"{where}: log_level must be one of {', '.join(LOG_LEVELS)}")
         if isinstance(cls.middleware, str) or isinstance(cls.blocked_connection_types, str):
             raise BootError(f"{where}: middleware and blocked_connection_types must be lists of names")
+        if cls.mcp is not True and cls.mcp is not False and not (
+                isinstance(cls.mcp, Mapping) and set(cls.mcp) <= {"tool", "description"}):
+            raise BootError(f"{where}: mcp must be True, False or {{\"tool\": True, \"description\": ...}}")
+        if inspect.isgeneratorfunction(cls.run):
+            cls.streaming = True
         if cls.timeout is not None and (isinstance(cls.timeout, bool) or not isinstance(cls.timeout, (int, float))
                                         or cls.timeout < 0):
             raise BootError(f"{where}: timeout must be a number of seconds >= 0")
@@ -198,6 +212,20 @@ class Action:
     def describe_sails(self) -> dict[str, Any]:
         """What the Sails adapters add to the documentation entry (machines: their exits)."""
         return {"sails": self.sails} if self.sails else {}
+
+    @property
+    def mcp_tool(self) -> bool:
+        """Whether this action is an MCP tool (``mcp = True`` or ``mcp = {"tool": True, ...}``)."""
+        if isinstance(self.mcp, Mapping):
+            return bool(self.mcp.get("tool", True))
+        return self.mcp is True
+
+    @property
+    def mcp_description(self) -> str:
+        """The tool's description: ``mcp["description"]``, else the action's."""
+        if isinstance(self.mcp, Mapping) and self.mcp.get("description"):
+            return str(self.mcp["description"])
+        return self.description or self.name
 
     @property
     def identity(self) -> str:

@@ -8,14 +8,15 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from hero.core.action import Action, ActionData, ActionRegistry
 from hero.core.connection import Connection
 from hero.core.logfilter import filter_params
+from hero.core.stream import close_stream, collect, is_stream
 from hero.errors import (
     ActionTimeout,
     BlockedConnectionType,
@@ -168,8 +169,12 @@ class ActionProcessor:
                 self.deadlines.leave(entered)
         if result is None:
             return
+        if is_stream(result):
+            data.stream = cast(Iterator[Any], result)
+            return
         if type(result) is not dict and not isinstance(result, Mapping):
-            raise TypeError(f"action {action.name} returned {type(result).__name__}; it must return a dict or None")
+            raise TypeError(f"action {action.name} returned {type(result).__name__}; it must return a dict, "
+                            "an iterator of chunks or None")
         data.response.update(result)
 
     def begin(self, data: ActionData) -> None:
@@ -189,6 +194,9 @@ class ActionProcessor:
         self.in_flight -= 1
         data.duration_ms = (time.monotonic() - data.started_at) * 1000
         error = data.error
+        if error is not None and data.stream is not None:
+            close_stream(data.stream)  # NOTE: a middleware failed after run(): nothing streams
+            data.stream = None
         if error is not None:
             if _is_unexpected(error):
                 # NOTE: a bug's text may hold anything (paths, queries, data): production answers
@@ -260,6 +268,8 @@ class ActionProcessor:
             raise data.error
         if "error" in data.response:
             raise HeroError(str(data.response["error"]))
+        if data.stream is not None:
+            data.response["chunks"] = collect(data.stream)  # in-line: the whole stream, read here
         return data.response
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from hero import Action, Input
 from hero.builtin_actions.swagger import build_openapi, route_template
+from hero.core.schemas import input_schema
 from hero.spec_helper import SpecHelper
 
 APP_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -191,7 +192,7 @@ def test_responses_carry_the_output_example_and_errors(document: dict[str, Any])
 def test_several_versions_offer_an_api_version_parameter(document: dict[str, Any]) -> None:
     parameters = document["paths"]["/api/versioned"]["get"]["parameters"]
     version = next(p for p in parameters if p["name"] == "apiVersion")
-    assert version["schema"]["enum"] == ["1", "2"]
+    assert version["schema"]["enum"] == ["1", "2", ""]  # empty: the highest, as with no apiVersion
     assert [p["name"] for p in parameters if p["in"] == "query"] == ["apiVersion", "b"]  # the latest's inputs
 
 
@@ -267,3 +268,25 @@ def test_get_api_swagger_over_http(boot_hero) -> None:
     assert document["paths"]["/api/random"]["get"]["tags"] == ["randomNumber"]  # a route from config.py
     docs = requests.get(base + "/public/docs.html", timeout=5)
     assert docs.status_code == 200 and "/api/swagger" in docs.text
+
+
+def test_a_streaming_action_answers_text_event_stream(document: dict[str, Any]) -> None:
+    success = document["paths"]["/api/countdown"]["get"]["responses"]["200"]
+    assert set(success["content"]) == {"text/event-stream", "text/plain"}
+    assert "Server-Sent Events" in success["description"]
+    assert "text/event-stream" not in document["paths"]["/api/cacheTest"]["get"]["responses"]["200"]["content"]
+
+
+def test_mcp_tool_schemas_share_the_document_s_source(helper: SpecHelper, document: dict[str, Any]) -> None:
+    for name in ("cacheTest", "versioned", "countdown"):
+        action = helper.api.actions.latest[name]
+        tool = input_schema(action)
+        post = document["paths"][f"/api/{name}"]["post"]
+        body = resolve(document, post["requestBody"]["content"]["application/json"]["schema"])
+        if "anyOf" in body:  # NOTE: without required inputs a JSON array is accepted too (the payload param)
+            (body,) = [resolve(document, each) for each in body["anyOf"] if each.get("type") != "array"]
+        # NOTE: the promise: the same inputs, types and required-ness. The document adds
+        # OpenAPI-only detail (``nullable``, JSON's exact-integer bounds) that MCP's JSON Schema omits.
+        assert {name: schema.get("type") for name, schema in tool["properties"].items()} == \
+            {name: schema.get("type") for name, schema in body["properties"].items()}
+        assert tool.get("required") == body.get("required")

@@ -23,9 +23,11 @@ from hero.core.connection import Connection
 from hero.core.processor import ActionData
 from hero.core.routes import Route, RouteMatch, RouteTable
 from hero.errors import error_message, error_status
+from hero.servers.http.mcp import McpEndpoint
 from hero.servers.http.request import HeroInput
 from hero.servers.http.params import BodyError, ParamReader, Uploads, merge
 from hero.servers.http.render import JSON_TYPE, Renderer, status_line
+from hero.servers.http.stream import StreamBody, stream_headers
 from hero.services.public import Body, PublicFiles, StaticFiles
 
 log = logging.getLogger(__name__)
@@ -122,6 +124,9 @@ class HttpApp:
         self.trusted_proxies = frozenset(config["forwarded_allow_ips"])
         self.message_ids = MessageIds()
         self.metrics_path: str = api.config.metrics.path
+        mcp = api.config.mcp
+        #: The Model Context Protocol endpoint (docs/mcp.md), when ``mcp.enabled``.
+        self.mcp: McpEndpoint | None = McpEndpoint(web, mcp, self.params) if mcp.enabled else None
 
     def __repr__(self) -> str:
         return f"<HttpApp api={self.api_prefix} files={self.files_prefix}>"
@@ -180,6 +185,8 @@ class HttpApp:
         if method not in ALLOWED_METHODS:  # TRACE, and any method hero does not know (QUERY, PROPFIND...)
             headers.append(("Allow", ALLOW))
             return self.renderer.json_answer(405, {"error": f"{method} is not allowed"}, headers)
+        if self.mcp is not None and path == self.mcp.path:
+            return self.mcp.respond(environ, method, headers)
         prefix = self.api_prefix
         if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
             return self.api_request(environ, method, path[len(prefix):] or "/", headers)
@@ -319,8 +326,12 @@ class HttpApp:
             )
         except Exception as error:  # a connection middleware refused it
             return self.renderer.json_answer(error_status(error), {"error": error_message(error)}, headers)
+        streaming = False
         try:
             data = self.web.process(connection, params, message_id=message_id)
+            if data.stream is not None:
+                streaming = True
+                return self.stream_answer(environ, data, connection, headers)
             if connection.file_to_send is not None and data.error is None:
                 status, headers, body = self.file_request(environ, self.web.public_files,
                                                           connection.file_to_send, headers)
@@ -334,7 +345,21 @@ class HttpApp:
                 headers = _with_action_headers(headers, connection.headers)
             return status, headers, body
         finally:
-            self.web.destroy_connection(connection)
+            if not streaming:
+                self.web.destroy_connection(connection)
+
+    def stream_answer(self, environ: dict[str, Any], data: ActionData, connection: Connection,
+                      headers: list[tuple[str, str]]) -> Answer:
+        """A streaming action's answer (:mod:`hero.servers.http.stream`); its connection lives
+        until the body is closed."""
+        assert data.stream is not None
+        headers, sse = stream_headers(environ, headers)
+        if connection.headers:
+            headers = _with_action_headers(headers, connection.headers)
+        body = StreamBody(data.stream, sse=sse, tick=self.api.config.general.stream_keepalive_interval,
+                          expose_errors=self.api.processor.expose_errors,
+                          on_close=lambda: self.web.destroy_connection(connection))
+        return self.renderer.status_of(data), headers, body
 
 
 def _with_action_headers(headers: list[tuple[str, str]], extra: list[tuple[str, str]]) -> list[tuple[str, str]]:

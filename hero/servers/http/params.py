@@ -119,6 +119,10 @@ class ParamReader:
             return self._multipart(environ, uploads)
         return ()
 
+    def raw(self, environ: dict[str, Any]) -> bytes:
+        """The body's bytes, whatever its type, within ``web.max_body_bytes`` (the MCP endpoint)."""
+        return self._read(environ)
+
     def _read(self, environ: dict[str, Any]) -> bytes:
         length = environ.get("CONTENT_LENGTH")
         if length and int(length) > self.max_body:

@@ -62,8 +62,10 @@ class TurnEndWriter(DueAtTurnEnd, WSGIHandler):
 
     def _sendall(self, data: bytes | bytearray) -> None:
         # NOTE: only small responses wait; once a response passes SMALL_WRITE_BYTES (a file
-        # streamed in chunks) the rest goes straight out, with the socket's backpressure.
-        if self.response_length + len(data) <= SMALL_WRITE_BYTES and len(self._outbox) < self.limits.waiting_bytes:
+        # streamed in chunks) the rest goes straight out, with the socket's backpressure. A
+        # chunked response (a streaming action) goes out as it comes, and finds a client gone.
+        if self.response_length + len(data) <= SMALL_WRITE_BYTES and len(self._outbox) < self.limits.waiting_bytes \
+                and not self.response_use_chunked:
             self._outbox += data
             self.due_at_turn_end()
             self.response_length += len(data)

@@ -22,6 +22,7 @@ from hero.runtime.json import JSONError, loads
 from hero.servers.base import Server
 from hero.servers.loopio import InlineReading, wait_readable
 from hero.servers.socket.writer import LineWriter
+from hero.servers.streaming import push_stream
 from hero.servers.verbs import ALL_VERBS, QUIT_VERBS, run_verb
 
 log = logging.getLogger(__name__)
@@ -289,6 +290,15 @@ class SocketClient(LineWriter, InlineReading):
     def _run_action(self, params: dict[str, Any], message_id: Any) -> None:
         assert self.connection is not None
         data = self.server.process(self.connection, params, message_id=message_id)
+        if data.stream is not None:
+            # docs/tcp.md, Streaming: a line per chunk, then the ``streamEnd`` reply
+            final = push_stream(data.stream, message_id, self.push, alive=self.reading_goes_on,
+                                backlogged=lambda: len(self.pending) * 2 >= self.max_pending,
+                                tick=self.api.config.general.stream_keepalive_interval,
+                                expose_errors=self.api.processor.expose_errors)
+            if final is not None:
+                self.push(dict(final))
+            return
         reply = dict(data.response)
         reply["context"] = "response"
         reply["messageId"] = message_id

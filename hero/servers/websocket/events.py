@@ -20,6 +20,7 @@ from hero.core.connection import Connection
 from hero.errors import HeroError, VerbNotAllowed, error_message, error_status
 from hero.runtime import json as jsonutil
 from hero.servers.base import Server
+from hero.servers.streaming import push_stream
 from hero.servers.verbs import QUIT_VERBS, run_verb
 from hero.servers.websocket.session import WebSocketSession
 
@@ -111,6 +112,9 @@ class MessageRouter:
     def _run_action(self, params: dict[str, Any], message_id: Any) -> None:
         try:
             data = self.endpoint.process(self.connection, params, message_id=message_id)
+            if data.stream is not None:
+                self._stream(data.stream, message_id)
+                return
             self.session.push({**data.response, "context": "response", "messageId": message_id})
         except Exception:  # the processor never raises; this guards the reply itself
             log.exception("websocket %s: replying to an action failed", self.connection.id)
@@ -118,6 +122,15 @@ class MessageRouter:
             self.running -= 1
             if not self.running:
                 self._idle.set()
+
+    def _stream(self, stream: Any, message_id: Any) -> None:
+        """A streaming action's chunks, then its ``streamEnd`` reply (docs/websocket.md, Streaming)."""
+        session, api = self.session, self.endpoint.api
+        final = push_stream(stream, message_id, session.push, alive=lambda: session.close_code is None,
+                            backlogged=session.backlogged, tick=api.config.general.stream_keepalive_interval,
+                            expose_errors=api.processor.expose_errors)
+        if final is not None:
+            session.push(final)
 
     # --- verbs -------------------------------------------------------------------------------------
 

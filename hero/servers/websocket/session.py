@@ -46,6 +46,11 @@ class WebSocketSession(FrameWriter, InlineReading):
         #: The greenlet reading the socket now (another takes over while an action waits).
         self._reader: Any = None
 
+    def backlogged(self) -> bool:
+        """Half the queue limit waits for the client: a stream's next chunk should wait too."""
+        limits = self.limits
+        return len(self._queue) * 2 >= limits.max_queued_messages or self._queued_bytes * 2 >= limits.max_queued_bytes
+
     def spawn_reader(self) -> Any:
         return gevent.spawn_raw(self._reader_main, False)
 
