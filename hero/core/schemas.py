@@ -12,8 +12,10 @@ from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow.openapi import OpenAPIConverter
+from marshmallow import fields
 
 from hero.core.action import Action
+from hero.core.params.openapi import input_keywords
 from hero.core.sails.docs import json_schema_of
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,15 @@ def names_only_schema(action: Action, names: Iterable[str]) -> dict[str, Any]:
 def _inline_converter() -> OpenAPIConverter:
     """An apispec converter that writes nested schemas in place (no ``$ref`` to components)."""
     spec = APISpec(title="inputs", version="1", openapi_version=OPENAPI_VERSION)
-    return OpenAPIConverter(openapi_version=OPENAPI_VERSION, schema_name_resolver=lambda schema: None, spec=spec)
+    converter = OpenAPIConverter(openapi_version=OPENAPI_VERSION, schema_name_resolver=lambda schema: None, spec=spec)
+
+    def hero_input(converter: OpenAPIConverter, field: fields.Field[Any], ret: dict[str, Any],
+                   **kwargs: Any) -> dict[str, Any]:
+        # NOTE: the same keywords the OpenAPI document gets for a JSON body (a tool's arguments are JSON)
+        return input_keywords(field, ret, strings=False)
+
+    converter.add_attribute_function(hero_input)
+    return converter
 
 
 def input_schema(action: Action) -> dict[str, Any]:
