@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 import signal
 import socket
 import struct

@@ -17,10 +17,11 @@ def test_an_action_longer_than_graceful_timeout_does_not_get_the_worker_killed(t
     live = _start("gunicorn", str(tmp_path))
     try:
         tcp, readline = _tcp(live.tcp)
-        tcp.sendall(b'{"action": "sleepTest", "params": {"sleepDuration": 20000}}\n')
+        tcp.sendall(b'{"action": "sleepTest", "params": {"sleepDuration": 5000}}\n')
         ws, _ = ws_connect(live.web)
+        # NOTE: 5 s, sleepTest's most, is past GRACEFUL (4 s): the action outlives the budget
         ws.sendall(frame(1, json.dumps({"event": "action", "params": {"action": "sleepTest",
-                                                                      "sleepDuration": 20000}}).encode()))
+                                                                      "sleepDuration": 5000}}).encode()))
         time.sleep(0.5)
         stopped_at = time.monotonic()
         live.process.send_signal(signal.SIGTERM)
