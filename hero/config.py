@@ -221,6 +221,9 @@ def _check_values(values: Mapping[str, Any]) -> None:
         port = values[namespace]["port"]
         if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
             raise ConfigError(f"config {namespace}.port must be between 0 and 65535, got {port!r}")
+    room = values["socket"].get("default_room")
+    if room is not None and (not isinstance(room, str) or not room.strip() or " " in room):
+        raise ConfigError(f"config socket.default_room must be a room name without spaces, got {room!r}")
     level = str(values["logger"]["level"]).lower()
     if level not in ("debug", "info", "warning", "error", "critical"):
         raise ConfigError(f"config logger.level must be debug, info, warning, error or critical, got {level!r}")

@@ -174,6 +174,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "unacked_timeout": 120,
         #: Share the port with other processes (SO_REUSEPORT; gunicorn workers). Off: a second process fails to bind.
         "reuse_port": False,
+        #: A chat room every new TCP client joins (seed 000's ``defaultSocketRoom``; created at boot),
+        #: in which ``say <message>`` without a room speaks. None: no default room.
+        "default_room": None,
     },
     "websocket": {
         "enabled": True,

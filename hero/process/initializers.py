@@ -9,7 +9,7 @@ import gevent
 from hero.container import Api, Initializer
 from hero.core.action import Action
 from hero.errors import BootError
-from hero.process.wiring import build_servers
+from hero.process.wiring import build_servers, starting_rooms
 from hero.runtime.loader import classes_below
 from hero.services.store import STORE_ERRORS
 from hero.tasks.task import Task
@@ -77,7 +77,7 @@ class ChatInitializer(Initializer):
     stop_priority = 940
 
     def start(self, api: Api) -> None:
-        api.chat.create_starting_rooms(api.config.general.starting_chat_rooms)
+        api.chat.create_starting_rooms(starting_rooms(api.config))
 
 
 class ActionsInitializer(Initializer):

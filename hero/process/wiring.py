@@ -53,7 +53,7 @@ def build_api(config: Config) -> Api:
     connections.reach = cluster.apply_to_connection
     chat = Chat(store.client, connections, cluster, key=store.key, server_id=identity,
                 max_rooms_per_connection=general.max_rooms_per_connection)
-    _wire_chat(chat, cluster, connections, starting_rooms=general.starting_chat_rooms)
+    _wire_chat(chat, cluster, connections, starting_rooms=starting_rooms(config))
     tasks = Tasks(TaskRegistry(missing_param_checks=general.missing_param_checks), store, config.tasks,
                   context=None, server_id=identity, shutdown_timeout=general.shutdown_timeout)
     api = Api(
@@ -68,6 +68,15 @@ def build_api(config: Config) -> Api:
     # NOTE: "actions:<connection type>", beside the transports' own counters such as "web:requests"
     processor.listeners.append(lambda data: api.stats.increment(f"actions:{data.connection.type}"))
     return api
+
+
+def starting_rooms(config: Config) -> list[str]:
+    """The rooms that exist from boot: ``general.starting_chat_rooms`` and ``socket.default_room``."""
+    rooms = [str(room) for room in config.general.starting_chat_rooms or ()]
+    default = config.socket.default_room
+    if default and default not in rooms:
+        rooms.append(str(default))
+    return rooms
 
 
 def cluster_secret(config: Config, store: RedisStore) -> str:
