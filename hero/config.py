@@ -169,6 +169,10 @@ def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
         if environ.get(variable):
             value = environ[variable] if variable == "REDIS_URL" else _parse_env_value(environ[variable])
             layer.setdefault(namespace, {})[key] = value
+    if environ.get("ALLOWED_HOSTS"):
+        # NOTE: seed 001: comma-separated hosts with their protocol (``https://example.com``).
+        hosts = [host.strip() for host in environ["ALLOWED_HOSTS"].split(",") if host.strip()]
+        layer.setdefault("web", {})["allowed_hosts"] = hosts
     if environ.get("HERO_BIND"):
         for namespace in ("web", "socket"):
             layer.setdefault(namespace, {})["bind"] = environ["HERO_BIND"]
@@ -221,6 +225,8 @@ def _check_values(values: Mapping[str, Any]) -> None:
         port = values[namespace]["port"]
         if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
             raise ConfigError(f"config {namespace}.port must be between 0 and 65535, got {port!r}")
+    if values["web"].get("query_parse") not in ("flat", "nested"):
+        raise ConfigError(f"config web.query_parse must be \"flat\" or \"nested\", got {values['web'].get('query_parse')!r}")
     room = values["socket"].get("default_room")
     if room is not None and (not isinstance(room, str) or not room.strip() or " " in room):
         raise ConfigError(f"config socket.default_room must be a room name without spaces, got {room!r}")

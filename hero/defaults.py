@@ -148,6 +148,29 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "cors_headers": "Content-Type",
         "cors_credentials": False,
         "cors_max_age": 600,
+        #: ``{"cert": path, "key": path}`` serves HTTPS (and wss://) on ``web.port``; None: plain HTTP.
+        "tls": None,
+        #: Seed 001's ``/file/<path>`` alias of ``/public/<path>`` (None: off); ``?action=file&fileName=``
+        #: serves a public file too unless an action is named ``file``.
+        "file_alias": "file",
+        #: Static files: send an ``ETag`` (and answer ``If-None-Match`` with 304); Last-Modified stays.
+        "enable_etag": True,
+        #: The body of a static-file 404.
+        "file_not_found_message": "that file is not found",
+        #: With ``compress``: gzip JSON answers of at least this many bytes for clients that accept it.
+        "compress_min_bytes": 1024,
+        #: Send the ``sessionID`` fingerprint cookie to a client that has none (False: the fingerprint
+        #: is made per request and not remembered).
+        "fingerprint_set_cookie": True,
+        #: Seconds the fingerprint cookie lives (``Max-Age``); None: a session cookie.
+        "fingerprint_cookie_expiry": None,
+        #: Uploaded files keep the extension of the client's file name (``hero-upload-x.png``).
+        "keep_upload_extensions": False,
+        #: ``"flat"``: ``a[b]=1`` is the param ``a[b]``; ``"nested"``: ``{"a": {"b": "1"}}`` and
+        #: ``a[]=1&a[]=2`` is ``{"a": ["1", "2"]}`` (qs-style, seed 001's queryParseOptions).
+        "query_parse": "flat",
+        #: Brackets in one nested query key (``query_parse = "nested"``) → 400 beyond this.
+        "max_query_depth": 5,
     },
     "socket": {
         "enabled": True,

@@ -21,7 +21,7 @@ from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from hero.container import Api
 from hero.core.action import Action, ActionData, version_key
 from hero.core.params.schema import json_safe
-from hero.core.routes import Route, RouteTable
+from hero.core.routes import Route, RouteTable, action_prefix
 from hero.errors import UnknownAction
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,11 @@ def build_openapi(api: Api) -> dict[str, Any]:
                    plugins=[plugin], info={"description": general.description})
     spec.components.schema("Error", ERROR_SCHEMA)
     builder = _OperationBuilder(plugin)
-    prefix = "/" + "/".join(part for part in str(web.url_path_for_actions).split("/") if part)
+    reachable = action_prefix(web)
+    prefix = reachable or ""
 
     paths: dict[str, dict[str, Any]] = {}
-    for route in RouteTable.from_config(api.config.routes).routes:
+    for route in RouteTable.from_config(api.config.routes).routes if reachable is not None else ():
         if route.dir is not None or route.action is None:
             continue  # a static-file mount, not an action
         try:
@@ -67,7 +68,7 @@ def build_openapi(api: Api) -> dict[str, Any]:
             if verb not in operations:  # the first route for a path and verb wins, as when matching
                 operations[verb] = builder.operation(action, verb, captures, pinned=route.api_version is not None,
                                                      versions=_versions(api, action.name), note=_route_note(route))
-    if web.simple_routing:
+    if web.simple_routing and reachable is not None:
         for name in sorted(api.actions.versions):
             action = api.actions.latest[name]
             if not action.to_document:

@@ -46,6 +46,9 @@ class ActionData:
     duration_ms: float = 0.0
     #: Middleware may set this False to skip ``run`` (the action answers nothing more).
     to_process: bool = True
+    #: False: the transport renders nothing (actionhero's ``toRender``): over HTTP the action answered
+    #: with ``connection.respond(...)`` or ``send_file``; over TCP and WebSockets no reply is sent.
+    to_render: bool = True
     #: The id of an unexpected error, in the answer (``errorId``) and in the log line.
     error_id: str | None = None
 

@@ -231,3 +231,13 @@ class RouteTable:
 
     def describe(self) -> list[dict[str, Any]]:
         return [route.describe() for route in self.routes]
+
+
+def action_prefix(web: Any) -> str | None:
+    """Where actions are reachable over HTTP (docs/http.md): ``/<web.url_path_for_actions>``; ``""``
+    when that is None and ``/`` is an action endpoint (``root_endpoint_type = "api"``); None when
+    there is no way in (the action path off, ``/`` serving files)."""
+    path = web["url_path_for_actions"]
+    if path is not None:
+        return "/" + "/".join(part for part in str(path).split("/") if part)
+    return "" if web["root_endpoint_type"] == "api" else None

@@ -9,6 +9,7 @@ there is one, and everything fixed is computed in ``__init__``.
 """
 from __future__ import annotations
 
+import gzip
 import itertools
 import logging
 import os
@@ -25,6 +26,7 @@ from hero.core.routes import Route, RouteMatch, RouteTable
 from hero.errors import error_message, error_status
 from hero.servers.http.request import HeroInput
 from hero.servers.http.params import BodyError, ParamReader, Uploads, merge
+from hero.servers.http.raw import RawRequest
 from hero.servers.http.render import JSON_TYPE, Renderer, status_line
 from hero.services.public import Body, PublicFiles, StaticFiles
 
@@ -106,9 +108,20 @@ class HttpApp:
         self.has_routes = len(web.routes) > 0
         self.renderer = Renderer(api.config.general, config)
         self.params = ParamReader(config)
-        self.api_prefix = "/" + str(config["url_path_for_actions"]).strip("/")
+        actions = config["url_path_for_actions"]
+        #: None: ``web.url_path_for_actions = None`` switches the action path off (seed 001).
+        self.api_prefix: str | None = "/" + str(actions).strip("/") if actions is not None else None
         files = config["url_path_for_files"]
         self.files_prefix = "/" + str(files).strip("/") if files else None
+        alias = config["file_alias"]
+        #: Seed 001's ``/file/<path>`` (None: off, and off with the file server).
+        self.file_alias = f"/{str(alias).strip('/')}/" if alias and self.files_prefix is not None else None
+        self.compress_json: bool = bool(config["compress"])
+        self.compress_min: int = config["compress_min_bytes"]
+        self.set_cookie: bool = config["fingerprint_set_cookie"]
+        expiry = config["fingerprint_cookie_expiry"]
+        self.cookie_attributes = "; Path=/; HttpOnly; SameSite=Lax" + (
+            f"; Max-Age={int(expiry)}" if expiry is not None else "")
         self.root_is_api = config["root_endpoint_type"] == "api"
         self.simple_routing: bool = config["simple_routing"]
         self.query_routing: bool = config["query_routing"]
@@ -172,11 +185,13 @@ class HttpApp:
             headers.append(("Allow", "HEAD, GET, POST, PUT, PATCH, DELETE, OPTIONS"))
             return self.renderer.json_answer(405, {"error": "TRACE is not allowed"}, headers)
         prefix = self.api_prefix
-        if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+        if prefix is not None and path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
             return self.api_request(environ, method, path[len(prefix):] or "/", headers)
         files = self.files_prefix
         if files is not None and path.startswith(files) and (len(path) == len(files) or path[len(files)] == "/"):
             return self.file_request(environ, self.web.public_files, path[len(files) + 1:], headers)
+        if self.file_alias is not None and path.startswith(self.file_alias):
+            return self.file_request(environ, self.web.public_files, path[len(self.file_alias):], headers)
         if self.root_is_api:
             return self.api_request(environ, method, path, headers)
         return self.file_request(environ, self.web.public_files, path[1:], headers)
@@ -221,6 +236,8 @@ class HttpApp:
             action_name: str | None = route.action
         elif self.simple_routing and rest.count("/") == 1 and len(rest) > 1:
             action_name = rest[1:]
+        elif self.simple_routing and len(rest) > 2 and rest[-1] == "/" and rest.count("/") == 2:
+            action_name = rest[1:-1]  # NOTE: seed 001: /api/<action>/ is /api/<action>
         else:
             action_name = None
         uploads: Uploads | None = None
@@ -234,15 +251,21 @@ class HttpApp:
             list_inputs = self._list_inputs(name)
             if pairs:
                 merge(params, pairs, list_inputs)
+            body: dict[str, Any] = {}
             if method not in _NO_BODY:
-                uploads = Uploads(self.params.upload_dir)
-                merge(params, self.params.body(environ, uploads), list_inputs)
+                uploads = Uploads(self.params.upload_dir, keep_extensions=self.params.keep_extensions)
+                merge(body, self.params.body(environ, uploads), list_inputs)
+                params.update(body)
+            environ["hero.raw"] = RawRequest(environ, method, body, pairs)
             if match is not None:
                 params.update(match.params)
             if action_name is not None:
                 params["action"] = action_name
             elif not (self.query_routing and rest == "/"):
                 params.pop("action", None)
+            if name == "file" and self.file_alias is not None and "file" not in self.api.actions.latest:
+                # NOTE: seed 000/001's file action: ?action=file&fileName=<path> (or /api/file?fileName=).
+                return self.file_request(environ, self.web.public_files, str(params.get("fileName") or ""), headers)
             if route is not None and route.api_version is not None:
                 params.setdefault("apiVersion", route.api_version)
             return self.run_action(environ, method, rest, params, route, headers)
@@ -279,8 +302,9 @@ class HttpApp:
             if value and _valid_fingerprint(value):
                 return value
         fingerprint = os.urandom(20).hex()
-        secure = "; Secure" if self.scheme(environ) == "https" else ""
-        headers.append(("Set-Cookie", f"{self.cookie_name}={fingerprint}; Path=/; HttpOnly; SameSite=Lax{secure}"))
+        if self.set_cookie:
+            secure = "; Secure" if self.scheme(environ) == "https" else ""
+            headers.append(("Set-Cookie", f"{self.cookie_name}={fingerprint}{self.cookie_attributes}{secure}"))
         return fingerprint
 
     def run_action(self, environ: dict[str, Any], method: str, rest: str, params: dict[str, Any],
@@ -294,12 +318,15 @@ class HttpApp:
             connection = self.web.build_connection(
                 id=f"{fingerprint}-{message_id}", fingerprint=fingerprint, remote_ip=remote_ip,
                 remote_port=remote_port, extra={"method": method, "route": route, "extension": extension,
-                                                "path": rest, "environ": environ},
+                                                "path": rest, "environ": environ,
+                                                "raw": environ.get("hero.raw")},
             )
         except Exception as error:  # a connection middleware refused it
             return self.renderer.json_answer(error_status(error), {"error": error_message(error)}, headers)
         try:
             data = self.web.process(connection, params, message_id=message_id)
+            if not data.to_render and data.error is None:
+                return self.own_answer(environ, connection, headers)
             if connection.file_to_send is not None and data.error is None:
                 status, headers, body = self.file_request(environ, self.web.public_files,
                                                           connection.file_to_send, headers)
@@ -309,11 +336,48 @@ class HttpApp:
                 status, headers, body = self.renderer.action_answer(
                     data, message_id=message_id, remote_ip=remote_ip, callback=params.get("callback"),
                     extension=extension, headers=headers)
+                if self.compress_json and len(body) >= self.compress_min:
+                    body = gzip_answer(environ, headers, body)
             if connection.headers:
                 headers = _with_action_headers(headers, connection.headers)
             return status, headers, body
         finally:
             self.web.destroy_connection(connection)
+
+    def own_answer(self, environ: dict[str, Any], connection: Connection, headers: list[tuple[str, str]]) -> Answer:
+        """An action that set ``data.to_render = False``: its ``connection.respond(...)``, or its
+        ``send_file``; one that did neither gets a 500 saying so (never a hung request)."""
+        own = connection.own_response
+        if own is not None:
+            status, own_headers, body = own
+            length = next((value for name, value in own_headers if name.lower() == "content-length"), None)
+            headers = _with_action_headers(headers, [*connection.headers, *own_headers])
+            if not any(name.lower() == "content-type" for name, _ in headers):
+                headers.append(("Content-Type", "application/octet-stream"))
+            if isinstance(body, bytes):
+                headers.append(("Content-Length", str(len(body))))
+            elif length is not None:
+                headers.append(("Content-Length", length))
+            return status, headers, body
+        if connection.file_to_send is not None:
+            status, headers, body = self.file_request(environ, self.web.public_files, connection.file_to_send, headers)
+            return connection.status or status, _with_action_headers(headers, connection.headers), body
+        log.error("web: an action set to_render = False without connection.respond() or send_file()")
+        return self.renderer.json_answer(
+            500, {"error": "the action set to_render = False but did not respond"}, headers)
+
+
+def gzip_answer(environ: dict[str, Any], headers: list[tuple[str, str]], body: bytes) -> bytes:
+    """``web.compress`` for JSON answers: gzip ``body`` when the client accepts it (headers updated)."""
+    accepted = environ.get("HTTP_ACCEPT_ENCODING", "")
+    if "gzip" not in accepted or "gzip;q=0," in accepted.replace(" ", "") + ",":
+        return body
+    compressed = gzip.compress(body, compresslevel=5, mtime=0)
+    for index, (name, _) in enumerate(headers):
+        if name == "Content-Length":
+            headers[index] = ("Content-Length", str(len(compressed)))
+    headers += [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")]
+    return compressed
 
 
 def _with_action_headers(headers: list[tuple[str, str]], extra: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from pathlib import Path
 from typing import Any
 
 import gevent
+from gevent import ssl as gevent_ssl
 from gevent.pool import Pool
 
 from hero.config import Namespace
@@ -82,12 +84,17 @@ class WebServer(Server):
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    scheme = "http"
+    @property
+    def scheme(self) -> str:
+        server = self._server
+        return "https" if server is not None and server.tls_context is not None else "http"
 
     def start(self) -> None:
         bind, port = self.config.bind, self.config.port
         self.stopping = False
-        server = HeroWSGIServer((bind, port), self.app, web=self, spawn=Pool(self.config.max_connections))
+        context = tls_context(self.config.tls) if self.config.tls else None
+        server = HeroWSGIServer((bind, port), self.app, web=self, spawn=Pool(self.config.max_connections),
+                                ssl_context=context)
         try:
             server.start()
         except OSError as error:
@@ -151,6 +158,17 @@ class WebServer(Server):
         if self.websocket is not None:
             numbers["websocket"] = self.websocket.stats()
         return numbers
+
+
+def tls_context(tls: Any) -> ssl.SSLContext:
+    """The server-side context of ``web.tls`` (``{"cert": path, "key": path}``); a BootError naming
+    the key when the files do not load."""
+    try:
+        context = gevent_ssl.SSLContext(gevent_ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls["cert"], tls.get("key"))
+    except (OSError, KeyError, TypeError, gevent_ssl.SSLError) as error:
+        raise BootError(f"web.tls: cannot load the certificate and key: {error}") from None
+    return context
 
 
 def _wake(handler: HeroHandler) -> None:

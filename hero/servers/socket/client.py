@@ -302,6 +302,8 @@ class SocketClient(LineWriter, InlineReading):
     def _run_action(self, params: dict[str, Any], message_id: Any) -> None:
         assert self.connection is not None
         data = self.server.process(self.connection, params, message_id=message_id)
+        if not data.to_render:
+            return  # NOTE: actionhero's toRender = false: the action sent what it wanted to
         reply = dict(data.response)
         reply["context"] = "response"
         reply["messageId"] = message_id

@@ -80,6 +80,8 @@ class LineWriter(DueAtTurnEnd):
             encoded = dumps({"error": f"the response could not be encoded: {error}", "context": "response",
                              "messageId": message.get("messageId")}) + b"\r\n"
         self.outbox.append(encoded)
+        if self.connection is not None:
+            self.connection.message_count += 1
         self.due_at_turn_end()
 
     def flush(self) -> None:

@@ -110,7 +110,8 @@ class MessageRouter:
     def _run_action(self, params: dict[str, Any], message_id: Any) -> None:
         try:
             data = self.endpoint.process(self.connection, params, message_id=message_id)
-            self.session.push({**data.response, "context": "response", "messageId": message_id})
+            if data.to_render:
+                self.session.push({**data.response, "context": "response", "messageId": message_id})
         except Exception:  # the processor never raises; this guards the reply itself
             log.exception("websocket %s: replying to an action failed", self.connection.id)
         finally:

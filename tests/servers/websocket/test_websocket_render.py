@@ -1,0 +1,28 @@
+"""``data.to_render = False`` and ``connection.message_count`` on WebSockets (docs/websocket.md)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import websocket
+
+from tests.servers.socket.test_socket_render import Count, Quiet
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def test_websocket_to_render_false_sends_no_reply(boot_hero) -> None:
+    api = boot_hero({"socket": {"enabled": False}})
+    api.actions.add(Quiet)
+    api.actions.add(Count)
+    host, port = api.servers["web"].address
+    ws = websocket.create_connection(f"ws://{host}:{port}/ws", timeout=5)
+    try:
+        assert "welcome" in json.loads(ws.recv())
+        ws.send(json.dumps({"event": "action", "params": {"action": "quiet"}, "messageId": 1}))
+        assert json.loads(ws.recv()) == {"context": "quiet", "count": 1}
+        ws.send(json.dumps({"event": "action", "params": {"action": "count"}, "messageId": 2}))
+        reply = json.loads(ws.recv())
+        assert reply["messageCount"] == 2 and reply["messageId"] == 2
+    finally:
+        ws.close()
