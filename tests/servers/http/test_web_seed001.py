@@ -289,3 +289,19 @@ def test_query_parse_must_be_known(boot_hero) -> None:
     from hero.errors import ConfigError
     with pytest.raises(ConfigError, match="web.query_parse"):
         boot(boot_hero, {"query_parse": "qs"})
+
+
+def test_the_readme_report_example(boot_hero) -> None:
+    """README, HTTP: the ``actions/report.py`` block streams its CSV."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    (code,) = [block for block in re.findall(r"^```python\n(.*?)^```", readme, re.M | re.S)
+               if block.startswith("# actions/report.py")]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)
+    api = boot_web(boot_hero)
+    api.actions.add(namespace["Report"])
+    response = requests.get(f"{web_url(api)}/api/report")
+    assert response.status_code == 200 and response.headers["Content-Type"] == "text/csv"
+    assert response.text == "0,0\n1,1\n2,4\n"
