@@ -45,12 +45,13 @@ from hero.tasks.task import Task, TaskData, TaskMiddleware
 
 if TYPE_CHECKING:
     from hero.container import Api, Initializer
+    from hero.servers.app_server import AppServer
     from hero.services.chat import ChatMiddleware
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Action", "ActionData", "ActionMiddleware", "ActionTimeout", "Api", "BlockedConnectionType", "BootError",
+    "Action", "ActionData", "ActionMiddleware", "ActionTimeout", "Api", "AppServer", "BlockedConnectionType", "BootError",
     "ChatError", "ChatMiddleware", "ConfigError", "Connection", "ConnectionMiddleware", "HeroError", "Initializer",
     "Input", "InvalidParam", "MissingParam", "ObjectLocked", "ObjectNotFound", "RpcTimeout", "ServerShuttingDown",
     "StoreUnavailable", "Task", "TaskData", "TaskError", "TaskMiddleware", "TaskNotFound", "TooManyPendingActions",
@@ -58,7 +59,8 @@ __all__ = [
 ]
 
 #: Names that load on first use, and the module each comes from.
-_LAZY = {"Api": "hero.container", "Initializer": "hero.container", "ChatMiddleware": "hero.services.chat"}
+_LAZY = {"Api": "hero.container", "Initializer": "hero.container", "ChatMiddleware": "hero.services.chat",
+         "AppServer": "hero.servers.app_server"}
 
 
 def __getattr__(name: str) -> Any:

@@ -60,6 +60,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
             "tasks": "tasks",
             "initializers": "initializers",
             "public": "public",
+            "servers": "servers",
         },
     },
     "logger": {
@@ -87,6 +88,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "web": {
         "enabled": True,
+        #: A TCP port, or a Unix socket path (``"/run/hero/web.sock"``; relative to the app folder).
         "port": 8080,
         "bind": "127.0.0.1",
         "url_path_for_actions": "api",
@@ -150,6 +152,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "cors_max_age": 600,
         #: ``{"cert": path, "key": path}`` serves HTTPS (and wss://) on ``web.port``; None: plain HTTP.
         "tls": None,
+        #: With ``web.port`` a Unix socket path: the socket file's mode, and its listen backlog.
+        "unix_socket_mode": 0o660,
+        "unix_socket_backlog": 1024,
         #: Seed 001's ``/file/<path>`` alias of ``/public/<path>`` (None: off); ``?action=file&fileName=``
         #: serves a public file too unless an action is named ``file``.
         "file_alias": "file",
@@ -251,10 +256,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     #: actions/, tasks/, initializers/ and public/ load after the app's own; ``"public": False``
     #: etc. leaves a part out.
     "plugins": {},
+    #: Config of the app's own servers (docs/servers.md), by each server's ``type``:
+    #: ``{"udp": {"enabled": True, "port": 9000}}``. A server without an entry is enabled.
+    "servers": {},
 }
 
 #: The parts of an app a plugin may bring, each on unless its entry says False.
-PLUGIN_PARTS = ("actions", "tasks", "initializers", "public")
+PLUGIN_PARTS = ("actions", "tasks", "initializers", "public", "servers")
 
 #: Per-environment adjustments of hero's own defaults (the app's sections overlay these).
 ENVIRONMENT_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
@@ -269,7 +277,7 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 #: Namespaces whose keys are free-form (no type check against a default).
-FREE_FORM = frozenset({"routes", "plugins"})
+FREE_FORM = frozenset({"routes", "plugins", "servers"})
 
 #: Simple environment variables, each → (namespace, key).
 ENV_SHORTCUTS: dict[str, tuple[str, str]] = {

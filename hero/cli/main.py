@@ -4,7 +4,7 @@
                                (--reload: restart whenever the app's .py files change)
     hero actions [--json]      list the app's actions with their versions and inputs
     hero console               a Python prompt with the app booted (``api``)
-    hero generate KIND NAME    a new project, action, task or initializer
+    hero generate KIND NAME    a new project, action, task, initializer or server
     hero version
 """
 from __future__ import annotations
@@ -92,7 +92,7 @@ def command_console(args: argparse.Namespace) -> int:
 
 
 def _configure_generate(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("kind", choices=["project", "action", "task", "initializer"])
+    parser.add_argument("kind", choices=["project", "action", "task", "initializer", "server"])
     parser.add_argument("name")
     parser.add_argument("--description", default="")
 
@@ -122,7 +122,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], object], Call
                 command_actions),
     "version": ("print hero's version", lambda parser: None, command_version),
     "console": ("a Python prompt with the app booted as `api`", lambda parser: None, command_console),
-    "generate": ("create a project, action, task or initializer", _configure_generate, command_generate),
+    "generate": ("create a project, action, task, initializer or server", _configure_generate, command_generate),
 }
 
 
