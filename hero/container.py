@@ -19,6 +19,7 @@ from typing import ClassVar, Protocol
 from hero.config import Config
 from hero.core.action import ActionRegistry
 from hero.core.connection import Connections
+from hero.core.params.safe import GlobalParams
 from hero.core.processor import ActionProcessor
 from hero.errors import BootError
 from hero.services.cache import Cache
@@ -68,6 +69,8 @@ class Api:
         self.cache = cache
         self.stats = stats
         self.actions = actions
+        #: The params every action accepts undeclared (``api.params.add_global_safe``; docs/actions.md).
+        self.params = GlobalParams(actions)
         self.connections = connections
         self.processor = processor
         self.cluster = cluster

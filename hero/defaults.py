@@ -39,6 +39,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         #: Seconds in-flight actions get to finish on SIGTERM/SIGINT.
         "shutdown_timeout": 30.0,
         "starting_chat_rooms": {},
+        #: Seed 000: every action accepts ``limit`` and ``offset`` (whole numbers >= 0), defaulting to
+        #: ``pagination_limit`` and 0 when the request has none. Off: they are ordinary params.
+        "pagination_defaults": False,
+        "pagination_limit": 100,
         "channel": "hero",
         #: Seconds a waited cluster RPC may take.
         "rpc_timeout": 5.0,

@@ -207,6 +207,10 @@ class ActionRegistry:
         self._chains: dict[int, tuple[int, tuple[ActionMiddleware, ...]]] = {}
         #: ``run(name, params, ...)`` needs the processor; the process sets this at boot.
         self.runner: Callable[..., dict[str, Any]] | None = None
+        #: Global safe params beyond hero's own (``api.params.add_global_safe``), and the defaults
+        #: of some of them (``general.pagination_defaults``); applied to actions added later too.
+        self.extra_safe: list[str] = []
+        self.safe_defaults: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"ActionRegistry({sorted(self.versions)!r})"
@@ -222,6 +226,8 @@ class ActionRegistry:
             )
         except BootError as error:
             raise BootError(f"{source}: {error.message}") from error
+        if self.extra_safe or self.safe_defaults:
+            instance.params.add_safe([*self.extra_safe, *self.safe_defaults], self.safe_defaults)
         key = (instance.name, instance.version)
         if instance.version in self.versions.get(instance.name, {}):
             raise BootError(f"{source}: action {instance.name} version {instance.version} is already defined "
@@ -230,6 +236,16 @@ class ActionRegistry:
         self.sources[key] = source
         self.latest[instance.name] = self.versions[instance.name][max(self.versions[instance.name], key=version_key)]
         return instance
+
+    def add_global_safe(self, names: Sequence[str], defaults: Mapping[str, Any] | None = None) -> None:
+        """Every action (those added later too) accepts ``names`` without declaring them."""
+        for name in names:
+            if name not in self.extra_safe:
+                self.extra_safe.append(name)
+        self.safe_defaults.update(defaults or {})
+        for versions in self.versions.values():
+            for action in versions.values():
+                action.params.add_safe(names, defaults)
 
     def find(self, name: Any, version: Any = None) -> Action:
         """The action for a name and an optional version; UnknownAction when there is none."""

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from hero.core.action import Action, ActionData, ActionRegistry
 from hero.core.connection import Connection
 from hero.core.logfilter import filter_params
+from hero.core.params.inputs import CALLING, CONTEXT
 from hero.errors import (
     ActionTimeout,
     BlockedConnectionType,
@@ -93,7 +94,15 @@ class ActionProcessor:
             middleware = self.actions.middleware_for(action)
             for each in middleware:
                 each.pre_process(data)
-            data.received_params, loaded = action.params.receive(data.params)
+            if CONTEXT.used:
+                # NOTE: only once an input took actionhero's (param, connection, action_template) form.
+                token = CALLING.set((connection, action))
+                try:
+                    data.received_params, loaded = action.params.receive(data.params)
+                finally:
+                    CALLING.reset(token)
+            else:
+                data.received_params, loaded = action.params.receive(data.params)
             data.params = MappingProxyType(loaded)
             if data.to_process:
                 self.run_action(action, data)

@@ -85,6 +85,9 @@ class ActionsInitializer(Initializer):
     load_priority = 410
 
     def initialize(self, api: Api) -> None:
+        general = api.config.general
+        if general.pagination_defaults:
+            api.actions.add_global_safe(["limit", "offset"], {"limit": general.pagination_limit, "offset": 0})
         for namespace, directory in [("builtin_actions", BUILTIN_ACTIONS), *api.config.sources("actions")]:
             count = 0
             for action_class, path in classes_below(directory, namespace, Action):

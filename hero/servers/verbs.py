@@ -17,7 +17,6 @@ from typing import Any
 
 from hero.container import Api
 from hero.core.connection import Connection
-from hero.core.params.spec import GLOBAL_SAFE_PARAMS
 from hero.errors import ChatError, HeroError, InvalidParam, VerbNotAllowed
 from hero.services.chat import Chat
 
@@ -48,7 +47,7 @@ def run_verb(api: Api, connection: Connection, verb: str, args: list[Any], *, al
 
 def _known_param(api: Api, key: str) -> bool:
     """A key some action declares, or a global safe param (any key when scrubbing is off)."""
-    if api.config.general.disable_param_scrubbing or key in GLOBAL_SAFE_PARAMS:
+    if api.config.general.disable_param_scrubbing or api.params.is_global_safe(key):
         return True
     return any(key in action.params.names for action in api.actions)
 
