@@ -112,7 +112,11 @@ class WebServer(Server):
         self.stopping = False
         context = tls_context(self.config.tls) if self.config.tls else None
         listener: Any = (bind, port)
-        if isinstance(port, str):
+        if self.inherited_listener is not None:
+            listener, self.inherited_listener = self.inherited_listener, None
+            if listener.family == socket.AF_UNIX:
+                self.unix_path = listener.getsockname()
+        elif isinstance(port, str):
             listener = self._unix_listener(port)
         server = HeroWSGIServer(listener, self.app, web=self, spawn=Pool(self.config.max_connections),
                                 ssl_context=context)
