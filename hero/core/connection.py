@@ -7,7 +7,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from hero.core.middleware import ConnectionMiddleware, MiddlewareChain
 from hero.errors import HeroError
@@ -51,6 +51,8 @@ class Connection:
     #: Set by actions: a file to answer with instead of JSON (``send_file``).
     file_to_send: str | None = None
     destroyed: bool = False
+    #: How each transport builds ``connection.raw`` from ``extra`` (registered once, by type).
+    raw_factories: ClassVar[dict[str, Callable[[dict[str, Any]], Any]]] = {}
     #: Messages the transport has sent this client (seed 001's ``messageCount``; TCP and WebSocket).
     message_count: int = 0
     _message_counter: int = 0
@@ -139,8 +141,16 @@ class Connection:
     @property
     def raw(self) -> Any:
         """The transport's own view of the request (web: method, headers, cookies, unfiltered body
-        params and files; seed 001's ``rawConnection``), or None."""
-        return self.extra.get("raw")
+        params and files; seed 001's ``rawConnection``), or None. Built on first use: the transport
+        registers a factory in ``Connection.raw_factories``."""
+        extra = self.extra
+        built = extra.get("raw")
+        if built is None:
+            make = self.raw_factories.get(self.type)
+            if make is None:
+                return None
+            built = extra["raw"] = make(extra)
+        return built
 
     def details(self) -> dict[str, Any]:
         """The ``detailsView`` payload (docs/tcp.md, Verbs)."""
