@@ -22,7 +22,12 @@ CALLING: ContextVar[tuple[Any, Any]] = ContextVar("hero_inputs_calling", default
 class _Context:
     """Whether any compiled input asked for the connection (then the processor sets :data:`CALLING`)."""
 
-    used = False
+    __slots__ = ("used",)
+
+    def __init__(self) -> None:
+        # NOTE: a slot, not a class attribute: the processor reads it per action, and a slot read is
+        # the cheapest attribute load there is.
+        self.used = False
 
 
 CONTEXT = _Context()
