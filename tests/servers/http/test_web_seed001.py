@@ -44,6 +44,16 @@ class Silent(Action):
         data.to_render = False
 
 
+class FileOnly(Action):
+    """``send_file`` with ``to_render = False``: the file, no JSON."""
+
+    name = "fileOnly"
+
+    def run(self, data):
+        data.connection.send_file("simple.html")
+        data.to_render = False
+
+
 class BadRespond(Action):
     name = "badRespond"
 
@@ -94,7 +104,7 @@ class Big(Action):
         return {"rows": [{"id": n, "name": f"row number {n}", "tags": ["a", "b", "c"]} for n in range(200)]}
 
 
-ACTIONS = (Download, Silent, BadRespond, Inspect, Nested, Upload, Big)
+ACTIONS = (Download, Silent, FileOnly, BadRespond, Inspect, Nested, Upload, Big)
 ROUTES = {**TEST_ROUTES, "get": [{"path": "/reports/:key", "action": "inspect"}, *TEST_ROUTES["get"]]}
 
 
@@ -170,6 +180,12 @@ def test_action_answers_itself(url: str) -> None:
     streamed = requests.get(f"{url}/api/download?stream=yes")
     assert streamed.status_code == 200 and streamed.text == "row,0\nrow,1\nrow,2\n"
     assert streamed.headers.get("Transfer-Encoding") == "chunked"
+
+
+def test_to_render_false_with_send_file(url: str) -> None:
+    response = requests.get(f"{url}/api/fileOnly")
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/html")
+    assert response.content == requests.get(f"{url}/public/simple.html").content
 
 
 def test_to_render_false_without_a_response_is_a_500_not_a_hang(url: str) -> None:
