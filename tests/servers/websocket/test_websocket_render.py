@@ -26,3 +26,21 @@ def test_websocket_to_render_false_sends_no_reply(boot_hero) -> None:
         assert reply["messageCount"] == 2 and reply["messageId"] == 2
     finally:
         ws.close()
+
+
+def test_websocket_bare_room_view_lists_the_rooms(boot_hero) -> None:
+    """seed 000's bare ``roomView`` over a WebSocket (docs/chat.md)."""
+    api = boot_hero({"socket": {"enabled": False}})
+    host, port = api.servers["web"].address
+    ws = websocket.create_connection(f"ws://{host}:{port}/ws", timeout=5)
+    try:
+        json.loads(ws.recv())
+        ws.send(json.dumps({"event": "roomView", "messageId": 1}))
+        assert json.loads(ws.recv())["data"] == []
+        ws.send(json.dumps({"event": "roomAdd", "room": "defaultRoom", "messageId": 2}))
+        json.loads(ws.recv())
+        ws.send(json.dumps({"event": "roomView", "messageId": 3}))
+        rooms = json.loads(ws.recv())["data"]
+        assert [room["room"] for room in rooms] == ["defaultRoom"] and rooms[0]["membersCount"] == 1
+    finally:
+        ws.close()
