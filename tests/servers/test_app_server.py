@@ -190,3 +190,13 @@ def test_the_readme_server_example(tmp_path: Path) -> None:
             assert json.loads(reader.readline())["text"] == "HELLO"
     finally:
         process.stop()
+
+
+def test_an_app_server_is_switched_off_from_the_environment(tmp_path: Path) -> None:
+    process = Process(app(tmp_path), env="test", environ={"HERO_SERVERS__LINE": '{"enabled": false}'},
+                      overrides={"web": {"enabled": False}, "socket": {"enabled": False}})
+    process.start()
+    try:
+        assert "line" not in process.api.servers
+    finally:
+        process.stop()

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from random import getrandbits
 from typing import Any, Protocol
 
+from werkzeug.http import parse_accept_header
+
 from hero.config import Namespace
 from hero.container import Api
 from hero.core.connection import Connection
@@ -373,7 +375,7 @@ class HttpApp:
 def gzip_answer(environ: dict[str, Any], headers: list[tuple[str, str]], body: bytes) -> bytes:
     """``web.compress`` for JSON answers: gzip ``body`` when the client accepts it (headers updated)."""
     accepted = environ.get("HTTP_ACCEPT_ENCODING", "")
-    if "gzip" not in accepted or "gzip;q=0," in accepted.replace(" ", "") + ",":
+    if "gzip" not in accepted or parse_accept_header(accepted).quality("gzip") <= 0:
         return body
     compressed = gzip.compress(body, compresslevel=5, mtime=0)
     for index, (name, _) in enumerate(headers):

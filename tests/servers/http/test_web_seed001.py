@@ -262,6 +262,8 @@ def test_json_answers_are_gzipped_when_compress_is_on(boot_hero) -> None:
     assert len(json.loads(gzip.decompress(compressed))["rows"]) == 200
     plain = requests.get(f"{url}/api/big", headers={"Accept-Encoding": "identity"})
     assert "Content-Encoding" not in plain.headers and len(plain.content) > 3 * len(compressed)
+    refused = requests.get(f"{url}/api/big", headers={"Accept-Encoding": "gzip;q=0.0, identity"})
+    assert "Content-Encoding" not in refused.headers
     small = requests.get(f"{url}/api/randomNumber", headers={"Accept-Encoding": "gzip"})
     assert "Content-Encoding" not in small.headers  # under web.compress_min_bytes
     off = requests.get(f"{boot(boot_hero)}/api/big", headers={"Accept-Encoding": "gzip"})
