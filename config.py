@@ -16,6 +16,14 @@ routes = {
     "get": [
         {"path": "/status", "action": "status"},
         {"path": "/random", "action": "randomNumber"},
+        {"path": "/users", "action": "listUsers"},
+        {"path": "/users/:id(^\\d+$)", "action": "showUser"},
+    ],
+    "post": [
+        {"path": "/users", "action": "createUser"},
+    ],
+    "delete": [
+        {"path": "/users/:id(^\\d+$)", "action": "deleteUser"},
     ],
 }
 

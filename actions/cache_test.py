@@ -1,19 +1,18 @@
 """cacheTest: save, size, load and destroy a value in the shared cache."""
-from hero import Action, Input
+from marshmallow import fields, validate
 
+from hero import Action
 
-def at_least_three_letters(value):
-    if len(str(value)) < 3:
-        return "inputs should be at least 3 letters long"
-    return True
+#: marshmallow fields say exactly what they take, so the OpenAPI document can too (docs/http.md).
+AT_LEAST_THREE_LETTERS = validate.Length(min=3, error="inputs should be at least 3 letters long")
 
 
 class CacheTest(Action):
     name = "cacheTest"
     description = "I will test the internal cache functions of the API"
     inputs = {
-        "key": Input(required=True, formatter=str, validator=at_least_three_letters),
-        "value": Input(required=True, formatter=str, validator=at_least_three_letters),
+        "key": fields.String(required=True, validate=AT_LEAST_THREE_LETTERS),
+        "value": fields.String(required=True, validate=AT_LEAST_THREE_LETTERS),
     }
     output_example = {"cacheTestResults": {"saveResp": True, "sizeResp": 1,
                                            "loadResp": {"key": "cacheTest_key", "value": "value", "createdAt": 0},

@@ -21,17 +21,22 @@ from hero.core.action import Action, ActionData, action
 from hero.core.connection import Connection
 from hero.core.middleware import ActionMiddleware, ConnectionMiddleware
 from hero.core.params.spec import Input
+from hero.core.sails.machine import Exit
+from hero.core.stream import SSEEvent
 from hero.errors import (
     ActionTimeout,
     BlockedConnectionType,
     BootError,
     ChatError,
+    CodedError,
     ConfigError,
+    DatabaseUnavailable,
     HeroError,
     InvalidParam,
     MissingParam,
     ObjectLocked,
     ObjectNotFound,
+    RequestLimitExceeded,
     RpcTimeout,
     ServerShuttingDown,
     StoreUnavailable,
@@ -47,20 +52,22 @@ if TYPE_CHECKING:
     from hero.container import Api, Initializer
     from hero.servers.app_server import AppServer
     from hero.services.chat import ChatMiddleware
+    from hero.services.orm import Model
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Action", "ActionData", "ActionMiddleware", "ActionTimeout", "Api", "AppServer", "BlockedConnectionType", "BootError",
-    "ChatError", "ChatMiddleware", "ConfigError", "Connection", "ConnectionMiddleware", "HeroError", "Initializer",
-    "Input", "InvalidParam", "MissingParam", "ObjectLocked", "ObjectNotFound", "RpcTimeout", "ServerShuttingDown",
-    "StoreUnavailable", "Task", "TaskData", "TaskError", "TaskMiddleware", "TaskNotFound", "TooManyPendingActions",
-    "UnknownAction", "VerbNotAllowed", "__version__", "action", "api",
+    "ChatError", "ChatMiddleware", "CodedError", "ConfigError", "Connection", "ConnectionMiddleware",
+    "DatabaseUnavailable", "Exit", "HeroError", "Initializer", "Input", "InvalidParam", "MissingParam", "Model",
+    "ObjectLocked", "ObjectNotFound", "RequestLimitExceeded", "RpcTimeout", "SSEEvent", "ServerShuttingDown", "StoreUnavailable",
+    "Task", "TaskData", "TaskError", "TaskMiddleware", "TaskNotFound", "TooManyPendingActions", "UnknownAction",
+    "VerbNotAllowed", "__version__", "action", "api",
 ]
 
 #: Names that load on first use, and the module each comes from.
 _LAZY = {"Api": "hero.container", "Initializer": "hero.container", "ChatMiddleware": "hero.services.chat",
-         "AppServer": "hero.servers.app_server"}
+         "AppServer": "hero.servers.app_server", "Model": "hero.services.orm"}
 
 
 def __getattr__(name: str) -> Any:

@@ -14,6 +14,7 @@ once at boot, and a wrong value fails the boot with the key named.
 from __future__ import annotations
 
 import copy
+import difflib
 import importlib.util
 import json
 import os
@@ -156,6 +157,29 @@ def _app_layers(module: ModuleType | None, env: str) -> tuple[dict[str, Any], di
     return base, dict(section)
 
 
+def unknown_key(name: str, known: list[str]) -> ConfigError:
+    """The error for a key hero does not have: ``config web.prot is not a setting; did you mean web.port?``"""
+    parent, _, leaf = name.rpartition(".")
+    if parent in known:  # a known section: its own keys are the candidates, compared by their last part
+        siblings = {key.rpartition(".")[2]: key for key in known if key.rpartition(".")[0] == parent}
+        close = [siblings[match] for match in difflib.get_close_matches(leaf, list(siblings), n=1, cutoff=0.6)]
+    else:
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return ConfigError(f"config {name} is not a setting{hint}")
+
+
+def known_keys(defaults: Mapping[str, Any] = DEFAULTS, where: str = "") -> list[str]:
+    """Every settable dotted key under ``defaults`` (a free-form namespace or dict counts as one key)."""
+    found: list[str] = []
+    for key, value in defaults.items():
+        name = f"{where}.{key}" if where else key
+        found.append(name)
+        if isinstance(value, Mapping) and value and name not in FREE_FORM:
+            found += known_keys(value, name)
+    return found
+
+
 def _parse_env_value(raw: str) -> Any:
     try:
         return json.loads(raw)
@@ -181,17 +205,17 @@ def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         namespace, _, key = variable[len("HERO_"):].partition("__")
         namespace, key = namespace.lower(), key.lower()
-        if namespace not in DEFAULTS:
-            raise ConfigError(f"{variable}: unknown config namespace `{namespace}`")
+        if namespace not in DEFAULTS or (namespace not in FREE_FORM and key not in DEFAULTS[namespace]):
+            raise ConfigError(f"{variable}: {unknown_key(f'{namespace}.{key}', known_keys()).message}")
         layer.setdefault(namespace, {})[key] = _parse_env_value(raw)
     return layer
 
 
 def _check_types(values: Mapping[str, Any], defaults: Mapping[str, Any], where: str) -> None:
-    """Fail on a value whose type cannot be what hero's default expects."""
+    """Fail on a key hero does not have, or a value whose type cannot be what its default expects."""
     for key, value in values.items():
         if key not in defaults:
-            continue
+            raise unknown_key(f"{where}.{key}", known_keys())
         default = defaults[key]
         name = f"{where}.{key}"
         if value is None and not key.endswith("port"):
@@ -244,13 +268,27 @@ def _check_values(values: Mapping[str, Any]) -> None:
     level = str(values["logger"]["level"]).lower()
     if level not in ("debug", "info", "warning", "error", "critical"):
         raise ConfigError(f"config logger.level must be debug, info, warning, error or critical, got {level!r}")
+    metrics = values["metrics"]
+    for namespace in ("metrics", "otel"):
+        if not (values[namespace]["enabled"] is None or isinstance(values[namespace]["enabled"], bool)):
+            raise ConfigError(f"config {namespace}.enabled must be true, false or null, "
+                              f"got {values[namespace]['enabled']!r}")
+    if not str(metrics["path"]).startswith("/"):
+        raise ConfigError(f"config metrics.path must start with /, got {metrics['path']!r}")
+    if metrics["flush_interval"] <= 0:
+        raise ConfigError("config metrics.flush_interval must be more than 0")
+    if not metrics["buckets"] or not all(isinstance(bound, (int, float)) and not isinstance(bound, bool)
+                                         and bound > 0 for bound in metrics["buckets"]):
+        raise ConfigError(f"config metrics.buckets must be positive numbers, got {metrics['buckets']!r}")
+    if values["logger"]["format"] not in ("text", "json"):
+        raise ConfigError(f"config logger.format must be text or json, got {values['logger']['format']!r}")
     if values["general"]["simultaneous_actions"] < 1:
         raise ConfigError("config general.simultaneous_actions must be at least 1")
     _check_limits(values)
 
 
 #: Limits whose 0 means "off", documented as such (every other limit must be a positive number).
-ZERO_MEANS_OFF = frozenset({"general.max_blocking_time", "general.action_timeout"})
+ZERO_MEANS_OFF = frozenset({"general.max_blocking_time", "general.action_timeout", "models.max_overflow"})
 
 
 def is_limit(key: str) -> bool:
@@ -321,7 +359,7 @@ def load_config(root: str | Path = ".", *, env: str | None = None,
     for layer in (ENVIRONMENT_DEFAULTS.get(env, {}), app_base, app_env, _env_layer(environ), overrides or {}):
         for namespace, section in layer.items():
             if namespace not in values:
-                raise ConfigError(f"unknown config namespace `{namespace}`")
+                raise unknown_key(namespace, known_keys())
             if not isinstance(section, Mapping):
                 raise ConfigError(f"config `{namespace}` must be a dict, got {type(section).__name__}")
             if namespace not in FREE_FORM:

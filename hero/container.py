@@ -14,17 +14,22 @@ import logging
 import os
 import socket
 import time
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from hero.config import Config
-from hero.core.action import ActionRegistry
+from hero.core.sails.registry import SailsActionRegistry
 from hero.core.connection import Connections
 from hero.core.params.safe import GlobalParams
 from hero.core.processor import ActionProcessor
+from hero.core.routes import Routes
 from hero.errors import BootError
 from hero.services.cache import Cache
 from hero.services.chat import Chat
 from hero.services.cluster import Cluster
+from hero.services.metrics import Metrics
+from hero.services.i18n import I18n
+from hero.services.limits import RateLimiter
+from hero.services.models import Models
 from hero.services.public import PublicFiles
 from hero.services.stats import Stats
 from hero.services.store import RedisStore
@@ -44,6 +49,13 @@ class Listener(Protocol):
     def stop(self, timeout: float) -> None: ...
 
 
+class Requester(Protocol):
+    """Virtual requests (``api.request``): the web app without a socket (``hero.servers.http.virtual``)."""
+
+    def __call__(self, address: Any, params: Any = None, headers: Any = None, *, method: str | None = None,
+                 body: Any = None) -> Any: ...
+
+
 class Controller(Protocol):
     """The process running an Api, for code that stops it (``api.process.stop()``)."""
 
@@ -57,8 +69,9 @@ class Api:
     current: ClassVar[Api | None] = None
 
     def __init__(self, config: Config, *, redis: RedisStore, cache: Cache, stats: Stats,
-                 actions: ActionRegistry, connections: Connections, processor: ActionProcessor,
-                 cluster: Cluster, chat: Chat, tasks: Tasks, public: PublicFiles, server_id: str) -> None:
+                 actions: SailsActionRegistry, connections: Connections, processor: ActionProcessor,
+                 cluster: Cluster, chat: Chat, tasks: Tasks, public: PublicFiles, server_id: str,
+                 limits: RateLimiter, i18n: I18n, models: Models, routes: Routes | None = None) -> None:
         self.config = config
         self.env = config.env
         self.id = server_id
@@ -76,12 +89,33 @@ class Api:
         self.cluster = cluster
         self.chat = chat
         self.tasks = tasks
+        #: Request limits (docs/limits.md, Request rate); its middleware is added only when a budget is set.
+        self.limits = limits
+        #: The locale catalogs (docs/actions.md, Localization), behind ``connection.localize``.
+        self.i18n = i18n
+        #: The app's models by class name (README, Models); ``models.off`` says why when there are none.
+        self.models = models
         #: The app's public folders (and its plugins'), for the web server and the ``file`` verb.
         self.public = public
         #: Transports by config namespace (``web``, ``socket``), filled when they are built.
         self.servers: dict[str, Listener] = {}
         #: The process running this api (for stop/restart from code).
         self.process: Controller | None = None
+        #: The HTTP route table, with ``route_for`` / ``url_for``.
+        self.routes: Routes = routes if routes is not None else Routes.from_config(config.routes, config.web)
+        #: What ``request`` runs (set by the wiring: the transports sit above this module).
+        self.requester: Requester | None = None
+        #: Prometheus metrics, when ``metrics.enabled`` (docs/deployment.md, Metrics); else None.
+        self.metrics: Metrics | None = None
+
+    def request(self, address: Any, params: Any = None, headers: Any = None, **options: Any) -> Any:
+        """A virtual request, without any socket, through routing, middleware, inputs and exits exactly
+        as HTTP would (docs/actions.md, Virtual requests): ``api.request("POST /api/users", params={...})``,
+        ``api.request({"url": ..., "method": ..., "params": ..., "headers": ...})``. Returns a
+        ``VirtualResponse`` (``status``, ``headers``, ``body``)."""
+        if self.requester is None:
+            raise RuntimeError("virtual requests need a booted process")
+        return self.requester(address, params, headers, **options)
 
     def __repr__(self) -> str:
         return f"<hero api {self.id} env={self.env} running={self.running}>"

@@ -35,7 +35,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         #: Answer an unexpected exception with its text (None: everywhere but production, which answers
         #: "internal error" and an errorId that the log line carries too).
         "expose_errors": None,
-        "default_middleware_priority": 100,
         #: Seconds in-flight actions get to finish on SIGTERM/SIGINT.
         "shutdown_timeout": 30.0,
         "starting_chat_rooms": {},
@@ -52,9 +51,18 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_rooms_per_connection": 100,
         #: Sticky params (``paramAdd``) one connection may hold (docs/limits.md).
         "max_sticky_params": 100,
+        #: Request limit shared by the cluster (docs/limits.md, Request rate): None is off; else
+        #: ``{"requests": n, "per_seconds": s, "by": "ip" | "fingerprint" | a function of the connection}``.
+        "rate_limit": None,
+        #: JSON nested deeper than this is refused on every transport (HTTP 400), before parsing
+        #: (orjson's own cap, 1024, bounds it in any case).
+        "max_json_depth": 64,
         "cache_prefix": "cache:",
         "lock_prefix": "lock:",
         "lock_duration_ms": 10_000,
+        #: Seconds a streaming answer may be quiet before hero sends a keep-alive (an SSE comment over
+        #: HTTP) and checks the client is still there (docs/actions.md, Streaming).
+        "stream_keepalive_interval": 15.0,
         #: Show tracebacks in boot errors and action logs.
         "debug": False,
         #: Log a warning with the stack when a greenlet holds the hub longer than this (seconds; 0: off).
@@ -65,13 +73,46 @@ DEFAULTS: dict[str, dict[str, Any]] = {
             "initializers": "initializers",
             "public": "public",
             "servers": "servers",
+            "locales": "locales",
+            "models": "models",
         },
+    },
+    "mcp": {
+        #: Serve the Model Context Protocol endpoint on the web port (docs/mcp.md); with no action
+        #: opted in (``mcp = True``) it lists no tools.
+        "enabled": True,
+        "path": "/mcp",
+        #: MCP sessions held at once; past it the least recently used one is forgotten.
+        "max_sessions": 10_000,
+        #: Seconds an MCP session may go unused before it is forgotten.
+        "session_timeout": 3600.0,
     },
     "logger": {
         "level": "info",
-        #: "text" or "json".
+        #: "text" or "json" (one JSON object per line, with an action's fields; docs/deployment.md, Logs).
         "format": "text",
+        #: Strings in logged params are cut to this many characters.
         "max_log_string_length": 200,
+        #: A ``logging.config.dictConfig`` applied after hero's own handler (files, rotation, syslog).
+        "config": {},
+    },
+    "metrics": {
+        #: Prometheus metrics at ``path`` (docs/deployment.md, Metrics). None: on when prometheus-client
+        #: is installed (``hero[metrics]``); True: required (the boot fails without it); False: off.
+        "enabled": None,
+        "path": "/metrics",
+        #: Seconds between folds of the actions counted in-process into the exported values (a scrape
+        #: always folds its own process's first; under gunicorn other workers lag by at most this).
+        "flush_interval": 1.0,
+        #: Upper bounds (seconds) of the action latency histogram's buckets.
+        "buckets": [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
+    },
+    "otel": {
+        #: An OpenTelemetry span per action (docs/deployment.md, Tracing). None: on when opentelemetry-api
+        #: is installed (``hero[otel]``); True: required; False: off.
+        "enabled": None,
+        #: The instrumentation name spans are created under.
+        "tracer": "hero",
     },
     "redis": {
         #: None: the embedded in-process store (one process only).
@@ -133,6 +174,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_waiting_response_bytes": 262_144,
         #: Seconds a read of the body (or a write of the response) may stall → 408 / close.
         "body_timeout": 30.0,
+        #: Seconds the whole body of one request may take (a body dripped a byte at a time is cut)
+        #: → 408 / close. Raise it for large uploads over slow links.
+        "body_total_timeout": 300.0,
+        #: Seconds the whole of one response may take to be written (a client that reads a large
+        #: response a trickle at a time) → the connection is closed.
+        "send_total_timeout": 300.0,
         #: Request line bytes → 414; header count, one header line, the whole header block → 431.
         "max_request_line_bytes": 8190,
         "max_header_count": 100,
@@ -189,8 +236,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_connections": 1000,
         #: ``{"cert": path, "key": path}`` serves TLS on the same port; None: plain TCP.
         "tls": None,
+        #: Seconds a TLS client gets to finish its handshake before it is dropped.
+        "tls_handshake_timeout": 10.0,
         #: Replies queued for one client before it is closed as too slow (docs/limits.md, TCP).
         "max_queued_messages": 256,
+        #: Bytes of replies queued for one client (counted as each is queued; one larger reply alone
+        #: may wait): the reader stops at half, and past it the client is closed as too slow.
+        "max_queued_bytes": 4_194_304,
         #: Seconds one write may block on a client that does not read before it is closed.
         "write_timeout": 10.0,
         #: Seconds without a byte from the client before it is closed (None: never; TCP keepalive still reaps dead peers).
@@ -225,6 +277,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         #: Replies and chat messages waiting for a slow client; over either cap it is closed with 1013.
         "max_queued_messages": 256,
         "max_queued_bytes": 4_194_304,
+        #: Bytes sent right after the handshake (before the 101) taken from the web server's reader
+        #: at once; the rest is read from the socket as usual.
+        "max_handshake_leftover_bytes": 1_048_576,
         #: Seconds to wait for the client's close frame (and for a slow client to take ours).
         "close_timeout": 10.0,
     },
@@ -255,6 +310,36 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "result_ttl": 500,
         "failure_ttl": 31_536_000,
     },
+    #: Models on SQLAlchemy 2 (README, Models; ``pip install -e '.[models]'``).
+    "models": {
+        #: None: on when the app (or a plugin) has a ``models/`` folder; True or False force it.
+        "enabled": None,
+        #: A SQLAlchemy URL (``postgresql://``, ``mysql://``, ``mariadb://``, ``sqlite:///path``);
+        #: None: the SQLite file ``hero-<env>.sqlite3`` in the app folder.
+        "url": None,
+        #: Connections kept open, and the extra ones allowed under load (not SQLite: it has one).
+        "pool_size": 5,
+        "max_overflow": 5,
+        #: Seconds an action waits for a pooled connection → 503.
+        "pool_timeout": 5.0,
+        #: Seconds to open a connection (whole seconds for PostgreSQL and MySQL) → 503.
+        "connect_timeout": 5.0,
+        #: Seconds after which a pooled connection is replaced.
+        "pool_recycle": 1800,
+        #: Check a pooled connection before each use (one round trip), so a restarted database
+        #: costs no failed request.
+        "pre_ping": True,
+        #: Log every SQL statement.
+        "echo": False,
+        #: Seconds a booting process waits for another to finish creating tables and seeding.
+        "seed_lock_timeout": 30.0,
+    },
+    #: Localization (docs/actions.md, Localization): catalogs are ``<locale>.json`` files in ``locales/``.
+    "i18n": {
+        #: The locale of connections that ask for none (or for one without a catalog), and the fallback
+        #: catalog of a message missing from another.
+        "default_locale": "en",
+    },
     "routes": {},
     #: Plugins by name: ``{"path": folder}`` (relative to the app) or ``{"module": package}``, whose
     #: actions/, tasks/, initializers/ and public/ load after the app's own; ``"public": False``
@@ -266,7 +351,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 #: The parts of an app a plugin may bring, each on unless its entry says False.
-PLUGIN_PARTS = ("actions", "tasks", "initializers", "public", "servers")
+PLUGIN_PARTS = ("actions", "tasks", "initializers", "public", "servers", "locales", "models")
 
 #: Per-environment adjustments of hero's own defaults (the app's sections overlay these).
 ENVIRONMENT_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {

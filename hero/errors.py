@@ -82,6 +82,18 @@ class TooManyPendingActions(HeroError):
     message = "you have too many pending requests"
 
 
+class RequestLimitExceeded(HeroError):
+    """Over the request limit (docs/limits.md, Request rate); HTTP adds ``Retry-After``."""
+
+    status = 429
+    message = "you have exceeded your request limit"
+
+    def __init__(self, retry_after: int = 1) -> None:
+        #: Seconds until the budget resets.
+        self.retry_after = retry_after
+        super().__init__()
+
+
 class ServerShuttingDown(HeroError):
     status = 503
     message = "the server is shutting down"
@@ -103,6 +115,13 @@ class StoreUnavailable(HeroError):
         now, else None. ``hero.services.store`` replaces this with its knowledge of Redis's errors
         (unreachable, timed out, out of memory, read-only, failing to persist)."""
         return None
+
+
+class DatabaseUnavailable(HeroError):
+    """The models' database did not answer (refused, down, or no pooled connection in time)."""
+
+    status = 503
+    message = "the database is unavailable"
 
 
 # --- cache --------------------------------------------------------------------------------
@@ -189,3 +208,25 @@ def error_message(error: BaseException) -> str:
     text = str(error)
     return text if text else type(error).__name__
 
+
+# --- the registries' coded errors (Sails' E_CONFLICT, E_INVALID, E_NOT_FOUND, E_USAGE) ---------
+
+
+class CodedError(HeroError):
+    """A registry or route call that cannot be done, with Sails' ``code`` (docs/actions.md, Sails-style actions):
+
+    ``E_CONFLICT`` (the identity is taken and ``force`` is false), ``E_INVALID`` (not an action
+    definition hero can run), ``E_NOT_FOUND`` (no route to that target), ``E_USAGE`` (a bad query).
+    """
+
+    #: Sails' code: E_CONFLICT, E_INVALID, E_NOT_FOUND or E_USAGE.
+    code: str = "E_USAGE"
+
+    def __init__(self, code: str, message: str, *, identity: Any = None, status: int | None = None) -> None:
+        self.code = code
+        #: The identity (or route target) the error is about, when there is one.
+        self.identity = identity
+        super().__init__(message, status=status)
+
+    def __repr__(self) -> str:
+        return f"CodedError({self.code!r}, {self.message!r})"

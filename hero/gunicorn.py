@@ -9,12 +9,21 @@ TCP port through SO_REUSEPORT (the kernel spreads connections), which hero turns
 sharing is the intent (``hero start`` keeps it off so that two servers never silently share a port).
 
 On SIGTERM gunicorn stops accepting and drains HTTP; hero answers new actions on open connections
-with 503, closes WebSockets with 1001, then stops every initializer.
+with 503, lets WebSockets and TCP clients finish their actions, closes them (1001, the goodbye line),
+then stops every initializer: all within gunicorn's ``graceful_timeout`` (see :func:`drain_budget`).
+
+Metrics (docs/deployment.md, Metrics): unless ``PROMETHEUS_MULTIPROC_DIR`` is set, the master makes a
+fresh folder for it as it sets up (removed when the master exits), so that every worker writes its values there and
+a scrape of ``/metrics`` on any worker reports them all.
 """
 from __future__ import annotations
 
+import atexit
+import importlib.util
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +33,23 @@ from gunicorn.workers.ggevent import GeventPyWSGIWorker
 from hero.servers.http.handler import HeroHandler, HeroWSGIServer
 
 log = logging.getLogger(__name__)
+
+
+def share_metrics(environ: dict[str, str] | os._Environ[str] = os.environ) -> str | None:
+    """In gunicorn's master, before the workers fork: a fresh ``PROMETHEUS_MULTIPROC_DIR`` for them all
+    (unless one is set, or prometheus-client is not installed); the folder, or None."""
+    if environ.get("PROMETHEUS_MULTIPROC_DIR") or importlib.util.find_spec("prometheus_client") is None:
+        return None
+    directory = environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="hero-metrics-")
+    master = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == master:  # NOTE: forked workers inherit the atexit hook; only the master removes
+            shutil.rmtree(directory, ignore_errors=True)
+
+    atexit.register(remove)
+    return directory
+
 
 
 def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -50,6 +76,14 @@ class Worker(GeventPyWSGIWorker):
     server_class = GunicornServer
     wsgi_handler = HeroHandler
 
+    @classmethod
+    def check_config(cls, cfg: Any, log: Any) -> None:
+        # NOTE: gunicorn's arbiter calls this in the master while it sets up, before any worker forks
+        # (and only there: importing this module changes nothing).
+        directory = share_metrics()
+        if directory is not None:
+            log.info("hero: workers share their metrics in %s", directory)
+
     def load_wsgi(self) -> None:
         # NOTE: GeventWorker.init_process has monkey-patched by now; hero boots after that, here.
         from hero.process import Process, build_web_server
@@ -68,7 +102,9 @@ class Worker(GeventPyWSGIWorker):
         gevent.spawn(self._drain_on_shutdown)
 
     def _drain_on_shutdown(self) -> None:
-        # NOTE: gunicorn drains only its own HTTP pool; WebSockets and in-flight actions are ours.
+        # NOTE: gunicorn drains only its own HTTP pool; WebSockets, TCP clients and in-flight
+        # actions are ours. They all drain at once, within a share of graceful_timeout: the arbiter
+        # kills a worker still running at graceful_timeout, and hero's own stop comes after.
         while self.alive:
             gevent.sleep(0.2)
         api = self.hero.api
@@ -76,8 +112,14 @@ class Worker(GeventPyWSGIWorker):
             return
         api.processor.stopping = True
         self.web.stopping = True
+        budget = drain_budget(float(self.cfg.graceful_timeout), api.config.general.shutdown_timeout)
+        stopping = []
         if self.web.websocket is not None:
-            self.web.websocket.stop(float(self.cfg.graceful_timeout))
+            stopping.append(gevent.spawn(self.web.websocket.stop, budget))
+        tcp = api.servers.get("socket")
+        if tcp is not None:
+            stopping.append(gevent.spawn(tcp.stop, budget))
+        gevent.joinall(stopping)
 
     def run(self) -> None:
         try:
@@ -86,3 +128,10 @@ class Worker(GeventPyWSGIWorker):
             if self.hero.api is not None:
                 self.hero.api.servers.pop("web", None)
             self.hero.stop()
+
+
+def drain_budget(graceful_timeout: float, shutdown_timeout: float) -> float:
+    """Seconds WebSockets and TCP clients get to drain under gunicorn: ``general.shutdown_timeout``,
+    but at most 60% of ``graceful_timeout`` (the rest covers the closing handshakes, gunicorn's own
+    once-a-second drain check and hero's stop)."""
+    return max(0.1, min(shutdown_timeout, graceful_timeout * 0.6))

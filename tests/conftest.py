@@ -1,41 +1,34 @@
-"""Shared fixtures. gevent is patched here, first, as at every entry point."""
+"""Shared fixtures. gevent is patched here, first, as at every entry point.
+
+tests/ mirrors hero/: core/, runtime/, services/, tasks/, cli/, builtin_actions/ and servers/{http,
+websocket,socket}/ test those packages in this process; integration/ runs several hero processes,
+subprocesses or network namespaces; browser/ drives Chromium; the repository-wide checks (layers,
+types, docs, README, published names) and the tests of hero/config.py and hero/process.py sit at
+the top. What the tests share is imported from tests/support/; fixtures live in conftest.py files.
+"""
 from gevent import monkey
 
 monkey.patch_all()
 
-import os  # noqa: E402
-import shutil  # noqa: E402
+import ssl  # noqa: E402
+import sys  # noqa: E402
+
+# NOTE: pytest imports its entry-point plugins (schemathesis: requests, urllib3) before this file,
+# so urllib3 kept the unpatched SSLContext, and an HTTPS request from a test (tests/servers/http/
+# test_web_tls.py) would recurse in ssl.py. Point urllib3 at gevent's SSLContext.
+for _name in ("urllib3.util.ssl_", "urllib3.util", "urllib3.connection"):
+    if getattr(sys.modules.get(_name), "SSLContext", None) is not None:
+        sys.modules[_name].SSLContext = ssl.SSLContext  # type: ignore[attr-defined]
+
 from collections.abc import Iterator  # noqa: E402
 
 import pytest  # noqa: E402
 import redis  # noqa: E402
 
 from hero.services.store import RedisSettings, RedisStore  # noqa: E402
-
-#: Tests use their own database, flushed around each test.
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9")
-
-
-def require_redis(url: str = REDIS_URL) -> None:
-    """Skip (on a laptop) or fail (under CI=true) when no Redis answers at ``url``."""
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping()
-    except redis.exceptions.RedisError as error:
-        message = f"no Redis answers at {url} ({error}); start one with `redis-server`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def require_tool(name: str, hint: str = "") -> str:
-    """The path of program ``name``; skip (on a laptop) or fail (under CI=true) when it is missing."""
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} is not installed" + (f"; {hint}" if hint else "")
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+from tests.support.apps import APP_ROOT  # noqa: E402
+from tests.support.needs import REDIS_URL, require_redis  # noqa: E402
+from tests.support.processes import Processes  # noqa: E402
 
 
 @pytest.fixture
@@ -61,10 +54,6 @@ def store(request: pytest.FixtureRequest) -> Iterator[RedisStore]:
     built.close()
 
 
-#: The example app at the repository root: what the tests boot.
-APP_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
 @pytest.fixture
 def boot_hero(request: pytest.FixtureRequest) -> Iterator:
     """Return ``boot(overrides=None, redis=False, environ=None) -> Api``: the example app in the test
@@ -88,3 +77,14 @@ def boot_hero(request: pytest.FixtureRequest) -> Iterator:
     yield boot
     for process in reversed(processes):
         process.stop()
+
+
+@pytest.fixture
+def processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Processes]:
+    """``processes.start(argv, env=..., cwd=..., ready=...) -> Subprocess``: programs the test runs (a
+    hero, a worker, gunicorn), their output in log files; each still running is stopped after the test
+    (SIGTERM, then SIGKILL for it and its children). Ask for ``redis_url`` first when they use Redis:
+    they are then stopped before it is flushed."""
+    started = Processes(tmp_path_factory.mktemp("processes"))
+    yield started
+    started.stop_all()

@@ -17,26 +17,35 @@ from typing import Any, cast
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.openapi import OpenAPIConverter
+from marshmallow import fields
 
 from hero.container import Api
 from hero.core.action import Action, ActionData, version_key
+from hero.core.params.openapi import input_keywords
 from hero.core.params.schema import json_safe
-from hero.core.routes import Route, RouteTable, action_prefix
+from hero.core.routes import Route, action_prefix
+from hero.core.sails.docs import json_schema_of
+from hero.core.schemas import OPENAPI_VERSION, machine_inputs, machine_object_schema
 from hero.errors import UnknownAction
 
 log = logging.getLogger(__name__)
 
-OPENAPI_VERSION = "3.0.3"
 #: What ``all`` in config routes documents (HEAD is answered like GET, so it is not listed twice).
 ALL_VERBS = ("get", "post", "put", "patch", "delete")
 BODY_VERBS = frozenset({"post", "put", "patch"})
 #: ``prefix:name`` or ``:name(regex)``, as in :mod:`hero.core.routes`.
 ROUTE_PART = re.compile(r"^(?P<prefix>[^:]*):(?P<name>[A-Za-z_$][\w$.-]*)(?:\((?P<regex>.*)\))?$")
 ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+#: What any action can answer besides 200 (docs/http.md and docs/limits.md say when).
 ERROR_RESPONSES = {
+    "400": "a malformed request: params that are not UTF-8, a body that is not JSON, form or multipart",
     "404": "unknown action or invalid apiVersion",
+    "413": "the body, the form or the number of params is over its limit",
     "422": "a required input is missing, or an input failed validation",
+    "429": "this connection has too many actions pending",
     "500": "the action failed",
+    "503": "the server is shutting down, or the store (Redis) is unavailable",
+    "504": "the action timed out",
 }
 
 
@@ -48,11 +57,13 @@ def build_openapi(api: Api) -> dict[str, Any]:
                    plugins=[plugin], info={"description": general.description})
     spec.components.schema("Error", ERROR_SCHEMA)
     builder = _OperationBuilder(plugin)
+    # NOTE: apispec sees hero's inputs as Raw fields; this tells it what each really accepts.
+    builder.converter.add_attribute_function(builder.hero_input)
     reachable = action_prefix(web)
     prefix = reachable or ""
 
     paths: dict[str, dict[str, Any]] = {}
-    for route in RouteTable.from_config(api.config.routes).routes if reachable is not None else ():
+    for route in api.routes.table.routes if reachable is not None else ():
         if route.dir is not None or route.action is None:
             continue  # a static-file mount, not an action
         try:
@@ -74,7 +85,7 @@ def build_openapi(api: Api) -> dict[str, Any]:
             if not action.to_document:
                 continue
             operations = paths.setdefault(f"{prefix}/{name}", {})
-            for verb in ("get", "post"):
+            for verb in ALL_VERBS:  # simple routing answers every verb
                 if verb not in operations:  # a configured route on this path comes first
                     operations[verb] = builder.operation(action, verb, [], versions=_versions(api, name))
     for path, operations in paths.items():
@@ -112,6 +123,16 @@ class _OperationBuilder:
     def __init__(self, plugin: MarshmallowPlugin) -> None:
         self.plugin = plugin
         self.operation_ids: set[str] = set()
+        #: True while query parameters are converted: their values arrive as text, not JSON.
+        self.strings = False
+        builder = self
+
+        def hero_input(converter: OpenAPIConverter, field: fields.Field[Any], ret: dict[str, Any],
+                       **kwargs: Any) -> dict[str, Any]:
+            """apispec attribute function: :func:`hero.core.params.openapi.input_keywords`."""
+            return input_keywords(field, ret, strings=builder.strings)
+
+        self.hero_input = hero_input
 
     @property
     def converter(self) -> OpenAPIConverter:
@@ -125,8 +146,8 @@ class _OperationBuilder:
         versions = list(versions)
         if len(versions) > 1 and not pinned and "apiVersion" not in captured:
             parameters.append({"name": "apiVersion", "in": "query", "required": False,
-                               "description": "which version to run (default: the highest)",
-                               "schema": {"type": "string", "enum": versions}})
+                               "description": "which version to run (default, or empty: the highest)",
+                               "schema": {"type": "string", "enum": [*versions, ""]}})
         body: dict[str, Any] | None = None
         if verb in BODY_VERBS:
             body = self.request_body(action, captured)
@@ -157,10 +178,19 @@ class _OperationBuilder:
         return candidate
 
     def query_parameters(self, action: Action, captured: set[str]) -> list[dict[str, Any]]:
+        machine = machine_inputs(action)
+        if machine is not None:  # a Sails machine: its own types, examples and rules
+            return [{"in": "query", "name": name, "required": bool(entry.get("required")),
+                     **({"description": str(entry["description"])} if entry.get("description") else {}),
+                     "schema": json_schema_of(entry)} for name, entry in machine.items() if name not in captured]
         described = action.params.describe()
         try:
             schema = action.params.marshmallow_schema()
-            converted = self.converter.schema2parameters(schema, location="query") if schema else []
+            self.strings = True
+            try:
+                converted = self.converter.schema2parameters(schema, location="query") if schema else []
+            finally:
+                self.strings = False
         except Exception as error:  # NOTE: one odd schema must not take the whole document down
             log.warning("swagger: the inputs of %s could not be converted (%s); documenting their names only",
                         action.name, error)
@@ -183,21 +213,35 @@ class _OperationBuilder:
             return None
         described = action.params.describe()
         required = any(info.get("required") for name, info in described.items() if name in remaining)
+        machine = machine_inputs(action)
         target: Any
         try:
-            target = action.params.marshmallow_schema()
-            if len(remaining) < len(action.params.names):
-                # NOTE: path captures win over body params; document the body without them.
-                target = type(target)(exclude=[name for name in target.fields if _wire(target, name) in captured],
-                                      unknown=target.unknown)
-            self.converter.resolve_nested_schema(target)  # fails here, not inside spec.path()
+            if machine is not None:
+                target = machine_object_schema(machine, remaining)
+            else:
+                target = action.params.marshmallow_schema()
+                if len(remaining) < len(action.params.names):
+                    # NOTE: path captures win over body params; document the body without them.
+                    target = type(target)(exclude=[name for name in target.fields if _wire(target, name) in captured],
+                                          unknown=target.unknown)
+                self.converter.resolve_nested_schema(target)  # fails here, not inside spec.path()
         except Exception as error:  # NOTE: one odd schema must not take the whole document down
             log.warning("swagger: the inputs of %s could not be converted (%s); documenting their names only",
                         action.name, error)
             target = {"type": "object", "properties": {name: {} for name in remaining},
                       "required": [name for name in remaining if described.get(name, {}).get("required")]}
-        content = {media: {"schema": target} for media in
-                   ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")}
+        # NOTE: a form's values are text, so its fields are described as the query parameters are.
+        form: dict[str, Any] = {"type": "object", "properties": {}}
+        for parameter in self.query_parameters(action, captured):
+            form["properties"][parameter["name"]] = dict(parameter["schema"])
+            if parameter.get("required"):
+                form.setdefault("required", []).append(parameter["name"])
+        json_body: Any = target
+        if not required:
+            # NOTE: a JSON array is accepted too, as the ``payload`` param (docs/http.md, Params).
+            json_body = {"anyOf": [target, {"type": "array", "items": {}}]}
+        content = {"application/json": {"schema": json_body},
+                   "application/x-www-form-urlencoded": {"schema": form}, "multipart/form-data": {"schema": form}}
         return {"required": required, "content": content}
 
     @staticmethod
@@ -206,13 +250,45 @@ class _OperationBuilder:
             "application/json": {"schema": {"type": "object"}}}}
         if action.output_example:
             success["content"]["application/json"]["example"] = json_safe(dict(action.output_example))
+        if action.streaming:  # docs/http.md, Streaming
+            success["description"] = ("the action's stream: Server-Sent Events when the client accepts "
+                                      "text/event-stream, else chunked text (a JSON line per chunk)")
+            success["content"] = {"text/event-stream": {"schema": {"type": "string"}},
+                                  "text/plain": {"schema": {"type": "string"}}}
         responses: dict[str, Any] = {"200": success}
+        exits = getattr(action, "exits", None) if action.sails == "machine" else None
+        if exits:
+            responses = exit_responses(exits)
         for status, text in ERROR_RESPONSES.items():
+            if status in responses:
+                continue
             if status == "422" and not action.params.names:
                 continue
             responses[status] = {"description": text, "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         return responses
+
+
+def exit_responses(exits: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """A Sails machine's exits as OpenAPI responses: each exit under its status, with its description
+    (exits sharing a status are listed together); the output example of each, when declared."""
+    responses: dict[str, Any] = {}
+    for name, exit_ in exits.items():
+        status = str(exit_["statusCode"])
+        text = f"{name}: {exit_.get('description') or ('the action succeeded' if name == 'success' else 'exit ' + name)}"
+        if name == "error" and not exit_.get("description"):
+            text = "error: the action failed (an unexpected exception)"
+        if exit_["statusCode"] >= 400:
+            schema: dict[str, Any] = {"$ref": "#/components/schemas/Error"}
+        else:
+            schema = {"type": "object"}
+        entry = responses.setdefault(status, {"description": "", "content": {"application/json": {"schema": schema}}})
+        entry["description"] = f"{entry['description']}; {text}" if entry["description"] else text
+        example = exit_.get("outputExample")
+        if example is not None and "example" not in entry["content"]["application/json"]:
+            entry["content"]["application/json"]["example"] = json_safe(example)
+        entry.setdefault("x-exits", []).append(name)
+    return dict(sorted(responses.items()))
 
 
 def _versions(api: Api, name: str) -> list[str]:

@@ -5,7 +5,9 @@
     hero actions [--json]      list the app's actions with their versions and inputs
     hero console               a Python prompt with the app booted (``api``)
     hero generate KIND NAME    a new project, action, task, initializer or server
-    hero version
+    hero run ACTION [--k v]    run one action (connection type cli) and print its response
+    hero version               (also ``hero --version``)
+    hero asyncapi              print the AsyncAPI document of the WebSocket and TCP interfaces
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hero import __version__
-from hero.cli.generate import generate
+from hero.cli.generate import generate, generate_sails
 from hero.cli.reloader import reload_forever
 from hero.errors import BootError
 
@@ -91,13 +93,32 @@ def command_console(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_asyncapi(args: argparse.Namespace) -> int:
+    """Print the AsyncAPI document; the app is initialized (its config and actions), nothing listens."""
+    process = _process(args)
+    api = process.initialize()
+    try:
+        sys.stdout.write(json.dumps(api.processor.run_inline("asyncapi"), indent=2) + "\n")
+        return 0
+    finally:
+        process.stop()
+
+
 def _configure_generate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=["project", "action", "task", "initializer", "server"])
     parser.add_argument("name")
     parser.add_argument("--description", default="")
+    parser.add_argument("--sails", action="store_true",
+                        help="action only: a Sails-style machine action named by its path (user/create), and its test")
 
 
 def command_generate(args: argparse.Namespace) -> int:
+    if args.sails:
+        if args.kind != "action":
+            raise BootError("--sails makes actions only: hero generate action --sails user/create")
+        for path in generate_sails(args.name, Path(args.root), args.description):
+            sys.stdout.write(f"created {path}\n")
+        return 0
     path = generate(args.kind, args.name, Path(args.root), args.description)
     sys.stdout.write(f"created {path}\n")
     return 0
@@ -123,16 +144,20 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], object], Call
     "version": ("print hero's version", lambda parser: None, command_version),
     "console": ("a Python prompt with the app booted as `api`", lambda parser: None, command_console),
     "generate": ("create a project, action, task, initializer or server", _configure_generate, command_generate),
+    "asyncapi": ("print the AsyncAPI 3.0 document of the WebSocket and TCP interfaces", lambda parser: None,
+                 command_asyncapi),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hero", description="hero: actionhero for Python")
+    parser.add_argument("--version", action="version", version=f"hero {__version__}")
     parser.add_argument("--root", default=os.environ.get("HERO_ROOT", "."),
                         help="folder of the app (config.py, actions/, ...); default: the current one")
     subparsers = parser.add_subparsers(dest="command", metavar="command")
     for name, (help_text, configure, _) in _all_commands().items():
-        configure(subparsers.add_parser(name, help=help_text, description=help_text))
+        # NOTE: `hero run --help <action>` shows the action's inputs: that command reads --help itself.
+        configure(subparsers.add_parser(name, help=help_text, description=help_text, add_help=name not in OWN_HELP))
     return parser
 
 
@@ -143,11 +168,14 @@ def _all_commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], 
     import importlib
     import importlib.util
 
-    for module_name in ("hero.cli.tasks", "hero.cli.routes"):
+    for module_name in ("hero.cli.tasks", "hero.cli.routes", "hero.cli.run"):
         if importlib.util.find_spec(module_name) is not None:
             commands.update(importlib.import_module(module_name).COMMANDS)
     return commands
 
+
+#: Commands that read ``--help`` themselves.
+OWN_HELP = frozenset({"run"})
 
 #: Commands that must run in an unpatched process: `hero worker` forks RQ work-horses, and a fork
 #: of a gevent-patched process is broken (docs/deployment.md, Workers).

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, NamedTuple, cast
 
 from hero.core.connection import Connection
 from hero.core.middleware import ActionMiddleware, MiddlewareChain
@@ -18,12 +18,23 @@ log = logging.getLogger(__name__)
 
 Version = int | float | str
 
-#: Names an action may not take: the verbs of persistent connections (docs/tcp.md, Verbs).
+#: Names an action may not take: the verbs of persistent connections (docs/tcp.md, Verbs). ``say`` is
+#: not among them: it is also hero's built-in ``say`` action, which the verb mirrors.
 RESERVED_ACTION_NAMES = frozenset(
     "quit exit paramAdd paramDelete paramView paramsView paramsDelete roomAdd roomLeave roomView "
-    "detailsView say documentation file".split()
+    "detailsView documentation file".split()
 )
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+class RequestBudget(NamedTuple):
+    """Where a client stands against its request limit after this request (docs/limits.md, Request rate)."""
+
+    limit: int
+    remaining: int
+    #: Seconds until the window resets.
+    reset: int
+    exceeded: bool = False
 
 
 @dataclass(eq=False)
@@ -46,11 +57,27 @@ class ActionData:
     duration_ms: float = 0.0
     #: Middleware may set this False to skip ``run`` (the action answers nothing more).
     to_process: bool = True
-    #: False: the transport renders nothing (actionhero's ``toRender``): over HTTP the action answered
-    #: with ``connection.respond(...)`` or ``send_file``; over TCP and WebSockets no reply is sent.
+    #: False: the transport renders nothing (actionhero's ``toRender``): the action answered with
+    #: ``connection.respond(...)`` or ``send_file`` over HTTP; no reply over TCP and WebSockets.
     to_render: bool = True
-    #: The id of an unexpected error, in the answer (``errorId``) and in the log line.
+    #: The status this run answers with, when the action chose one for this run only (Sails-style
+    #: actions: ``res.status(409)``, an exit's ``statusCode``); unlike ``connection.status`` it does
+    #: not outlive the run on persistent connections.
+    reply_status: int | None = None
+    #: The id of an unexpected error, in the answer (``errorId``), its log line and reporters.
     error_id: str | None = None
+    #: What the processor's tracer keeps for this run (an OpenTelemetry span and its context token).
+    trace: Any = None
+    #: Set by the request limiter when it counted this request (HTTP shows it as headers and
+    #: ``requesterInformation.RequestsRemaining``).
+    budget: RequestBudget | None = None
+    #: Opens the action's database session on first use of :attr:`db` (the models' scope sets it).
+    db_opener: Callable[[], Any] | None = None
+    #: That session once opened (the scope commits or rolls it back, and closes it).
+    db_session: Any = None
+    #: What a streaming action returned (docs/actions.md, Streaming): the transport writes its
+    #: chunks after the pipeline finished, and closes it when the client goes away.
+    stream: Iterator[Any] | None = None
 
     def __repr__(self) -> str:
         name = self.action.name if self.action else self.params.get("action")
@@ -59,6 +86,13 @@ class ActionData:
     @property
     def session(self) -> dict[str, Any]:
         return self.connection.session
+
+    @property
+    def db(self) -> Any:
+        """The action's database session (README, Models), opened on first use; None without models."""
+        if self.db_session is None and self.db_opener is not None:
+            self.db_session = self.db_opener()
+        return self.db_session
 
     @property
     def action_name(self) -> Any:
@@ -70,7 +104,11 @@ class ActionData:
         if self.connection.status is not None:
             return self.connection.status
         if self.error is not None:
+            if self.reply_status is not None and self.reply_status >= 400:
+                return self.reply_status  # an error status the run chose for this exception (Sails' exits)
             return error_status(self.error)
+        if self.reply_status is not None:
+            return self.reply_status
         if "error" in self.response:
             return 500
         return 200
@@ -112,12 +150,25 @@ class Action:
     metadata: ClassVar[bool] = True
     #: Seconds before the action is killed with a 504 (None: ``general.action_timeout``; 0: never).
     timeout: ClassVar[float | None] = None
+    #: False: the action gets every param, undeclared ones too (Sails' classic ``fn(req, res)``).
+    scrub_params: ClassVar[bool] = True
+    #: ``"classic"`` or ``"machine"`` for Sails-style actions (set by ``register``), else empty.
+    sails: ClassVar[str] = ""
+    #: Request limit (docs/limits.md, Request rate): None counts against ``general.rate_limit``; False
+    #: exempts this action; ``{"requests": n, "per_seconds": s}`` (optionally ``"by"``) is its own budget.
+    rate_limit: ClassVar[Mapping[str, Any] | bool | None] = None
+    #: The action answers with a stream of chunks (docs/actions.md, Streaming); True on its own when
+    #: ``run`` is a generator function. Documentation only: any run that returns an iterator streams.
+    streaming: ClassVar[bool] = False
+    #: An MCP tool (docs/mcp.md): ``True``, or ``{"tool": True, "description": "..."}``; off by default.
+    mcp: ClassVar[bool | Mapping[str, Any]] = False
 
     #: The compiled inputs; set by the registry at boot.
     params: ParamSpec
 
-    def run(self, data: ActionData) -> Mapping[str, Any] | None:
-        """Do the work. A returned mapping is merged into ``data.response``; a raise is the error."""
+    def run(self, data: ActionData) -> Mapping[str, Any] | Iterator[Any] | None:
+        """Do the work. A returned mapping is merged into ``data.response``; a raise is the error; a
+        returned iterator (a generator) is streamed to the client chunk by chunk."""
         raise NotImplementedError(f"action {self.name} has no run()")
 
     def __repr__(self) -> str:
@@ -139,6 +190,11 @@ class Action:
             raise BootError(f"{where}: log_level must be one of {', '.join(LOG_LEVELS)}")
         if isinstance(cls.middleware, str) or isinstance(cls.blocked_connection_types, str):
             raise BootError(f"{where}: middleware and blocked_connection_types must be lists of names")
+        if cls.mcp is not True and cls.mcp is not False and not (
+                isinstance(cls.mcp, Mapping) and set(cls.mcp) <= {"tool", "description"}):
+            raise BootError(f"{where}: mcp must be True, False or {{\"tool\": True, \"description\": ...}}")
+        if inspect.isgeneratorfunction(cls.run):
+            cls.streaming = True
         if cls.timeout is not None and (isinstance(cls.timeout, bool) or not isinstance(cls.timeout, (int, float))
                                         or cls.timeout < 0):
             raise BootError(f"{where}: timeout must be a number of seconds >= 0")
@@ -153,7 +209,31 @@ class Action:
             "outputExample": dict(self.output_example),
             "blockedConnectionTypes": list(self.blocked_connection_types),
             "middleware": list(self.middleware),
+            **self.describe_sails(),
         }
+
+    def describe_sails(self) -> dict[str, Any]:
+        """What the Sails adapters add to the documentation entry (machines: their exits)."""
+        return {"sails": self.sails} if self.sails else {}
+
+    @property
+    def mcp_tool(self) -> bool:
+        """Whether this action is an MCP tool (``mcp = True`` or ``mcp = {"tool": True, ...}``)."""
+        if isinstance(self.mcp, Mapping):
+            return bool(self.mcp.get("tool", True))
+        return self.mcp is True
+
+    @property
+    def mcp_description(self) -> str:
+        """The tool's description: ``mcp["description"]``, else the action's."""
+        if isinstance(self.mcp, Mapping) and self.mcp.get("description"):
+            return str(self.mcp["description"])
+        return self.description or self.name
+
+    @property
+    def identity(self) -> str:
+        """Sails' word for the name: ``user/create``."""
+        return self.name
 
 
 def action(name: str, *, inputs: Any = None, version: Version = 1, description: str = "",
@@ -207,10 +287,11 @@ class ActionRegistry:
         self._chains: dict[int, tuple[int, tuple[ActionMiddleware, ...]]] = {}
         #: ``run(name, params, ...)`` needs the processor; the process sets this at boot.
         self.runner: Callable[..., dict[str, Any]] | None = None
-        #: Global safe params beyond hero's own (``api.params.add_global_safe``), and the defaults
-        #: of some of them (``general.pagination_defaults``); applied to actions added later too.
+        #: Global safe params (``api.params.add_global_safe``) and defaults; for actions added later too.
         self.extra_safe: list[str] = []
         self.safe_defaults: dict[str, Any] = {}
+        #: Bumped when middleware chosen otherwise than by name changes (see :meth:`matching_middleware`).
+        self.middleware_generation = 0
 
     def __repr__(self) -> str:
         return f"ActionRegistry({sorted(self.versions)!r})"
@@ -222,7 +303,8 @@ class ActionRegistry:
             instance = action_class()
             instance.params = ParamSpec.compile(
                 action_class.inputs, owner=f"action `{action_class.name}`",
-                missing_param_checks=self.missing_param_checks, scrub=self.scrub_params,
+                missing_param_checks=self.missing_param_checks,
+                scrub=self.scrub_params and action_class.scrub_params,
             )
         except BootError as error:
             raise BootError(f"{source}: {error.message}") from error
@@ -276,15 +358,22 @@ class ActionRegistry:
         return self.middleware.add(middleware)
 
     def middleware_for(self, action: Action) -> tuple[ActionMiddleware, ...]:
-        """Global middleware by priority, then the action's own list, in its order (cached)."""
+        """Global middleware by priority, then :meth:`matching_middleware` (none here), then the
+        action's own list, in its order (cached)."""
+        generation = self.middleware.generation * 1_000_003 + self.middleware_generation
         cached = self._chains.get(id(action))
-        if cached is not None and cached[0] == self.middleware.generation:
+        if cached is not None and cached[0] == generation:
             return cached[1]
         chain = [m for m in self.middleware if m.is_global]
+        chain += [m for m in self.matching_middleware(action) if m not in chain]
         chain += [self.middleware.get(name) for name in action.middleware]
         result = tuple(chain)
-        self._chains[id(action)] = (self.middleware.generation, result)
+        self._chains[id(action)] = (generation, result)
         return result
+
+    def matching_middleware(self, action: Action) -> list[ActionMiddleware]:
+        """Middleware chosen by the action's identity (the Sails registry's ``register_middleware``)."""
+        return []
 
     def check_middleware(self) -> None:
         """Fail the boot when an action lists middleware nobody registered."""

@@ -5,7 +5,8 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -17,6 +18,23 @@ log = logging.getLogger(__name__)
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+#: A place in a message: ``{{name}}`` (actionhero's form) or ``{name}``.
+PLACE = re.compile(r"\{\{\s*(\w+)\s*\}\}|\{(\w+)\}")
+
+
+def fill(message: str, values: Mapping[str, Any]) -> str:
+    """Put ``values`` in ``message``'s places; a place with no value stays as it is (never ``format``,
+    so a message cannot reach into a value's attributes)."""
+    if not values or "{" not in message:
+        return message
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        return str(values[name]) if name in values else match.group(0)
+
+    return PLACE.sub(one, message)
 
 
 @dataclass(eq=False)
@@ -55,6 +73,12 @@ class Connection:
     raw_factories: ClassVar[dict[str, Callable[[dict[str, Any]], Any]]] = {}
     #: Messages the transport has sent this client (seed 001's ``messageCount``; TCP and WebSocket).
     message_count: int = 0
+    #: The connection's language (docs/actions.md, Localization): set by a ``locale`` param, else
+    #: negotiated from ``Accept-Language`` on first use; None until then.
+    locale: str | None = None
+    #: How :meth:`localize` translates (set by ``Connections.add`` from the process's catalogs);
+    #: None: messages are only filled in.
+    localizer: Callable[[Connection, str, Mapping[str, Any]], str] | None = None
     _message_counter: int = 0
 
     def __post_init__(self) -> None:
@@ -75,6 +99,20 @@ class Connection:
             return False
         self.send(message)
         return True
+
+    def localize(self, message: str | Sequence[Any], /, **values: Any) -> str:
+        """``message`` in this connection's language, its ``{name}`` (or ``{{name}}``) places filled
+        from ``values``: ``localize("Your random number is {number}", number=n)``, or actionhero's
+        list form ``localize(["Your random number is {{number}}", {"number": n}])``."""
+        if not isinstance(message, str):
+            parts = list(message)
+            if not parts or not isinstance(parts[0], str) or (len(parts) > 1 and not isinstance(parts[1], Mapping)):
+                raise TypeError("localize takes a string, or a list of a string and a dict of values")
+            values = {**(parts[1] if len(parts) > 1 else {}), **values}
+            message = parts[0]
+        if self.localizer is not None:
+            return self.localizer(self, message, values)
+        return fill(message, values)
 
     def set_status(self, status: int) -> None:
         """Answer with this HTTP status, whatever else happens (web only)."""
@@ -179,6 +217,8 @@ class Connections:
         #: How :meth:`apply` reaches a connection wherever it lives (the cluster's RPC, set by the
         #: wiring); without one, only this process's connections are reached.
         self.reach: Callable[[str, str | None, Any], dict[str, Any]] | None = None
+        #: Handed to every connection added (its ``localize``): the process's catalogs, set by the wiring.
+        self.localizer: Callable[[Connection, str, Mapping[str, Any]], str] | None = None
 
     def __repr__(self) -> str:
         return f"Connections({len(self._by_id)} live)"
@@ -188,6 +228,7 @@ class Connections:
 
     def add(self, connection: Connection) -> Connection:
         """Register a new connection; a ``create`` middleware that raises refuses it."""
+        connection.localizer = self.localizer
         self._by_id[connection.id] = connection
         try:
             for middleware in self.middleware:

@@ -43,6 +43,8 @@ class Route:
     dir: str | None = None
     #: Its position in the table (the first matching route wins).
     index: int = 0
+    #: The Sails-form key it was written as (``"GET /users/:id"``), if it was.
+    address: str | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"verb": self.verb, "path": self.path, "action": self.action, "apiVersion": self.api_version,
@@ -101,6 +103,30 @@ def _parse(entry: Any, verb: str, index: int, where: str) -> Route:
     return Route(verb=verb, path=path, action=action, api_version=entry.get("apiVersion"),
                  match_trailing_path_parts=bool(entry.get("matchTrailingPathParts", False)),
                  dir=directory, index=index)
+
+
+_SAILS_ADDRESS = re.compile(r"^\s*(?:(?P<verb>[A-Za-z]+)\s+)?(?P<path>/\S*)\s*$")
+
+
+def _parse_sails(address: str, target: Any, index: int) -> Route:
+    """One route in Sails' form: ``"VERB /path": "identity"`` or ``{"action": "identity", ...}``; no verb: every verb."""
+    where = f"config routes[{address!r}]"
+    found = _SAILS_ADDRESS.match(address)
+    if found is None:
+        raise BootError(f"{where}: a route address is `VERB /path` or `/path`")
+    verb = (found["verb"] or "all").lower()
+    if verb not in VERBS and verb != "all":
+        raise BootError(f"{where}: unknown verb `{found['verb']}` (use {', '.join(v.upper() for v in VERBS)} or none)")
+    if isinstance(target, str):
+        entry: dict[str, Any] = {"action": target}
+    elif isinstance(target, Mapping):
+        entry = {{"target": "action"}.get(str(key), str(key)): value for key, value in target.items()}
+    else:
+        raise BootError(f"{where}: the target must be an action identity or a dict with `action`, got {target!r}")
+    if "path" in entry:
+        raise BootError(f"{where}: the path is in the address; the target has no `path`")
+    route = _parse({**entry, "path": found["path"]}, verb, index, where)
+    return Route(**{**route.__dict__, "address": address})
 
 
 class _DynamicRoute:
@@ -179,7 +205,7 @@ class RouteTable:
         self._dynamic: dict[str, list[tuple[int, _DynamicRoute | _DirRoute]]] = {verb: [] for verb in VERBS}
         for route in self.routes:
             verbs = VERBS if route.verb == "all" else (route.verb,) + (("head",) if route.verb == "get" else ())
-            where = f"config routes.{route.verb}[{route.path}]"
+            where = f"config routes[{route.address!r}]" if route.address else f"config routes.{route.verb}[{route.path}]"
             matcher: _DynamicRoute | _DirRoute | None
             if route.dir is not None:
                 matcher = _DirRoute(route)
@@ -202,9 +228,14 @@ class RouteTable:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> RouteTable:
-        """Build from config ``routes``: ``{verb: [{path, action, apiVersion?, ...}]}``; BootError names a bad entry."""
+        """Build from config ``routes``: ``{verb: [{path, action, apiVersion?, ...}]}`` and Sails' form
+        (``{"POST /users": "user/create", "/login": {"action": "auth/login"}}``), in the order given;
+        BootError names a bad entry."""
         routes: list[Route] = []
         for verb, entries in config.items():
+            if isinstance(verb, str) and "/" in verb:
+                routes.append(_parse_sails(verb, entries, len(routes)))
+                continue
             if verb not in VERBS and verb != "all":
                 raise BootError(f"config routes: unknown verb `{verb}` (use {', '.join(VERBS)} or all)")
             if isinstance(entries, (str, bytes)) or not isinstance(entries, Sequence):
@@ -241,3 +272,54 @@ def action_prefix(web: Any) -> str | None:
     if path is not None:
         return "/" + "/".join(part for part in str(path).split("/") if part)
     return "" if web["root_endpoint_type"] == "api" else None
+
+
+class Routes:
+    """The app's route table as the API sees it (``api.routes``), with Sails' look-ups:
+
+        api.routes.route_for("user/create")   # {"url": "/api/users", "method": "post"}
+        api.routes.url_for("user/find-one")   # "/api/users/:id"
+
+    ``prefix`` is where routes are mounted (``/api`` while ``web.root_endpoint_type`` is ``file``,
+    nothing when it is ``api``).
+    """
+
+    def __init__(self, table: RouteTable, prefix: str = "") -> None:
+        self.table = table
+        self.prefix = prefix.rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"Routes({len(self.table)} routes at {self.prefix or '/'})"
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], web: Mapping[str, Any]) -> Routes:
+        prefix = "" if web.get("root_endpoint_type") == "api" else action_prefix(web) or ""
+        return cls(RouteTable.from_config(config), prefix)
+
+    def route_for(self, target: Any) -> dict[str, str]:
+        """``{"url", "method"}`` of the first explicit route to ``target`` (an identity, Sails'
+        ``UserController.find``, or ``{"target": ...}``): E_NOT_FOUND when none, E_USAGE for a bad query."""
+        from hero.errors import CodedError
+
+        query = target.get("target") if isinstance(target, Mapping) else target
+        if not isinstance(query, str) or not query.strip():
+            raise CodedError("E_USAGE", f"a route query is an action identity or {{'target': identity}}, got {target!r}",
+                             identity=target)
+        wanted, fold = query.strip(), False
+        controller = re.fullmatch(r"(?P<name>\w+)Controller\.(?P<action>[\w$-]+)", wanted)
+        if controller is not None:  # Sails' controller form: UserController.find → user/find
+            name = controller["name"]
+            wanted, fold = f"{name[:1].lower()}{name[1:]}/{controller['action']}", True
+        for route in self.table.routes:
+            action = route.action
+            if action is not None and (action == wanted or (fold and action.lower() == wanted.lower())):
+                return {"url": self.prefix + route.path, "method": route.verb}
+        raise CodedError("E_NOT_FOUND", f"no route goes to {query!r}", identity=query, status=404)
+
+    get_route_for = route_for
+
+    def url_for(self, target: Any) -> str:
+        """The URL pattern of the first explicit route to ``target`` (``/api/users/:id``)."""
+        return self.route_for(target)["url"]
+
+    get_url_for = url_for

@@ -49,6 +49,8 @@ class Process:
         self.stopped = Event()
         self._stopping = False
         self._restarting = False
+        #: True when the caller prints the listening and ready lines (``hero start``): logged at debug, not twice.
+        self.announces = False
 
     def __repr__(self) -> str:
         return f"<hero Process {self.root} {'running' if self.api and self.api.running else 'stopped'}>"
@@ -61,7 +63,8 @@ class Process:
     def initialize(self) -> Api:
         """Load config and code, and run every initializer's ``initialize``; nothing listens yet."""
         config = load_config(self.root, env=self.env, environ=self.environ, overrides=self.overrides)
-        configure_logging(config.logger.level, config.logger.format, propagate=config.env == "test")
+        configure_logging(config.logger.level, config.logger.format, propagate=config.env == "test",
+                          config=config.logger.config)
         api = self.api = build_api(config)
         api.process = self
         Api.current = api
@@ -82,7 +85,8 @@ class Process:
         watch_hub(self.config.general.max_blocking_time)
         self.api.running = True
         self.api.processor.stopping = False
-        log.info("%s started (env %s, id %s)", self.config.general.server_name, self.config.env, self.api.id)
+        log.log(logging.DEBUG if self.announces else logging.INFO, "%s started (env %s, id %s)",
+                self.config.general.server_name, self.config.env, self.api.id)
         return self.api
 
     def stop(self, *, final: bool = True) -> None:
@@ -149,6 +153,7 @@ class Process:
         terminal, a stray ``kill -HUP``), dropping in-flight actions; hero has no config to reload
         and logs to stderr, so there is no file to reopen.
         """
+        self.announces = on_ready is not None
         self.start()
         assert self.api is not None
         signals = 0

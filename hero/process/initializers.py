@@ -7,10 +7,9 @@ from pathlib import Path
 import gevent
 
 from hero.container import Api, Initializer
-from hero.core.action import Action
 from hero.errors import BootError
 from hero.process.wiring import build_servers, starting_rooms
-from hero.runtime.loader import classes_below
+from hero.runtime.loader import classes_below, load_actions
 from hero.services.store import STORE_ERRORS
 from hero.tasks.task import Task
 
@@ -52,9 +51,13 @@ class StatsInitializer(Initializer):
 
     def start(self, api: Api) -> None:
         api.stats.start()
+        if api.metrics is not None:  # NOTE: metrics flush as stats do, so one initializer starts both
+            api.metrics.start()
 
     def stop(self, api: Api) -> None:
         api.stats.stop()
+        if api.metrics is not None:
+            api.metrics.stop()
 
 
 class ClusterInitializer(Initializer):
@@ -80,6 +83,22 @@ class ChatInitializer(Initializer):
         api.chat.create_starting_rooms(starting_rooms(api.config))
 
 
+class ModelsInitializer(Initializer):
+    name = "models"  # README, Models: found at load; tables and seeds at start, once per cluster
+    load_priority = 380
+    start_priority = 250
+    stop_priority = 1050  # NOTE: after the app's initializers (1000), which may still use the database
+
+    def initialize(self, api: Api) -> None:
+        api.models.open(api.config, api.processor.scopes)
+
+    def start(self, api: Api) -> None:
+        api.models.prepare(api.redis.client, api.redis.key("models:prepare"), api.config.models.seed_lock_timeout)
+
+    def stop(self, api: Api) -> None:
+        api.models.close()
+
+
 class ActionsInitializer(Initializer):
     name = "actions"
     load_priority = 410
@@ -88,14 +107,12 @@ class ActionsInitializer(Initializer):
         general = api.config.general
         if general.pagination_defaults:
             api.actions.add_global_safe(["limit", "offset"], {"limit": general.pagination_limit, "offset": 0})
-        for namespace, directory in [("builtin_actions", BUILTIN_ACTIONS), *api.config.sources("actions")]:
-            count = 0
-            for action_class, path in classes_below(directory, namespace, Action):
-                api.actions.add(action_class, source=str(path))
-                count += 1
-            log.debug("loaded %d actions from %s", count, directory)
+        sources = [("builtin_actions", BUILTIN_ACTIONS), *api.config.sources("actions")]
+        load_actions(sources, api.actions)
+        api.actions.loader = lambda registry: load_actions(sources, registry)  # api.actions.reload()
 
     def start(self, api: Api) -> None:
+        api.limits.install(api.actions)
         api.actions.check_middleware()
 
 
@@ -135,9 +152,10 @@ class ServersInitializer(Initializer):
         api.servers.update(build_servers(api))
 
     def start(self, api: Api) -> None:
+        level = logging.DEBUG if getattr(api.process, "announces", False) else logging.INFO
         for server in api.servers.values():
             server.start()
-            log.info("%s server listening on %s", server.type, server.url)
+            log.log(level, "%s server listening on %s", server.type, server.url)
 
     def stop(self, api: Api) -> None:
         timeout = api.config.general.shutdown_timeout
@@ -146,8 +164,8 @@ class ServersInitializer(Initializer):
 
 
 HERO_INITIALIZERS: tuple[type[Initializer], ...] = (
-    RedisInitializer, StatsInitializer, ClusterInitializer, ChatInitializer, ActionsInitializer, TasksInitializer,
-    ServersInitializer,
+    RedisInitializer, StatsInitializer, ClusterInitializer, ChatInitializer, ModelsInitializer, ActionsInitializer,
+    TasksInitializer, ServersInitializer,
 )
 
 

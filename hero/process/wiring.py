@@ -12,19 +12,25 @@ from typing import Any
 
 from hero.config import Config, Namespace
 from hero.container import Api, server_id
-from hero.core.action import ActionRegistry
 from hero.core.connection import Connections
 from hero.core.processor import ActionProcessor
+from hero.core.sails.registry import SailsActionRegistry
 from hero.errors import BootError
 from hero.runtime.deadlines import Deadlines
 from hero.runtime.loader import classes_below
 from hero.servers.app_server import AppServer
 from hero.servers.base import Server
 from hero.servers.http.server import WebServer
+from hero.servers.http.virtual import VirtualRequests
 from hero.servers.socket.server import SocketServer
 from hero.servers.websocket.endpoint import WebSocketEndpoint
 from hero.services.cache import Cache
+from hero.runtime.tracing import build_tracer
 from hero.services.chat import Chat
+from hero.services.i18n import I18n
+from hero.services.limits import RateLimiter
+from hero.services.models import Models
+from hero.services.metrics import build_metrics
 from hero.services.cluster import Cluster, cluster_channel
 from hero.services.public import public_files
 from hero.services.signing import DEVELOPMENT_SECRET, MessageSigner
@@ -40,15 +46,19 @@ def build_api(config: Config) -> Api:
     general = config.general
     identity = server_id(config)
     store = RedisStore(RedisSettings.from_mapping(config.redis))
-    actions = ActionRegistry(missing_param_checks=general.missing_param_checks,
-                             scrub_params=not general.disable_param_scrubbing)
+    actions = SailsActionRegistry(missing_param_checks=general.missing_param_checks,
+                                  scrub_params=not general.disable_param_scrubbing)
     connections = Connections()
+    i18n = I18n(config.i18n.default_locale, [directory for _, directory in config.sources("locales")])
     processor = ActionProcessor(actions, deadlines=Deadlines(), simultaneous_actions=general.simultaneous_actions,
                                 action_timeout=general.action_timeout,
                                 filtered_params=tuple(general.filtered_params),
                                 expose_errors=config.env != "production" if general.expose_errors is None
-                                else bool(general.expose_errors))
+                                else bool(general.expose_errors),
+                                max_log_string_length=config.logger.max_log_string_length)
     actions.runner = processor.run_inline
+    i18n.install(actions, connections)
+    processor.tracer = build_tracer(config.otel)
     signer = MessageSigner(cluster_secret(config, store), window=general.cluster_message_window)
     cluster = Cluster(store, connections, channel=cluster_channel(general.channel, store), signer=signer,
                       server_id=identity, rpc_timeout=general.rpc_timeout,
@@ -65,11 +75,20 @@ def build_api(config: Config) -> Api:
                     lock_duration_ms=general.lock_duration_ms, lock_name=identity),
         stats=Stats(store), cluster=cluster, chat=chat, tasks=tasks,
         public=public_files([directory for _, directory in config.sources("public")], config.web),
-        server_id=identity,
+        server_id=identity, limits=RateLimiter(store, general.rate_limit), i18n=i18n, models=Models(),
     )
     processor.api = tasks.api = api
+    api.requester = VirtualRequests(api)
     # NOTE: "actions:<connection type>", beside the transports' own counters such as "web:requests"
     processor.listeners.append(lambda data: api.stats.increment(f"actions:{data.connection.type}"))
+    if (metrics := build_metrics(config.metrics)) is not None:  # NOTE: when off, no listener at all
+        api.metrics = metrics
+        processor.listeners.append(metrics.on_action)
+        chat.listeners.append(metrics.on_chat)
+        tasks.listeners.append(metrics.on_task)
+        store.error_hooks.append(metrics.on_redis_error)
+        metrics.connection_counts, metrics.in_flight = connections.count_by_type, lambda: processor.in_flight
+        metrics.queue_depths = lambda: {name: tasks.queue(name).count for name in tasks.queue_names()}
     return api
 
 

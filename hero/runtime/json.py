@@ -2,6 +2,7 @@
 and never a traceback on output (a value that cannot be encoded becomes a clear error)."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -56,7 +57,17 @@ def dumps(value: Any, *, padding: int | None = None) -> bytes:
     option = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
     if padding:
         option |= orjson.OPT_INDENT_2
-    return orjson.dumps(value, default=_default, option=option)
+    try:
+        return orjson.dumps(value, default=_default, option=option)
+    except orjson.JSONEncodeError as error:
+        if "Integer exceeds" not in str(error):
+            raise
+    # NOTE: orjson stops at 64-bit integers; JSON has no such limit, so a bigger one goes through the stdlib.
+    try:
+        return json.dumps(value, default=_default, indent=padding or None, allow_nan=False,
+                          separators=(",", ": ") if padding else (",", ":")).encode("ascii")
+    except ValueError as error:  # NaN or infinity: refused like any other value JSON cannot carry
+        raise TypeError(str(error)) from None
 
 
 def _default(value: Any) -> Any:

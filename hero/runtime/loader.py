@@ -1,4 +1,5 @@
-"""The one loader of an app's code folders (``actions/``, ``tasks/``, ``initializers/``, plugins').
+"""The one loader of an app's code folders (``actions/``, ``tasks/``, ``initializers/``, plugins'),
+and of action files into the registry (:func:`load_actions`, also what ``api.actions.reload()`` runs).
 
     for action_class, path in classes_below(Path("actions"), "actions", Action):
         registry.add(action_class, source=str(path))
@@ -7,15 +8,20 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import TypeVar
 
-from hero.errors import BootError
+from hero.core.action import Action
+from hero.core.sails import identity_of, sails_definition
+from hero.core.sails.registry import SailsActionRegistry
+from hero.errors import BootError, CodedError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def iter_modules(directory: Path, namespace: str) -> Iterator[tuple[ModuleType, Path]]:
@@ -68,3 +74,23 @@ def classes_below(directory: Path, namespace: str, base: type[T], *,
     for module, path in iter_modules(directory, namespace):
         for found in classes_in(module, base, named_only=named_only):
             yield found, path
+
+
+def load_actions(directories: Iterable[tuple[str, Path]], registry: SailsActionRegistry) -> None:
+    """Every action file below each ``(namespace, directory)``: each Action class it defines, and its
+    Sails-style action (a machine definition, or ``fn(req, res)``) under its path's identity. A file
+    that fails, or whose definition is refused (E_CONFLICT, E_INVALID), fails naming the file."""
+    for namespace, directory in directories:
+        count = 0
+        for module, path in iter_modules(directory, namespace):
+            for action_class in classes_in(module, Action):
+                registry.add(action_class, source=str(path))
+                count += 1
+            definition = sails_definition(module)
+            if definition is not None:
+                try:
+                    registry._register(definition, identity_of(directory, path), force=False, source=str(path))
+                except CodedError as error:
+                    raise BootError(f"{path}: {error.message}") from error
+                count += 1
+        log.debug("loaded %d actions from %s", count, directory)

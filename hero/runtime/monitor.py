@@ -15,12 +15,16 @@ import sys
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import gevent
 from gevent import monkey
 
 log = logging.getLogger(__name__)
+
+#: Called in the hub with the seconds of each block a watch saw (the metrics of each running process).
+BLOCK_HOOKS: list[Callable[[float], None]] = []
 
 
 class HubWatch:
@@ -51,6 +55,8 @@ class HubWatch:
         while self._reports:
             blocked, stack = self._reports.popleft()
             log.warning("the event loop was blocked for at least %.3fs by:\n%s", blocked, stack)
+            for hook in BLOCK_HOOKS:
+                hook(blocked)
 
     def _watch(self) -> None:
         # NOTE: a native thread: it must not touch gevent or logging (their locks are greenlet locks),

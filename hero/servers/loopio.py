@@ -43,6 +43,7 @@ class TurnEnd:
     def __init__(self) -> None:
         self._waiting: list[TurnClient] = []
         self._scheduled = False
+        self._pid = os.getpid()
         # NOTE: a child forked while a callback was due would never see it run (the loop's
         # callbacks stay behind), and with ``_scheduled`` still set it would never schedule again.
         os.register_at_fork(after_in_child=self._forget)
@@ -60,10 +61,16 @@ class TurnEnd:
     def _forget(self) -> None:
         self._waiting = []
         self._scheduled = False
+        self._pid = os.getpid()
 
     def _run(self) -> None:
         # NOTE: runs in the hub, so it must not block or raise: one client's failure is logged and
         # the others are still called.
+        if os.getpid() != self._pid:
+            # NOTE: the parent's callback, run in a forked child before _forget did (another at-fork
+            # hook switched to the hub first: OpenTelemetry's SDK does): the parent's clients are not ours.
+            self._forget()
+            return
         waiting, self._waiting = self._waiting, []
         self._scheduled = False
         for client in waiting:

@@ -64,6 +64,9 @@ class Chat:
         self.server_id = server_id
         self.max_rooms_per_connection = max_rooms_per_connection
         self.middleware: MiddlewareChain[ChatMiddleware] = MiddlewareChain("chat")
+        #: Called with ``("said", 1)`` for each message published and ``("delivered", n)`` after
+        #: handing one to n members here (metrics).
+        self.listeners: builtins.list[Callable[[str, int], None]] = []
         self._key = key
         self._rooms_key = key("chat", "rooms")
 
@@ -202,11 +205,16 @@ class Chat:
 
     # --- messages ---------------------------------------------------------------------------------
 
-    def broadcast(self, connection: Connection | None, room: str, message: Any) -> None:
-        """Say ``message`` (any JSON value) in ``room`` from ``connection`` (None: the server, ``from "0"``)."""
+    def broadcast(self, connection: Connection | None, room: str, message: Any, *,
+                  require_membership: bool = True) -> None:
+        """Say ``message`` (any JSON value) in ``room`` from ``connection`` (None: the server, ``from "0"``).
+
+        ``require_membership=False`` lets a connection that is not in the room say something there
+        (the ``say`` action over HTTP, whose connection lives for one request).
+        """
         if not isinstance(room, str) or not room or message is None or message == "":
             raise ChatError("both room and message are required")
-        if connection is not None and room not in connection.rooms:
+        if connection is not None and require_membership and room not in connection.rooms:
             raise ChatError(f"connection not in this room ({room})")
         payload: Payload | None = self._payload(connection, room, message)
         for middleware in self.middleware:
@@ -214,6 +222,8 @@ class Chat:
             if payload is None:
                 return
         self._publish(room, payload)  # type: ignore[arg-type]
+        for listener in self.listeners:
+            listener("said", 1)
 
     def _payload(self, connection: Connection | None, room: str, message: Any) -> Payload:
         return {"context": "user", "from": connection.id if connection is not None else "0", "room": room,
@@ -237,6 +247,7 @@ class Chat:
             receivers = [connection for connection in found if connection is not None]
         else:
             receivers = [connection for connection in self.connections if room in connection.rooms]
+        delivered = 0
         for connection in receivers:
             if not connection.can_chat:
                 continue
@@ -248,8 +259,11 @@ class Chat:
                         break
                 if personal is not None:
                     connection.send_message(personal)
+                    delivered += 1
             except Exception:
                 log.exception("chat: delivering to %s in %s failed", connection.id, room)
+        for listener in self.listeners:
+            listener("delivered", delivered)
 
     def create_starting_rooms(self, rooms: Any) -> None:
         for room in rooms or ():

@@ -6,9 +6,11 @@ defaults let one call hang for minutes against a dead server). Long blocking cal
 """
 from __future__ import annotations
 
+import copy
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import redis
@@ -18,6 +20,7 @@ from redis.retry import Retry
 from hero.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Errors that mean "the store did not answer"; every transport answers them with a 503.
 STORE_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
@@ -46,6 +49,33 @@ def unavailable_reason(error: BaseException) -> str | None:
 
 
 StoreUnavailable.reason = staticmethod(unavailable_reason)  # type: ignore[method-assign]
+
+
+class ReportingRetry(Retry):
+    """redis-py's Retry, telling ``hooks`` about every failed attempt: the one place every command
+    of every client built here passes through when Redis fails."""
+
+    def __init__(self, *args: Any, hooks: list[Callable[[BaseException], None]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hooks = hooks
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "ReportingRetry":
+        # NOTE: redis-py deep-copies its Retry for each connection; the copies share the hooks (which
+        # hold bound methods of services, not copyable) and get their own backoff state.
+        twin = copy.copy(self)
+        twin._backoff = copy.deepcopy(self._backoff, memo)
+        return twin
+
+    def call_with_retry(self, do: Callable[[], T], fail: Callable[..., Any], *args: Any, **kwargs: Any) -> T:
+        if not self.hooks:
+            return super().call_with_retry(do, fail, *args, **kwargs)
+
+        def failed(error: Exception, *more: Any) -> Any:
+            for hook in self.hooks:
+                hook(error)
+            return fail(error, *more)
+
+        return super().call_with_retry(do, failed, *args, **kwargs)
 
 
 @dataclass
@@ -82,6 +112,8 @@ class RedisStore:
     settings: RedisSettings = field(default_factory=RedisSettings)
 
     def __post_init__(self) -> None:
+        #: Called with each failed Redis call (a connection error or timeout, retried or not): metrics.
+        self.error_hooks: list[Callable[[BaseException], None]] = []
         self.embedded = not self.settings.url
         self._fake_server: Any = None
         if self.embedded:
@@ -115,7 +147,7 @@ class RedisStore:
 
             return fakeredis.FakeRedis(server=self._fake_server, decode_responses=decode_responses)
         s = self.settings
-        retry = Retry(ExponentialBackoff(cap=0.2, base=0.05), s.retries)
+        retry = ReportingRetry(ExponentialBackoff(cap=0.2, base=0.05), s.retries, hooks=self.error_hooks)
         pool = redis.BlockingConnectionPool.from_url(
             cast(str, s.url),  # NOTE: not embedded, so the url is set
             max_connections=s.max_connections,

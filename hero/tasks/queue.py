@@ -15,7 +15,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,11 @@ class Tasks(TaskInspection):
         self.workers_pool: WorkerPool | None = None
         #: Log loudly at start when tasks exist but nothing will work them (off in CLI commands).
         self.warn_without_workers = True
+        #: Called with ``(event, task name)``: ``enqueued``, then ``processed``, ``skipped`` or
+        #: ``failed`` for each run (metrics).
+        self.listeners: list[Callable[[str, str], None]] = []
+        #: Called with ``(error, data)`` for each failed run of a task (docs/deployment.md, Exception reporters).
+        self.exception_reporters: list[Callable[[BaseException, TaskData], None]] = []
 
     def __repr__(self) -> str:
         return f"<hero Tasks {len(self.registry)} tasks>"
@@ -146,6 +151,8 @@ class Tasks(TaskInspection):
         if not self._store(job, data, periodic=task.periodic, own_job_id=own_job_id):
             return False
         data.job_id = job.id
+        for listener in self.listeners:
+            listener("enqueued", task.name)
         for middleware in chain:
             middleware.post_enqueue(data)
         return True
@@ -259,6 +266,11 @@ class Tasks(TaskInspection):
             outcome = "failed"
             log.error("[task] %s failed (job %s, worker %s): %s: %s", task.name, job_id, worker,
                       type(error).__name__, error)
+            for reporter in self.exception_reporters:
+                try:
+                    reporter(error, data)
+                except Exception:
+                    log.exception("an exception reporter failed")
             # NOTE: when RQ will retry the job, that retry is the periodic task's next run.
             if task.periodic and not will_retry:
                 if task.re_enqueue_periodic_task_if_exception:
@@ -268,6 +280,8 @@ class Tasks(TaskInspection):
             raise
         finally:
             self._count(outcome, task.name, client or self.client)
+            for listener in self.listeners:
+                listener(outcome, task.name)
         log.info("[task] %s %s (job %s, worker %s) in %.1fms", task.name, outcome, job_id, worker,
                  (time.monotonic() - started) * 1000)
         if task.periodic:

@@ -5,19 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from tests.apps import free_port
-from tests.conftest import APP_ROOT
+from tests.support.apps import APP_ROOT, free_port
+from tests.support.processes import Subprocess, clean_env, hero_command, http_ok
 
 #: Where the screenshots and server logs of these tests go.
 ARTIFACTS = Path(os.environ.get("HERO_TEST_ARTIFACTS") or Path(APP_ROOT, "tests", "artifacts")) / "browser"
@@ -43,7 +38,7 @@ class DevHero:
     port: int = field(default_factory=free_port)
     socket_port: int = field(default_factory=free_port)
     name: str = "hero"
-    process: subprocess.Popen | None = None
+    process: Subprocess | None = None
     starts: int = 0
 
     @property
@@ -60,39 +55,24 @@ class DevHero:
 
     def environment(self) -> dict[str, str]:
         # NOTE: no HERO_ENV and no REDIS_URL, as on a newcomer's machine: development, embedded store.
-        environment = {key: value for key, value in os.environ.items()
-                       if not key.startswith("HERO_") and key != "REDIS_URL"}
-        environment.update({"PORT": str(self.port), "HERO_SOCKET_PORT": str(self.socket_port)})
-        return environment
+        return clean_env(PORT=str(self.port), HERO_SOCKET_PORT=str(self.socket_port))
 
     def start(self, timeout: float = 20.0) -> DevHero:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.starts += 1
         with self.log_path.open("a") as log:
             log.write(f"--- start {self.starts}\n")
-            log.flush()
-            self.process = subprocess.Popen([sys.executable, "-m", "hero", "--root", self.root, "start"], cwd=self.root,
-                                            env=self.environment(), stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"hero exited {self.process.returncode}:\n{self.log_tail()}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.origin}/healthz", timeout=1).status_code == 200:
-                    assert "(env development" in self.log_tail(), self.log_tail()
-                    return self
-            time.sleep(0.1)
-        raise AssertionError(f"hero did not answer on {self.origin} in {timeout} s:\n{self.log_tail()}")
+        self.process = Subprocess(hero_command("start", root=self.root), log=self.log_path, cwd=self.root,
+                                  env=self.environment())
+        self.process.wait_for_line("hero ready", timeout)
+        self.process.wait_until(lambda: http_ok(f"{self.origin}/healthz"), timeout,
+                                what=f"hero answers on {self.origin}")
+        assert "(env development" in self.log_tail(), self.log_tail()
+        return self
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        if self.process is not None:
+            self.process.stop(15)
 
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():

@@ -10,9 +10,14 @@ from typing import Any
 
 import pytest
 
-from browser_support import ARTIFACTS, CHROMIUM_ARGS, DevHero, Pages, missing
-
-from tests.conftest import APP_ROOT
+from tests.browser.browser_support import (
+    ARTIFACTS,
+    CHROMIUM_ARGS,
+    DevHero,
+    Pages,
+    missing,
+)
+from tests.support.apps import APP_ROOT
 
 
 @pytest.fixture(scope="session", autouse=True)

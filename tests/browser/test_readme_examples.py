@@ -12,10 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from browser_support import DevHero, Pages, app_with, screenshot
 
 from hero.config import ENVIRONMENTS, load_config
-from tests.conftest import APP_ROOT, require_tool
+from tests.browser.browser_support import DevHero, Pages, app_with, screenshot
+from tests.support.apps import APP_ROOT
+from tests.support.needs import require_tool
 from tests.test_readme import README, snippets
 
 try:

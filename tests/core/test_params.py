@@ -191,7 +191,7 @@ def test_scrub_drops_undeclared_params_keeps_global_safe_ones_and_copies() -> No
     scrubbed = spec.scrub(params)
     assert scrubbed == {key: value for key, value in params.items() if key != "junk"}
     assert "junk" in params  # the caller's dict is untouched
-    assert set(GLOBAL_SAFE_PARAMS) == {"file", "apiVersion", "callback", "action", "messageId"}
+    assert set(GLOBAL_SAFE_PARAMS) == {"file", "apiVersion", "callback", "action", "messageId", "locale"}
 
 
 def test_scrub_recurses_into_nested_dict_schemas_and_lists_of_them() -> None:
@@ -598,3 +598,14 @@ def test_invalid_param_still_takes_just_a_message() -> None:
     assert (error.message, error.param, error.value, error.returned_false, error.status) == (
         "plain text", None, None, False, 422)
     assert repr(MISSING) == "MISSING"
+
+
+# --- marshmallow validators as Input validators --------------------------------------------------
+
+
+def test_a_marshmallow_validator_passes_a_falsy_value_it_returns() -> None:
+    # Range returns the value it checked: 0 is a pass, not a falsy "failed validation".
+    spec = compile_inputs({"n": Input(default=1, formatter=int, validator=validate.Range(0, 10))})
+    assert spec.load({"n": "0"})["n"] == 0
+    error = load_error(spec, {"n": "11"})
+    assert isinstance(error, InvalidParam) and error.message.startswith("Must be greater than or equal to 0")

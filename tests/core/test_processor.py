@@ -8,7 +8,7 @@ import gevent
 import pytest
 
 from hero.spec_helper import SpecHelper
-from tests.apps import write_app
+from tests.support.apps import write_app
 
 ACTIONS = '''
 import gevent
@@ -354,7 +354,7 @@ def test_production_answers_an_unexpected_error_with_an_id_the_log_line_carries(
     with caplog.at_level(logging.ERROR, logger="hero.action"):
         response = production.run_action("raiser", kind="status")
     assert response["error"] == "internal error"
-    assert len(response["errorId"]) == 32 and "with my own status" not in str(response)
+    assert len(response["errorId"]) == 16 and "with my own status" not in str(response)
     lines = [record.getMessage() for record in caplog.records if record.name == "hero.action"]
     assert len(lines) == 1 and f"errorId={response['errorId']}" in lines[0]
     assert "with my own status" in lines[0]  # the log keeps what the client does not see
@@ -369,7 +369,7 @@ def test_production_still_says_what_an_expected_error_is(production):
 
 def test_development_keeps_the_message_and_adds_the_id(helper):
     response = helper.run_action("raiser", kind="plain")
-    assert response["error"] == "ValueError" and len(response["errorId"]) == 32
+    assert response["error"] == "ValueError" and len(response["errorId"]) == 16
 
 
 def test_secrets_are_filtered_from_log_lines_by_default(tmp_path, caplog):

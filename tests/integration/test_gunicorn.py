@@ -2,54 +2,33 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import struct
-import subprocess
 import sys
-import time
 
 import pytest
 import requests
 import websocket
 
-from tests.apps import free_port
-from tests.conftest import APP_ROOT
-
-
-def wait_until_up(port: int, process: subprocess.Popen, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"gunicorn exited: {process.stderr.read()}")
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise AssertionError("gunicorn did not come up")
+from tests.support.apps import APP_ROOT, free_port
+from tests.support.processes import clean_env, http_ok
 
 
 @pytest.fixture
-def gunicorn(tmp_path):
+def gunicorn(tmp_path, processes, request):
     port = free_port()
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("HERO_")}
-    environment.pop("REDIS_URL", None)
     socket_port = free_port()
-    environment.update({"HERO_ENV": "test", "HOME": str(tmp_path), "HERO_SOCKET_PORT": str(socket_port)})
-    process = subprocess.Popen(
+    environment = clean_env(**{"HERO_ENV": "test", "HOME": str(tmp_path), "HERO_SOCKET_PORT": str(socket_port),
+                               **getattr(request, "param", {})})
+    process = processes.start(
         [sys.executable, "-m", "gunicorn", "-k", "hero.gunicorn.Worker", "-w", "2", "-b", f"127.0.0.1:{port}",
          "--no-control-socket", "--graceful-timeout", "5", "hero.gunicorn:app"],
-        cwd=APP_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=APP_ROOT, env=environment,
     )
-    try:
-        wait_until_up(port, process)
-        yield port, socket_port, process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
+    process.wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), timeout=20, interval=0.2,
+                       what="gunicorn answers /healthz")
+    return port, socket_port, process
 
 
 @pytest.mark.timeout(60)
@@ -85,3 +64,21 @@ def test_gunicorn_serves_actions_rejects_smuggling_and_stops_cleanly(gunicorn):
             break
     assert close_code == 1001  # going away
     assert process.wait(20) == 0
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("gunicorn", [{"HERO_METRICS__FLUSH_INTERVAL": "0.2"}], indirect=True)
+def test_one_scrape_sees_every_worker(gunicorn):
+    port, _, _ = gunicorn
+    workers: set[str] = set()
+    requests_made = 0
+    while len(workers) < 2 and requests_made < 200:  # new connections: the kernel spreads them
+        workers.add(requests.get(f"http://127.0.0.1:{port}/api/status", timeout=5).json()["id"])
+        requests_made += 1
+    assert len(workers) == 2, "every request went to one worker"
+    time.sleep(0.6)  # every worker folds its counts in (metrics.flush_interval)
+    for _ in range(4):  # whichever worker answers the scrape
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        line = next(line for line in text.splitlines()
+                    if line.startswith("hero_actions_total{") and 'action="status"' in line)
+        assert float(line.rsplit(" ", 1)[1]) == requests_made, line

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import APP_ROOT
+from tests.support.apps import APP_ROOT
 
 SCRIPT = f"{APP_ROOT}/scripts/load-test"
 

@@ -7,7 +7,6 @@ need Redis. Once the link is back up, it must work again.
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 
@@ -15,8 +14,9 @@ import pytest
 import redis
 import requests
 
-from tests.apps import free_port, wait_for
-from tests.netns import ip, namespace  # noqa: F401 - the fixture is used by name
+from tests.support.apps import free_port, wait_for
+from tests.support.needs import require_tool
+from tests.support.netns import ip
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -27,9 +27,7 @@ PASSWORD = "hero-blackhole-test"
 @pytest.fixture
 def blackholed_redis(namespace):
     """A redis-server inside the namespace: its URL, and the namespace."""
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("needs redis-server")
+    server = require_tool("redis-server", "this test runs its own Redis inside the namespace")
     port = free_port()
     process = subprocess.Popen(
         ["ip", "netns", "exec", namespace.name, server, "--bind", namespace.address, "--port", str(port),

@@ -2,19 +2,19 @@
 503 within the retry budget, the rest keep working, and hero recovers without a restart."""
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
 import requests
 
-from tests.apps import free_port, start_redis, wait_for
+from tests.support.apps import free_port, start_redis, wait_for
+from tests.support.needs import require_tool
 
-pytestmark = [pytest.mark.timeout(60),
-              pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server to stop its own")]
+pytestmark = pytest.mark.timeout(60)
 
 
 def test_an_outage_gives_fast_503s_and_hero_recovers_by_itself(boot_hero):
+    require_tool("redis-server", "this test stops and restarts its own Redis")
     port = free_port()
     server = start_redis(port)
     try:

@@ -2,22 +2,15 @@
 syntax error is reported and the server comes back once it is fixed; SIGTERM ends it all."""
 from __future__ import annotations
 
-import os
-import queue
 import signal
-import subprocess
-import sys
 import textwrap
-import threading
-import time
 from pathlib import Path
 
-import psutil
 import pytest
 import requests
 
-from hero.cli.reloader import changes, snapshot
-from tests.apps import free_port, wait_for, write_app
+from tests.support.apps import free_port, wait_for, write_app
+from tests.support.processes import Processes, clean_env, hero_command
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -35,98 +28,36 @@ def hello(says: str) -> str:
     ''')
 
 
-def test_snapshots_notice_added_changed_and_removed_files(tmp_path):
-    root = write_app(tmp_path, {"actions/a.py": "A = 1\n", "actions/b.py": "B = 1\n", "public/x.py": "",
-                                ".venv/lib/c.py": "", "__pycache__/d.py": ""})
-    before = snapshot(root)
-    assert sorted(path.relative_to(root).as_posix() for path in before) == ["actions/a.py", "actions/b.py"]
-    (root / "actions/a.py").write_text("A = 2  # longer\n")
-    os.utime(root / "actions/a.py", ns=(time.time_ns(), before[root / "actions/a.py"] + 1_000_000))
-    (root / "actions/b.py").unlink()
-    (root / "initializers").mkdir()
-    (root / "initializers/e.py").write_text("")
-    assert [path.relative_to(root).as_posix() for path in changes(before, snapshot(root))] == [
-        "actions/a.py", "actions/b.py", "initializers/e.py"]
-
-
-def test_the_folders_of_plugins_outside_the_app_are_watched_too(tmp_path):
-    from hero.cli.reloader import Reloader
-
-    app = write_app(tmp_path / "app", {"actions/a.py": "", "config.py": "plugins = {'p': {'path': '../plugin'}}\n"})
-    plugin = write_app(tmp_path / "plugin", {"actions/b.py": ""})
-    watched = snapshot(app, plugin)
-    assert {path.name for path in watched} == {"a.py", "b.py", "config.py"}
-    reloader = Reloader([app, plugin], ["true"], stop_timeout=1)
-    assert reloader._name(app / "actions/a.py") == "actions/a.py"
-    assert reloader._name(plugin / "actions/b.py") == str(plugin / "actions/b.py")
-
-
-class Output:
-    """A child's merged output, read by a thread, so the test can wait for a line."""
-
-    def __init__(self, process: subprocess.Popen) -> None:
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._read, args=(process,), daemon=True).start()
-
-    def _read(self, process: subprocess.Popen) -> None:
-        for line in process.stdout:  # type: ignore[union-attr]
-            self.lines.put(line.rstrip())
-
-    def wait_for(self, text: str, timeout: float = 20) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            self.seen.append(line)
-            if text in line:
-                return line
-        raise AssertionError(f"no line with {text!r} in {self.seen}")
-
-
 def says(port: int) -> str:
     return requests.get(f"http://127.0.0.1:{port}/api/hello", timeout=5).json().get("says", "")
 
 
-def test_an_edited_action_is_served_after_the_restart(tmp_path: Path):
+def test_an_edited_action_is_served_after_the_restart(tmp_path: Path, processes: Processes):
     root = write_app(tmp_path / "app", {"actions/hello.py": hello("one")})
     port = free_port()
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("HERO_")}
-    environment.pop("REDIS_URL", None)
-    environment.update(PORT=str(port), HERO_SOCKET__ENABLED="false", HERO_ENV="development",
-                       HERO_GENERAL__SHUTDOWN_TIMEOUT="2", PYTHONUNBUFFERED="1")
-    supervisor = subprocess.Popen([sys.executable, "-m", "hero", "--root", str(root), "start", "--reload"],
-                                  env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output = Output(supervisor)
-    try:
-        output.wait_for("hero reload: watching")
-        output.wait_for("hero ready")
-        assert says(port) == "one"
+    environment = clean_env(PORT=str(port), HERO_SOCKET__ENABLED="false", HERO_ENV="development",
+                            HERO_GENERAL__SHUTDOWN_TIMEOUT="2", PYTHONUNBUFFERED="1")
+    supervisor = processes.start(hero_command("start", "--reload", root=root), env=environment)
+    supervisor.wait_for_line("hero reload: watching")
+    supervisor.wait_for_line("hero ready")
+    assert says(port) == "one"
 
-        (root / "actions/hello.py").write_text(hello("two"))
-        output.wait_for("hello.py changed; restarting")
-        output.wait_for("hero ready")
-        assert says(port) == "two"
+    (root / "actions/hello.py").write_text(hello("two"))
+    supervisor.wait_for_line("hello.py changed; restarting")
+    supervisor.wait_for_line("hero ready")
+    assert says(port) == "two"
 
-        (root / "actions/hello.py").write_text("this is not python\n")
-        output.wait_for("restarting")
-        output.wait_for("the server exited with 1")
-        with pytest.raises(requests.ConnectionError):
-            says(port)
+    (root / "actions/hello.py").write_text("this is not python\n")
+    supervisor.wait_for_line("restarting")
+    supervisor.wait_for_line("the server exited with 1")
+    with pytest.raises(requests.ConnectionError):
+        says(port)
 
-        (root / "actions/hello.py").write_text(hello("three"))
-        output.wait_for("hero ready")
-        assert wait_for(lambda: says(port) == "three")
+    (root / "actions/hello.py").write_text(hello("three"))
+    supervisor.wait_for_line("hero ready")
+    assert wait_for(lambda: says(port) == "three")
 
-        supervisor.send_signal(signal.SIGTERM)
-        assert supervisor.wait(timeout=15) == 0
-        with pytest.raises(requests.ConnectionError):
-            says(port)
-    finally:
-        if supervisor.poll() is None:
-            for child in psutil.Process(supervisor.pid).children(recursive=True):
-                child.kill()
-            supervisor.kill()
-            supervisor.wait()
+    supervisor.send_signal(signal.SIGTERM)
+    assert supervisor.wait(timeout=15) == 0
+    with pytest.raises(requests.ConnectionError):
+        says(port)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,11 +18,9 @@ from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
 from hero.tasks.task import JSONSerializer, TaskMiddleware
-from tests.apps import wait_for, write_app
-
-#: The example app (the repository root) and the Redis the `redis_url` fixture flushes.
-APP_ROOT = str(Path(__file__).resolve().parents[2])
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9")
+from tests.support.apps import APP_ROOT, wait_for, write_app
+from tests.support.needs import REDIS_URL
+from tests.support.processes import Processes, Subprocess, clean_env, hero_command
 
 pytestmark = pytest.mark.timeout(40)
 
@@ -52,53 +49,22 @@ TICK_APP = {
 def hero_env(**extra: str) -> dict[str, str]:
     """The environment of a hero subprocess: test env, the test Redis, free ports, no TCP server,
     and short heartbeats (a killed job is abandoned ~2 s after its last heartbeat)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("HERO_")}
-    env.update(HERO_ENV="test", REDIS_URL=REDIS_URL, PORT="0", HERO_SOCKET__ENABLED="false",
-               PYTHONPATH=APP_ROOT, HERO_TASKS__HEARTBEAT_GRACE="1", HERO_TASKS__JOB_MONITORING_INTERVAL="1")
-    env.update(extra)
-    return env
+    return clean_env(**{"HERO_ENV": "test", "REDIS_URL": REDIS_URL, "PORT": "0", "HERO_SOCKET__ENABLED": "false",
+                        "PYTHONPATH": APP_ROOT, "HERO_TASKS__HEARTBEAT_GRACE": "1",
+                        "HERO_TASKS__JOB_MONITORING_INTERVAL": "1", **extra})
 
 
-class Processes:
-    """Start `python -m hero ...` subprocesses; every one still running is killed after the test."""
-
-    def __init__(self) -> None:
-        self.started: list[subprocess.Popen] = []
-
-    def spawn(self, root: Path | str, *command: str, ready: str | None = None,
-              env: dict[str, str] | None = None) -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, "-m", "hero", "--root", str(root), *command], env=hero_env(**(env or {})),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.started.append(proc)
-        if ready is not None:
-            with gevent.Timeout(15, AssertionError(f"`hero {' '.join(command)}` did not print {ready!r}")):
-                for line in proc.stdout:  # type: ignore[union-attr]
-                    if ready in line:
-                        break
-                else:
-                    raise AssertionError(f"`hero {' '.join(command)}` exited with {proc.wait()}")
-            gevent.spawn(self._drain, proc)
-        return proc
-
-    @staticmethod
-    def _drain(proc: subprocess.Popen) -> None:
-        for _ in proc.stdout:  # type: ignore[union-attr]
-            pass
-
-    def kill_all(self) -> None:
-        for proc in self.started:
-            if proc.poll() is None:
-                for child in psutil.Process(proc.pid).children(recursive=True):
-                    child.kill()
-                proc.kill()
-            proc.wait(timeout=5)
+def spawn(processes: Processes, root: Path | str, *command: str, ready: str | None = None,
+          env: dict[str, str] | None = None) -> Subprocess:
+    """`python -m hero --root ROOT COMMAND...` in the test Redis; with ``ready``, once it printed that."""
+    return processes.start(hero_command(*command, root=root), env=hero_env(**(env or {})), ready=ready,
+                           ready_timeout=15)
 
 
 @pytest.fixture
-def processes(redis_url):
-    spawned = Processes()
-    yield spawned
-    spawned.kill_all()
+def processes(redis_url, processes: Processes) -> Processes:
+    """The processes fixture, asked for after redis_url: every child is stopped before the flush."""
+    return processes
 
 
 @pytest.fixture
@@ -124,7 +90,7 @@ def pending_ticks(client) -> int:
 
 def start_two_servers(processes, tmp_path):
     root = write_app(tmp_path / "app", TICK_APP)
-    return [processes.spawn(root, "start", ready="hero ready") for _ in range(2)]
+    return [spawn(processes, root, "start", ready="hero ready") for _ in range(2)]
 
 
 def test_two_servers_run_a_periodic_task_once_per_period(processes, client, tmp_path):
@@ -175,7 +141,7 @@ def test_a_job_whose_worker_is_killed_mid_run_runs_again(processes, client, boot
     api = boot_hero({"web": {"enabled": False}, "socket": {"enabled": False},
                      "tasks": {"workers": 0, "scheduler": True}}, redis=True)
     ids = capture_job_ids(api)
-    worker = processes.spawn(APP_ROOT, "worker", ready="listening on")
+    worker = spawn(processes, APP_ROOT, "worker", ready="listening on")
     api.tasks.enqueue("sleepTask", {"sleepDuration": 2000})
     job_id = ids[0]
     wait_for(lambda: fetch(client, job_id).get_status() == JobStatus.STARTED)
@@ -186,7 +152,7 @@ def test_a_job_whose_worker_is_killed_mid_run_runs_again(processes, client, boot
     worker.wait(timeout=5)
     job = wait_for(lambda: (job := fetch(client, job_id)).get_status() == JobStatus.QUEUED and job, timeout=8)
     assert job.retries_left == api.config.tasks.retries - 1
-    rerun = processes.spawn(APP_ROOT, "worker", "--burst")
+    rerun = spawn(processes, APP_ROOT, "worker", "--burst")
     assert rerun.wait(timeout=15) == 0
     job = fetch(client, job_id)
     assert job.get_status() == JobStatus.FINISHED
@@ -197,7 +163,7 @@ def test_hero_worker_finishes_its_job_on_sigterm(processes, client, boot_hero):
     api = boot_hero({"web": {"enabled": False}, "socket": {"enabled": False},
                      "tasks": {"workers": 0, "scheduler": False}}, redis=True)
     ids = capture_job_ids(api)
-    worker = processes.spawn(APP_ROOT, "worker", ready="listening on")
+    worker = spawn(processes, APP_ROOT, "worker", ready="listening on")
     api.tasks.enqueue("sleepTask", {"sleepDuration": 1500})
     wait_for(lambda: fetch(client, ids[0]).get_status() == JobStatus.STARTED)
     worker.send_signal(signal.SIGTERM)
@@ -210,7 +176,7 @@ def test_a_second_sigterm_stops_hero_worker_at_once(processes, client, boot_hero
     api = boot_hero({"web": {"enabled": False}, "socket": {"enabled": False},
                      "tasks": {"workers": 0, "scheduler": False}}, redis=True)
     ids = capture_job_ids(api)
-    worker = processes.spawn(APP_ROOT, "worker", ready="listening on")
+    worker = spawn(processes, APP_ROOT, "worker", ready="listening on")
     api.tasks.enqueue("sleepTask", {"sleepDuration": 20_000})
     wait_for(lambda: fetch(client, ids[0]).get_status() == JobStatus.STARTED)
     horses = psutil.Process(worker.pid).children()
@@ -231,7 +197,7 @@ def test_hero_worker_survives_unknown_jobs(processes, client, boot_hero):
     unknown = queue.enqueue("hero.tasks.perform", "someCrazyTask", {})
     garbage = queue.enqueue("no_such_module.no_such_function")
     api.tasks.enqueue("sayHello", {"name": "after the bad ones"})
-    worker = processes.spawn(APP_ROOT, "worker", "--burst")
+    worker = spawn(processes, APP_ROOT, "worker", "--burst")
     assert worker.wait(timeout=15) == 0
     assert fetch(client, ids[0]).return_value() == "hello after the bad ones"
     errors = {job["id"]: job["error"] for job in api.tasks.failed()}
@@ -240,7 +206,7 @@ def test_hero_worker_survives_unknown_jobs(processes, client, boot_hero):
 
 
 def run_cli(*command: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hero", "--root", APP_ROOT, *command], env=hero_env(),
+    return subprocess.run(hero_command(*command, root=APP_ROOT), env=hero_env(),
                           capture_output=True, text=True, timeout=30)
 
 
@@ -291,12 +257,12 @@ def test_a_task_in_hero_worker_waits_for_a_cluster_answer(processes, client, tmp
     """`hero worker` does not run the cluster's subscriber (it is not monkey-patched); a waited
     `cluster.do` there still gets the answer of the server process that has the method."""
     root = write_app(tmp_path / "app", ASKING_APP)
-    server = processes.spawn(root, "start", ready="hero ready")
+    server = spawn(processes, root, "start", ready="hero ready")
     client.delete("test:answer")
-    enqueued = subprocess.run([sys.executable, "-m", "hero", "--root", str(root), "enqueue", "ask"],
+    enqueued = subprocess.run(hero_command("enqueue", "ask", root=root),
                               env=hero_env(), capture_output=True, text=True, timeout=30)
     assert enqueued.returncode == 0, enqueued.stderr
-    worker = processes.spawn(root, "worker", "--burst")
+    worker = spawn(processes, root, "worker", "--burst")
     assert worker.wait(timeout=20) == 0
     assert client.get("test:answer") == f"hello from {server.pid}".encode()
 
@@ -309,7 +275,7 @@ def test_a_job_stored_by_name_before_the_layout_moved_still_runs(processes, clie
                      "tasks": {"workers": 0, "scheduler": False}}, redis=True)
     queue = Queue("default", connection=client, serializer=JSONSerializer)
     old = queue.enqueue_many([Queue.prepare_data("hero.tasks.perform", args=("sayHello", {"name": "from before", "greeting": "hello"}))])[0]
-    worker = processes.spawn(APP_ROOT, "worker", "--burst")
+    worker = spawn(processes, APP_ROOT, "worker", "--burst")
     assert worker.wait(timeout=15) == 0
     assert fetch(client, old.id).return_value() == "hello from before"
     assert api.tasks.failed() == []
@@ -325,7 +291,7 @@ def test_hero_worker_imports_no_code_a_job_names(processes, client, boot_hero, t
     planted = queue.enqueue("planted.run")
     command = queue.enqueue("os.system", f"touch {tmp_path / 'ran'}")
     api.tasks.enqueue("sayHello", {"name": "after the bad ones"})
-    worker = processes.spawn(APP_ROOT, "worker", "--burst", env={"PYTHONPATH": f"{APP_ROOT}:{tmp_path}"})
+    worker = spawn(processes, APP_ROOT, "worker", "--burst", env={"PYTHONPATH": f"{APP_ROOT}:{tmp_path}"})
     assert worker.wait(timeout=15) == 0
     assert not (tmp_path / "imported").exists() and not (tmp_path / "ran").exists()
     errors = {job["id"]: job["error"] for job in api.tasks.failed()}

@@ -6,79 +6,52 @@ TCP client); the processes talk to each other only through Redis.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import gevent
 import pytest
 import redis
 
-from tests.apps import free_port, wait_for
-from tests.servers.test_socket import LineClient
+from tests.support.apps import APP_ROOT, free_port, wait_for
+from tests.support.lines import LineClient
+from tests.support.processes import Processes, Subprocess, clean_env, hero_command
 
 pytestmark = pytest.mark.timeout(90)
 
 APP = Path(__file__).parent / "cluster_app"
-REPO = Path(__file__).parents[2]
 
 
-class HeroProcess:
+@dataclass
+class ClusterHero:
     """`python -m hero --root cluster_app start` with its TCP server on a known port."""
 
-    def __init__(self, redis_url: str, log_path: Path) -> None:
-        self.port = free_port()
-        env = {**os.environ, "HERO_ENV": "test", "REDIS_URL": redis_url, "HERO_SOCKET_PORT": str(self.port),
-               "PORT": str(free_port()), "HERO_WEB__ENABLED": "false", "HERO_TASKS__WORKERS": "0",
-               "HERO_TASKS__SCHEDULER": "false"}
-        self.log = log_path.open("wb")
-        self.popen = subprocess.Popen([sys.executable, "-m", "hero", "--root", str(APP), "start"], cwd=REPO, env=env,
-                                      stdout=self.log, stderr=subprocess.STDOUT)
-
-    def __repr__(self) -> str:
-        return f"HeroProcess(port={self.port}, pid={self.popen.pid})"
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.popen.poll() is not None:
-                raise AssertionError(f"hero exited with {self.popen.returncode}: {Path(self.log.name).read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                gevent.sleep(0.1)
-        raise AssertionError(f"hero did not listen on {self.port}: {Path(self.log.name).read_text()}")
+    process: Subprocess
+    port: int
 
     def client(self) -> LineClient:
         return LineClient(("127.0.0.1", self.port))
 
-    def stop(self) -> int:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
-        self.log.close()
-        return self.popen.returncode
+
+def start_cluster_hero(processes: Processes, redis_url: str, log: Path) -> ClusterHero:
+    port = free_port()
+    env = clean_env(HERO_ENV="test", REDIS_URL=redis_url, HERO_SOCKET_PORT=str(port), PORT=str(free_port()),
+                    HERO_WEB__ENABLED="false", HERO_TASKS__WORKERS="0", HERO_TASKS__SCHEDULER="false")
+    return ClusterHero(processes.start(hero_command("start", root=APP), env=env, cwd=APP_ROOT, log=log), port)
 
 
 @pytest.fixture
-def two_processes(redis_url: str, tmp_path: Path) -> Iterator[tuple[HeroProcess, HeroProcess]]:
-    first, second = HeroProcess(redis_url, tmp_path / "a.log"), HeroProcess(redis_url, tmp_path / "b.log")
+def two_processes(redis_url: str, processes: Processes, tmp_path: Path) -> Iterator[tuple[ClusterHero, ClusterHero]]:
+    first = start_cluster_hero(processes, redis_url, tmp_path / "a.log")
+    second = start_cluster_hero(processes, redis_url, tmp_path / "b.log")
     try:
-        first.wait_ready()
-        second.wait_ready()
+        first.process.wait_for_port(first.port, timeout=30)
+        second.process.wait_for_port(second.port, timeout=30)
         yield first, second
     finally:
-        codes = [second.stop(), first.stop()]
+        codes = [second.process.stop(), first.process.stop()]
     assert codes == [0, 0], (tmp_path / "a.log").read_text() + (tmp_path / "b.log").read_text()
 
 

@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from tests.apps import wait_for
-from tests.netns import ip, namespace  # noqa: F401 - the fixture is used by name
+from tests.support.apps import wait_for
+from tests.support.netns import ip
 
 pytestmark = pytest.mark.timeout(60)
 

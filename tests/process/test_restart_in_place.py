@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from hero.process import Process
-from tests.apps import free_port, wait_for, write_app
+from tests.support.apps import free_port, wait_for, write_app
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -5,7 +5,7 @@ import pytest
 
 from hero.errors import HeroError
 from hero.spec_helper import SpecHelper
-from tests.apps import write_app
+from tests.support.apps import write_app
 
 
 @pytest.fixture

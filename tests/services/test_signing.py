@@ -12,7 +12,7 @@ from hero.errors import BootError
 from hero.process import Process
 from hero.runtime.json import dumps, loads
 from hero.services.signing import DEVELOPMENT_SECRET, MessageSigner, Refused
-from tests.apps import wait_for
+from tests.support.apps import wait_for
 from tests.conftest import APP_ROOT
 
 NO_SERVERS = {"web": {"enabled": False}, "socket": {"enabled": False}, "tasks": {"workers": 0, "scheduler": False}}

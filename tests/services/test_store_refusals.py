@@ -10,7 +10,7 @@ from redis._parsers.base import BaseParser
 
 from hero.errors import error_message, error_status
 from hero.services.store import MISCONF
-from tests.apps import free_port, start_redis
+from tests.support.apps import free_port, start_redis
 
 
 @pytest.mark.parametrize("reply, text", [

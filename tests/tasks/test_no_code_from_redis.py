@@ -6,7 +6,7 @@ from pathlib import Path
 from rq import Queue
 
 from hero.tasks.task import JSONSerializer
-from tests.apps import wait_for
+from tests.support.apps import wait_for
 
 
 def test_the_server_workers_refuse_a_job_naming_other_code(boot_hero, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Protocol, cast
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing
 from marshmallow.types import StrSequenceOrSet
+from marshmallow.validate import Validator
 
 from hero.core.params import schema as mm
 from hero.core.params.inputs import MISSING, Input, adapt
@@ -65,6 +66,8 @@ def check(validators: tuple[Callable[[Any], Any], ...], value: Any) -> mm.InputE
             result = validator(value)
         except Exception as error:  # a validator's exception is the client's message
             return mm.InputError(mm.exception_text(error), value)
+        if isinstance(validator, Validator):
+            continue  # NOTE: marshmallow's validators raise to fail and return the value (0 included) to pass
         if result is None or result is True:
             continue
         if isinstance(result, str) and result:

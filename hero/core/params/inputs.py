@@ -11,8 +11,9 @@ from typing import Any
 
 from hero.errors import InvalidParam
 
-#: Params every action accepts whatever its inputs; never scrubbed, never declarable.
-GLOBAL_SAFE_PARAMS = ("file", "apiVersion", "callback", "action", "messageId")
+#: Params every action accepts whatever its inputs; never scrubbed, never declarable (``locale``:
+#: the connection's language, docs/actions.md, Localization).
+GLOBAL_SAFE_PARAMS = ("file", "apiVersion", "callback", "action", "messageId", "locale")
 
 #: ``(connection, action)`` of the action whose inputs are loading, for validators, formatters and
 #: defaults written as actionhero's ``(param, connection, action_template)`` (see :func:`adapt`).

@@ -9,7 +9,6 @@ there is one, and everything fixed is computed in ``__init__``.
 """
 from __future__ import annotations
 
-import gzip
 import itertools
 import logging
 import os
@@ -18,18 +17,19 @@ from collections.abc import Iterable, Mapping
 from random import getrandbits
 from typing import Any, Protocol
 
-from werkzeug.http import parse_accept_header
-
 from hero.config import Namespace
 from hero.container import Api
 from hero.core.connection import Connection
 from hero.core.processor import ActionData
 from hero.core.routes import Route, RouteMatch, RouteTable
 from hero.errors import error_message, error_status
+from hero.servers.http.answers import cookie_attributes, gzip_answer, own_response_answer, with_action_headers
+from hero.servers.http.mcp import McpEndpoint
 from hero.servers.http.request import HeroInput
 from hero.servers.http.params import BodyError, ParamReader, Uploads, merge
 from hero.servers.http.raw import RawRequest
 from hero.servers.http.render import JSON_TYPE, Renderer, status_line
+from hero.servers.http.stream import StreamBody, stream_headers
 from hero.services.public import Body, PublicFiles, StaticFiles
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,11 @@ Answer = tuple[int, list[tuple[str, str]], Body]
 
 #: Methods whose body is never read for params.
 _NO_BODY = frozenset({"GET", "HEAD"})
+#: The methods hero answers; any other is a 405 with this ``Allow`` (docs/http.md).
+ALLOWED_METHODS = frozenset({"HEAD", "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+ALLOW = "HEAD, GET, POST, PUT, PATCH, DELETE, OPTIONS"
+#: The verbs of config routes.
+ROUTE_VERBS = ("get", "post", "put", "patch", "delete")
 _FINGERPRINT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -109,21 +114,18 @@ class HttpApp:
         self.routes: RouteTable = web.routes
         self.has_routes = len(web.routes) > 0
         self.renderer = Renderer(api.config.general, config)
-        self.params = ParamReader(config)
+        self.params = ParamReader(config, max_json_depth=api.config.general.max_json_depth)
         actions = config["url_path_for_actions"]
         #: None: ``web.url_path_for_actions = None`` switches the action path off (seed 001).
         self.api_prefix: str | None = "/" + str(actions).strip("/") if actions is not None else None
         files = config["url_path_for_files"]
         self.files_prefix = "/" + str(files).strip("/") if files else None
-        alias = config["file_alias"]
-        #: Seed 001's ``/file/<path>`` (None: off, and off with the file server).
+        alias = config["file_alias"]  # seed 001's /file/<path>; None: off (and off with the file server)
         self.file_alias = f"/{str(alias).strip('/')}/" if alias and self.files_prefix is not None else None
         self.compress_json: bool = bool(config["compress"])
         self.compress_min: int = config["compress_min_bytes"]
         self.set_cookie: bool = config["fingerprint_set_cookie"]
-        expiry = config["fingerprint_cookie_expiry"]
-        self.cookie_attributes = "; Path=/; HttpOnly; SameSite=Lax" + (
-            f"; Max-Age={int(expiry)}" if expiry is not None else "")
+        self.cookie_attributes = cookie_attributes(config["fingerprint_cookie_expiry"])
         self.root_is_api = config["root_endpoint_type"] == "api"
         self.simple_routing: bool = config["simple_routing"]
         self.query_routing: bool = config["query_routing"]
@@ -131,10 +133,12 @@ class HttpApp:
         self.allowed_hosts = tuple(config["allowed_hosts"])
         self.trusted_proxies = frozenset(config["forwarded_allow_ips"])
         self.message_ids = MessageIds()
-        # NOTE: connection.raw is built on first use from the connection's extra; registering the
-        # factory per type costs nothing per request (a sixth key in `extra` made every request
-        # resize that dict: measured with callgrind).
+        # NOTE: connection.raw is built on first use (a sixth key in `extra` cost every request: callgrind)
         Connection.raw_factories["web"] = RawRequest.from_extra
+        self.metrics_path: str = api.config.metrics.path
+        mcp = api.config.mcp
+        #: The Model Context Protocol endpoint (docs/mcp.md), when ``mcp.enabled``.
+        self.mcp: McpEndpoint | None = McpEndpoint(web, mcp, self.params) if mcp.enabled else None
 
     def __repr__(self) -> str:
         return f"<HttpApp api={self.api_prefix} files={self.files_prefix}>"
@@ -170,6 +174,9 @@ class HttpApp:
             return self.renderer.json_answer(200, {"status": "ok"}, [])
         if path == "/readyz":
             return self.ready()
+        if path == self.metrics_path and self.api.metrics is not None:
+            content_type, body = self.api.metrics.render()
+            return 200, [("Content-Type", content_type), ("Content-Length", str(len(body)))], body
         self.web.count_request()
         method = environ["REQUEST_METHOD"]
         headers = list(self.renderer.base_headers)
@@ -187,9 +194,11 @@ class HttpApp:
             headers += self.renderer.preflight_headers
             headers.append(("Content-Length", "0"))
             return 204, headers, b""
-        if method == "TRACE":
-            headers.append(("Allow", "HEAD, GET, POST, PUT, PATCH, DELETE, OPTIONS"))
-            return self.renderer.json_answer(405, {"error": "TRACE is not allowed"}, headers)
+        if method not in ALLOWED_METHODS:  # TRACE, and any method hero does not know (QUERY, PROPFIND...)
+            headers.append(("Allow", ALLOW))
+            return self.renderer.json_answer(405, {"error": f"{method} is not allowed"}, headers)
+        if self.mcp is not None and path == self.mcp.path:
+            return self.mcp.respond(environ, method, headers)
         prefix = self.api_prefix
         if prefix is not None and path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
             return self.api_request(environ, method, path[len(prefix):] or "/", headers)
@@ -240,12 +249,17 @@ class HttpApp:
             return self.file_request(environ, self.web.mounts[route.index], match.file or "", headers)  # type: ignore[union-attr]
         if route is not None:
             action_name: str | None = route.action
-        elif self.simple_routing and rest.count("/") == 1 and len(rest) > 1:
-            action_name = rest[1:]
+        elif self.simple_routing and len(rest) > 1 and (rest.count("/") == 1 or rest[1:] in self.api.actions.versions):
+            action_name = rest[1:]  # `/api/<name>`, or a Sails identity with slashes (`/api/user/create`)
         elif self.simple_routing and len(rest) > 2 and rest[-1] == "/" and rest.count("/") == 2:
             action_name = rest[1:-1]  # NOTE: seed 001: /api/<action>/ is /api/<action>
         else:
             action_name = None
+        if route is None and self.has_routes and (action_name is None or action_name not in self.api.actions.latest):
+            allowed = [verb.upper() for verb in ROUTE_VERBS if self.routes.match(verb, rest) is not None]
+            if allowed:  # a configured route has this path, for other verbs
+                headers.append(("Allow", ", ".join(["HEAD", *allowed] if "GET" in allowed else allowed)))
+                return self.renderer.json_answer(405, {"error": f"{method} is not allowed here"}, headers)
         uploads: Uploads | None = None
         try:
             params: dict[str, Any] = {}
@@ -288,12 +302,19 @@ class HttpApp:
         return action.params.list_inputs if action is not None else frozenset()
 
     def remote(self, environ: dict[str, Any]) -> tuple[str, int]:
-        """The client's IP and port (the first ``X-Forwarded-For`` hop when the peer is a trusted proxy)."""
+        """The client's IP and port: when the peer is a trusted proxy, the right-most
+        ``X-Forwarded-For`` hop that is not a trusted proxy (the hops to its left are the client's
+        own words, which anyone can write); all hops trusted, the left-most."""
         ip, port = environ.get("REMOTE_ADDR", "0"), environ.get("REMOTE_PORT", "0")
         if ip in self.trusted_proxies:
             forwarded = environ.get("HTTP_X_FORWARDED_FOR")
             if forwarded:
-                ip = forwarded.split(",")[0].strip().removeprefix("::ffff:")
+                hops = [hop.strip().removeprefix("::ffff:") for hop in forwarded.split(",")]
+                hops = [hop for hop in hops if hop]
+                for hop in reversed(hops):
+                    ip = hop
+                    if hop not in self.trusted_proxies:
+                        break
         return ip, int(port) if port.isdigit() else 0
 
     def fingerprint(self, environ: dict[str, Any], headers: list[tuple[str, str]]) -> str:
@@ -328,10 +349,14 @@ class HttpApp:
             )
         except Exception as error:  # a connection middleware refused it
             return self.renderer.json_answer(error_status(error), {"error": error_message(error)}, headers)
+        streaming = False
         try:
             data = self.web.process(connection, params, message_id=message_id)
             if not data.to_render and data.error is None:
                 return self.own_answer(environ, connection, headers)
+            if data.stream is not None:
+                streaming = True
+                return self.stream_answer(environ, data, connection, headers)
             if connection.file_to_send is not None and data.error is None:
                 status, headers, body = self.file_request(environ, self.web.public_files,
                                                           connection.file_to_send, headers)
@@ -344,54 +369,32 @@ class HttpApp:
                 if self.compress_json and len(body) >= self.compress_min:
                     body = gzip_answer(environ, headers, body)
             if connection.headers:
-                headers = _with_action_headers(headers, connection.headers)
+                headers = with_action_headers(headers, connection.headers)
             return status, headers, body
         finally:
-            self.web.destroy_connection(connection)
+            if not streaming:
+                self.web.destroy_connection(connection)
+
+    def stream_answer(self, environ: dict[str, Any], data: ActionData, connection: Connection,
+                      headers: list[tuple[str, str]]) -> Answer:
+        """A streaming action's answer (:mod:`hero.servers.http.stream`); its connection lives
+        until the body is closed."""
+        assert data.stream is not None
+        headers, sse = stream_headers(environ, headers)
+        if connection.headers:
+            headers = with_action_headers(headers, connection.headers)
+        body = StreamBody(data.stream, sse=sse, tick=self.api.config.general.stream_keepalive_interval,
+                          expose_errors=self.api.processor.expose_errors,
+                          on_close=lambda: self.web.destroy_connection(connection))
+        return self.renderer.status_of(data), headers, body
 
     def own_answer(self, environ: dict[str, Any], connection: Connection, headers: list[tuple[str, str]]) -> Answer:
         """An action that set ``data.to_render = False``: its ``connection.respond(...)``, or its
         ``send_file``; one that did neither gets a 500 saying so (never a hung request)."""
-        own = connection.own_response
-        if own is not None:
-            status, own_headers, body = own
-            length = next((value for name, value in own_headers if name.lower() == "content-length"), None)
-            headers = _with_action_headers(headers, [*connection.headers, *own_headers])
-            if not any(name.lower() == "content-type" for name, _ in headers):
-                headers.append(("Content-Type", "application/octet-stream"))
-            if isinstance(body, bytes):
-                headers.append(("Content-Length", str(len(body))))
-            elif length is not None:
-                headers.append(("Content-Length", length))
-            return status, headers, body
+        if (own := own_response_answer(connection, headers)) is not None:
+            return own
         if connection.file_to_send is not None:
             status, headers, body = self.file_request(environ, self.web.public_files, connection.file_to_send, headers)
-            return connection.status or status, _with_action_headers(headers, connection.headers), body
+            return connection.status or status, with_action_headers(headers, connection.headers), body
         log.error("web: an action set to_render = False without connection.respond() or send_file()")
-        return self.renderer.json_answer(
-            500, {"error": "the action set to_render = False but did not respond"}, headers)
-
-
-def gzip_answer(environ: dict[str, Any], headers: list[tuple[str, str]], body: bytes) -> bytes:
-    """``web.compress`` for JSON answers: gzip ``body`` when the client accepts it (headers updated)."""
-    accepted = environ.get("HTTP_ACCEPT_ENCODING", "")
-    if "gzip" not in accepted or parse_accept_header(accepted).quality("gzip") <= 0:
-        return body
-    compressed = gzip.compress(body, compresslevel=5, mtime=0)
-    for index, (name, _) in enumerate(headers):
-        if name == "Content-Length":
-            headers[index] = ("Content-Length", str(len(compressed)))
-    headers += [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")]
-    return compressed
-
-
-def _with_action_headers(headers: list[tuple[str, str]], extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Apply an action's headers: a name it sets replaces ours (Set-Cookie adds; Content-Length stays)."""
-    for name, value in extra:
-        lower = name.lower()
-        if lower == "content-length":
-            continue
-        if lower != "set-cookie":
-            headers = [(key, val) for key, val in headers if key.lower() != lower]
-        headers.append((name, value))
-    return headers
+        return self.renderer.json_answer(500, {"error": "the action set to_render = False but did not respond"}, headers)

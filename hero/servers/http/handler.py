@@ -142,9 +142,13 @@ class HeroHandler(RequestReader, TurnEndWriter):
         self.requests_served += 1
         if self.requests_served >= self.limits.keepalive_requests:
             self.close_connection = True  # NOTE: the app says so (Connection: close), see hero.closes
-        self.environ = self.get_environ()
         websocket = self.web.websocket
-        if self.upgrade and websocket is not None and self.hero_path == self.web.websocket_path:
+        # NOTE: only a request to the WebSocket endpoint is handed the raw socket; any other asking
+        # for an upgrade (``Upgrade: foo``, or a WebSocket elsewhere) is ordinary, its body framed
+        # by its own headers.
+        self.upgrade = self.upgrade and websocket is not None and self.hero_path == self.web.websocket_path
+        self.environ = self.get_environ()
+        if self.upgrade and websocket is not None:
             # NOTE: a WebSocket lives as long as it likes; its endpoint runs its own ping/pong.
             self._write_waiting()
             self.socket.settimeout(None)

@@ -78,7 +78,8 @@ class Uploads:
 class ParamReader:
     """Reads params from the query string and body within the ``web`` config's limits."""
 
-    def __init__(self, web: Mapping[str, Any]) -> None:
+    def __init__(self, web: Mapping[str, Any], *, max_json_depth: int = 64) -> None:
+        self.max_json_depth = max_json_depth
         self.max_params: int = web["max_params"]
         self.max_body: int = web["max_body_bytes"]
         self.max_upload: int = web["max_upload_bytes"]
@@ -127,6 +128,10 @@ class ParamReader:
             return self._multipart(environ, uploads)
         return ()
 
+    def raw(self, environ: dict[str, Any]) -> bytes:
+        """The body's bytes, whatever its type, within ``web.max_body_bytes`` (the MCP endpoint)."""
+        return self._read(environ)
+
     def _read(self, environ: dict[str, Any]) -> bytes:
         length = environ.get("CONTENT_LENGTH")
         if length and int(length) > self.max_body:
@@ -145,7 +150,7 @@ class ParamReader:
         if not raw.strip():
             return ()
         try:
-            value = loads(raw)
+            value = loads(raw, max_depth=self.max_json_depth)
         except JSONError as error:
             raise BodyError(400, str(error), close=False) from None
         if isinstance(value, dict):

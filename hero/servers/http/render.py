@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-from hero.core.processor import ActionData
+from hero.core.action import ActionData, RequestBudget
 from hero.runtime.json import dumps
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,15 @@ def extension_type(extension: str) -> str | None:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def budget_headers(budget: RequestBudget, headers: list[tuple[str, str]]) -> None:
+    """The request limit as headers (docs/http.md, Request limits): ``RateLimit-*``, and
+    ``Retry-After`` once the budget is spent."""
+    headers += [("RateLimit-Limit", str(budget.limit)), ("RateLimit-Remaining", str(budget.remaining)),
+                ("RateLimit-Reset", str(budget.reset))]
+    if budget.exceeded:
+        headers.append(("Retry-After", str(budget.reset)))
 
 
 class Renderer:
@@ -122,6 +131,10 @@ class Renderer:
                 "id": connection.id, "fingerprint": connection.fingerprint, "messageId": message_id,
                 "remoteIP": remote_ip, "receivedParams": received,
             }
+            if data.budget is not None:
+                response["requesterInformation"]["RequestsRemaining"] = data.budget.remaining
+        if data.budget is not None:
+            budget_headers(data.budget, headers)
         status = self.status_of(data)
         if callback is not None and self.jsonp:
             if not isinstance(callback, str) or not CALLBACK.fullmatch(callback):

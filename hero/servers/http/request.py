@@ -9,17 +9,20 @@ anything ambiguous with a :class:`Reject` (a 4xx/5xx answered with ``Connection:
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+import gevent
 from gevent.pywsgi import MAX_REQUEST_LINE, Input, WSGIHandler, _InvalidClientInput
 
 from hero.runtime.json import dumps
 
-#: Methods hero serves; any other well-formed method is answered 501.
+#: Methods hero serves; any other well-formed method goes to the app, which answers 405 with ``Allow``
+#: (CONNECT, whose target is no path, is answered 501 here).
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
 #: A body left unread by the application is drained up to this many bytes to keep the connection;
 #: anything larger closes it instead.
@@ -30,6 +33,11 @@ FORBIDDEN_TRAILERS = frozenset({b"content-length", b"transfer-encoding", b"host"
                                 b"content-encoding", b"connection", b"expect", b"te", b"trailer"})
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: A chunk-size line (RFC 9112 §7.1): 1*HEXDIG (16 at most: 64 bits), extensions
+#: ``;name[=token|quoted-string]``, CRLF. Nothing else: no sign, no ``0x``, no spaces.
+_CHUNK_SIZE_LINE = re.compile(
+    rb"([0-9A-Fa-f]{1,16})((?:;[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+    rb"""(?:=(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[^"\\\r\n]|\\[^\r\n])*"))?)*)\r\n""")
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _BAD_TARGET = re.compile(rb"[\x00-\x20\x7f-\xff]")
 _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
@@ -50,6 +58,8 @@ class HttpLimits:
     keepalive_requests: int = 1000
     body_timeout: float = 30.0
     waiting_bytes: int = 262_144
+    body_total_timeout: float = 300.0
+    send_total_timeout: float = 300.0
 
     @classmethod
     def from_config(cls, web: Mapping[str, Any]) -> HttpLimits:
@@ -57,7 +67,8 @@ class HttpLimits:
                    header_bytes=web["max_header_bytes"], header_block=web["max_header_block_bytes"],
                    header_timeout=web["header_timeout"], keepalive_timeout=web["keepalive_timeout"],
                    keepalive_requests=web["max_keepalive_requests"], body_timeout=web["body_timeout"],
-                   waiting_bytes=web["max_waiting_response_bytes"])
+                   waiting_bytes=web["max_waiting_response_bytes"],
+                   body_total_timeout=web["body_total_timeout"], send_total_timeout=web["send_total_timeout"])
 
 
 class Reject(Exception):
@@ -96,9 +107,43 @@ class HeroInput(Input):
     """pywsgi's body reader, which never drains a large unread body (it closes the connection
     instead) and refuses trailers that would reframe or reroute the request."""
 
-    __slots__ = ("handler",)
+    __slots__ = ("handler", "_deadline")
     #: The connection's handler: its ``close_connection`` is set when the body is abandoned.
     handler: WSGIHandler
+    #: When the whole body must have arrived (``web.body_total_timeout`` after its first read).
+    _deadline: float
+
+    def read(self, length: int | None = None) -> bytes:
+        with self._within_deadline():
+            return super().read(length)
+
+    def readline(self, size: int | None = None) -> bytes:
+        with self._within_deadline():
+            return super().readline(size)
+
+    def _within_deadline(self) -> gevent.Timeout:
+        """A timer for one read, up to the body's total deadline (the socket's own timeout bounds
+        each recv, ``web.body_timeout``; this bounds them all together)."""
+        now = time.monotonic()
+        try:
+            deadline = self._deadline
+        except AttributeError:
+            deadline = self._deadline = now + self.handler.limits.body_total_timeout
+        return gevent.Timeout(max(0.001, deadline - now), TimeoutError("the request body took too long"))
+
+    def _Input__read_chunk_length(self, rfile: Any) -> int:
+        # NOTE: replaces pywsgi's private chunk-size reader (name-mangled), which accepts a size
+        # with no digits, and any bytes as an extension: a proxy in front may frame those
+        # differently (request smuggling), so each is refused with 400 and a close.
+        line = rfile.readline(MAX_REQUEST_LINE + 1)
+        match = _CHUNK_SIZE_LINE.fullmatch(line)
+        if match is None:
+            raise self._refuse("a chunk size must be 1 to 16 hex digits, then well-formed extensions and CRLF")
+        size = int(match.group(1), 16)
+        if size == 0:
+            while self._Input__read_chunk_trailer(rfile):
+                pass
+        return size
 
     def _Input__read_chunk_trailer(self, rfile: Any) -> bool:
         # NOTE: replaces pywsgi's private trailer reader (name-mangled), which accepts any field.
@@ -174,9 +219,10 @@ class RequestReader(WSGIHandler):
             raise Reject(400, "malformed HTTP version")
         command = method.decode("latin-1")
         if command not in METHODS:
-            if _TOKEN.fullmatch(method) and method.isupper():
-                raise Reject(501, f"method {command} is not implemented")
-            raise Reject(400, "malformed method")
+            if command == "CONNECT":
+                raise Reject(501, "method CONNECT is not implemented")
+            if not (_TOKEN.fullmatch(method) and method.isupper()):
+                raise Reject(400, "malformed method")
         self.command = command
         self.request_version = version.decode("latin-1")
         self._parse_target(target)

@@ -50,7 +50,7 @@ class WebServer(Server):
     def __init__(self, api: Api, config: Namespace) -> None:
         super().__init__(api, config)
         self.limits = HttpLimits.from_config(config)
-        self.routes = RouteTable.from_config(api.config.routes)
+        self.routes: RouteTable = api.routes.table
         #: Live client connections (sockets), for a graceful stop and the status numbers.
         self.handlers: set[HeroHandler] = set()
         self.stopping = False

@@ -8,6 +8,8 @@ what waits), with backpressure. How many response bytes a pipelining client may 
 """
 from __future__ import annotations
 
+import errno
+import logging
 import socket
 import time
 from typing import Any, cast
@@ -17,6 +19,11 @@ from gevent.pywsgi import WSGIHandler, WSGIServer, format_date_time
 
 from hero.servers.http.request import HttpLimits
 from hero.servers.loopio import DueAtTurnEnd
+
+log = logging.getLogger(__name__)
+
+#: Why a response past ``web.send_total_timeout`` was given up.
+TOO_SLOW = "the client did not take the response in time (web.send_total_timeout)"
 
 #: Responses up to this size wait for the end of the loop's turn (larger ones go out at once); how
 #: much may wait per connection is ``web.max_waiting_response_bytes``.
@@ -50,11 +57,15 @@ class TurnEndWriter(DueAtTurnEnd, WSGIHandler):
         self._outbox = bytearray()
         #: Sends what the kernel did not take at the end of a turn (None: nothing left over).
         self._drainer: gevent.Greenlet | None = None
+        #: When the response being written must be out (set once the client falls behind).
+        self._send_deadline: float | None = None
 
     def _sendall(self, data: bytes | bytearray) -> None:
         # NOTE: only small responses wait; once a response passes SMALL_WRITE_BYTES (a file
-        # streamed in chunks) the rest goes straight out, with the socket's backpressure.
-        if self.response_length + len(data) <= SMALL_WRITE_BYTES and len(self._outbox) < self.limits.waiting_bytes:
+        # streamed in chunks) the rest goes straight out, with the socket's backpressure. A
+        # chunked response (a streaming action) goes out as it comes, and finds a client gone.
+        if self.response_length + len(data) <= SMALL_WRITE_BYTES and len(self._outbox) < self.limits.waiting_bytes \
+                and not self.response_use_chunked:
             self._outbox += data
             self.due_at_turn_end()
             self.response_length += len(data)
@@ -81,9 +92,11 @@ class TurnEndWriter(DueAtTurnEnd, WSGIHandler):
 
     def _drain(self, sock: Any, leftover: bytes) -> None:
         try:
-            while leftover:
-                sock.sendall(leftover)  # bounded by the socket's timeout (web.body_timeout)
-                leftover = self._take_waiting()
+            seconds = self.limits.send_total_timeout
+            with gevent.Timeout(seconds, _too_slow()):
+                while leftover:
+                    sock.sendall(leftover)  # each send bounded by the socket's timeout (web.body_timeout)
+                    leftover = self._take_waiting()
         except OSError:
             self.close_connection = True
             try:
@@ -116,8 +129,16 @@ class TurnEndWriter(DueAtTurnEnd, WSGIHandler):
         try:
             sent = self.socket.send(data)
             if sent < len(data):
-                self.socket.sendall(memoryview(data)[sent:])
+                # NOTE: the slow path only: the client is behind. Each send is bounded by the
+                # socket's timeout (web.body_timeout), the whole response by web.send_total_timeout.
+                if self._send_deadline is None:
+                    self._send_deadline = time.monotonic() + self.limits.send_total_timeout
+                left = max(0.001, self._send_deadline - time.monotonic())
+                with gevent.Timeout(left, _too_slow()):
+                    self.socket.sendall(memoryview(data)[sent:])
         except OSError as error:
+            if error.strerror == TOO_SLOW:
+                log.info("http: closing %s: %s", self.client_address, TOO_SLOW)
             self.status = f"socket error: {error}"
             if self.code and self.code > 0:
                 self.code = -self.code
@@ -128,6 +149,7 @@ class TurnEndWriter(DueAtTurnEnd, WSGIHandler):
         # NOTE: pywsgi sends the head and the body in two sendall calls; one is cheaper, and with
         # small JSON answers the copy costs less than the extra syscall.
         self.headers_sent = True
+        self._send_deadline = None
         if self.provided_date is None:
             self.provided_date = True
             self.response_headers.append((b"Date", _http_date()))
@@ -149,3 +171,8 @@ class TurnEndWriter(DueAtTurnEnd, WSGIHandler):
         self._sendall(head)
         self._write(data)
 
+
+def _too_slow() -> ConnectionResetError:
+    """What a response past ``web.send_total_timeout`` ends with: a reset, which pywsgi closes the
+    connection on without a traceback (as when the client went away)."""
+    return ConnectionResetError(errno.ECONNRESET, TOO_SLOW)

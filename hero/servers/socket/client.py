@@ -22,6 +22,7 @@ from hero.runtime.json import JSONError, loads
 from hero.servers.base import Server
 from hero.servers.loopio import InlineReading, wait_readable
 from hero.servers.socket.writer import LineWriter
+from hero.servers.streaming import push_stream
 from hero.servers.verbs import ALL_VERBS, QUIT_VERBS, run_verb
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class SocketClient(LineWriter, InlineReading):
         self.limit = self.api.config.general.simultaneous_actions
         #: seed 000's ``defaultSocketRoom``: joined on connect, where a room-less ``say`` speaks.
         self.default_room: str | None = config.default_room or None
+        self.max_json_depth: int = self.api.config.general.max_json_depth
         self.stopping = False
         #: When a stopping server gives up on in-flight actions (monotonic seconds).
         self.stop_deadline: float | None = None
@@ -62,6 +64,7 @@ class SocketClient(LineWriter, InlineReading):
         #: Set when the last in-flight action ends, while :meth:`_finish` waits for it.
         self._idle: Event | None = None
         self._done = Event()
+        self._finishing = False
 
     # --- the lifecycle --------------------------------------------------------------------------
 
@@ -111,11 +114,22 @@ class SocketClient(LineWriter, InlineReading):
             ending = self._read()
         except Exception:
             log.exception("socket: the reader of %s failed", self.connection.id if self.connection else "?")
-        if ending != "handed off":
-            self._finish(ending)
+        except BaseException as error:
+            # NOTE: an outer gevent.Timeout, a kill: the client is finished all the same (below);
+            # only the process's own exit goes on up.
+            if not isinstance(error, gevent.GreenletExit):
+                log.error("socket: the reader of %s ended by %r", self.connection.id if self.connection else "?", error)
+            if isinstance(error, (SystemExit, KeyboardInterrupt)):
+                raise
+        finally:
+            if ending != "handed off":
+                self._finish(ending)
 
     def _finish(self, ending: str) -> None:
         assert self.connection is not None
+        if self._finishing:
+            return  # NOTE: a reader killed by a finishing one
+        self._finishing = True
         try:
             if ending in ("eof", "stopping") and not self.closed:
                 # NOTE: a half-closed client (`printf 'status\n' | nc`) and a stopping server still
@@ -164,7 +178,7 @@ class SocketClient(LineWriter, InlineReading):
         while not self.closed:
             while self.lines:
                 line = self.lines.popleft()
-                if len(self.pending) * 2 >= self.max_pending:
+                if len(self.pending) * 2 >= self.max_pending or self.held * 2 >= self.max_bytes:
                     self._wait_for_writer()
                 if len(line) > self.max_line:
                     return self._too_big()
@@ -197,8 +211,9 @@ class SocketClient(LineWriter, InlineReading):
 
     def _wait_for_writer(self) -> None:
         """Stop reading while the client is behind on replies (backpressure), up to ``write_timeout``."""
+        self.flush()  # NOTE: this turn's replies go to the kernel or the writer now, not at the turn's end
         deadline = time.monotonic() + self.write_timeout
-        while not self.closed and len(self.pending) * 2 >= self.max_pending:
+        while not self.closed and (len(self.pending) * 2 >= self.max_pending or self.held * 2 >= self.max_bytes):
             if time.monotonic() > deadline:
                 self.abort(f"it did not read its replies for {self.write_timeout}s")
                 return
@@ -254,7 +269,7 @@ class SocketClient(LineWriter, InlineReading):
 
     def _run_json(self, text: str) -> str | None:
         try:
-            message = loads(text)
+            message = loads(text, max_depth=self.max_json_depth)
         except JSONError as error:
             self._verb_error(str(error), self._message_id(None))
             return None
@@ -304,6 +319,15 @@ class SocketClient(LineWriter, InlineReading):
         data = self.server.process(self.connection, params, message_id=message_id)
         if not data.to_render:
             return  # NOTE: actionhero's toRender = false: the action sent what it wanted to
+        if data.stream is not None:
+            # docs/tcp.md, Streaming: a line per chunk, then the ``streamEnd`` reply
+            final = push_stream(data.stream, message_id, self.push, alive=self.reading_goes_on,
+                                backlogged=lambda: len(self.pending) * 2 >= self.max_pending,
+                                tick=self.api.config.general.stream_keepalive_interval,
+                                expose_errors=self.api.processor.expose_errors)
+            if final is not None:
+                self.push(dict(final))
+            return
         reply = dict(data.response)
         reply["context"] = "response"
         reply["messageId"] = message_id

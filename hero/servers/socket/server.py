@@ -29,10 +29,6 @@ from hero.servers.verbs import ALL_VERBS
 
 log = logging.getLogger(__name__)
 
-#: Seconds a TLS client gets to finish its handshake.
-HANDSHAKE_SECONDS = 10.0
-
-
 class SocketServer(Server):
     """docs/tcp.md on ``socket.bind``:``socket.port`` (0: a free port), TLS when ``socket.tls`` is set."""
 
@@ -87,7 +83,7 @@ class SocketServer(Server):
 
     def _handle(self, sock: socket.socket, address: Any) -> None:
         if self._ssl_context is not None:
-            sock.settimeout(HANDSHAKE_SECONDS)
+            sock.settimeout(self.config.tls_handshake_timeout)
             try:
                 sock = self._ssl_context.wrap_socket(sock, server_side=True)
             except (OSError, gevent_ssl.SSLError) as error:

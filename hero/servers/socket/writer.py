@@ -2,8 +2,8 @@
 
 Replies are written at the end of the loop's turn (see :mod:`hero.servers.loopio`), straight to the
 socket when nothing is queued; what the socket cannot take is queued for a writer greenlet, and a
-client that stops reading is closed (``socket.max_queued_messages`` queued, or one write blocked for
-``socket.write_timeout``: docs/limits.md) without slowing anyone else.
+client that stops reading is closed (``socket.max_queued_messages`` or ``socket.max_queued_bytes``
+queued, or one write blocked for ``socket.write_timeout``: docs/limits.md) without slowing anyone else.
 """
 from __future__ import annotations
 
@@ -40,6 +40,9 @@ class LineWriter(DueAtTurnEnd):
         #: Encoded messages the socket could not take yet, oldest first (the writer's work).
         self.pending: deque[bytes] = deque()
         self.max_pending: int = config.max_queued_messages
+        #: Bytes in ``outbox`` and ``pending``, counted as each message is queued.
+        self.held = 0
+        self.max_bytes: int = config.max_queued_bytes
         #: Plain TCP sends directly when nothing is queued; TLS always goes through the writer.
         self.direct = direct
         self._wake = Event()
@@ -58,6 +61,9 @@ class LineWriter(DueAtTurnEnd):
             return
         log.info("socket: closing %s: %s", self.connection.id if self.connection else self.address[0], reason)
         self.closed = True
+        self.outbox.clear()
+        self.pending.clear()
+        self.held = 0
         self._wake.set()
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
@@ -80,6 +86,12 @@ class LineWriter(DueAtTurnEnd):
             encoded = dumps({"error": f"the response could not be encoded: {error}", "context": "response",
                              "messageId": message.get("messageId")}) + b"\r\n"
         self.outbox.append(encoded)
+        # NOTE: counted now, not at the end of the turn: a reader that never yields (verbs, fast
+        # actions) may queue thousands of replies in one turn. One reply alone may exceed the cap.
+        self.held += len(encoded)
+        if self.held > self.max_bytes and self.held > len(encoded):
+            self.abort(f"it is not reading ({self.held} bytes queued)")
+            return
         if self.connection is not None:
             self.connection.message_count += 1
         self.due_at_turn_end()
@@ -103,6 +115,7 @@ class LineWriter(DueAtTurnEnd):
             except OSError as error:
                 self.abort(f"it went away ({error.strerror or error})")
                 return
+            self.held -= sent
             if sent == len(encoded):
                 return
             outbox.append(encoded[sent:])
@@ -121,11 +134,13 @@ class LineWriter(DueAtTurnEnd):
             self._wake.clear()
             while self.pending and not self.closed:
                 chunks = [self.pending.popleft() for _ in range(min(64, len(self.pending)))]
+                data = b"".join(chunks)
                 self._writing = True
                 timer = gevent.Timeout(self.write_timeout)
                 timer.start()
                 try:
-                    self.sock.sendall(b"".join(chunks))
+                    self.sock.sendall(data)
+                    self.held = max(0, self.held - len(data))
                 except gevent.Timeout as expired:
                     if expired is not timer:
                         raise

@@ -33,10 +33,6 @@ from hero.servers.websocket.session import WebSocketSession
 
 log = logging.getLogger(__name__)
 
-#: Bytes the web server's reader may already hold after the request head, at most.
-MAX_BUFFERED_BYTES = 1_048_576
-
-
 @dataclass(eq=False)
 class LiveSocket:
     """An open WebSocket: its I/O and its message router."""
@@ -87,7 +83,7 @@ class WebSocketEndpoint(Server):
         except Refusal as refusal:
             self._refuse(sock, refusal, environ)
             return
-        leftover = _buffered_input(getattr(handler, "rfile", None), sock)
+        leftover = _buffered_input(getattr(handler, "rfile", None), sock, self.config.max_handshake_leftover_bytes)
         session = WebSocketSession(sock, self.limits, leftover=leftover)
         address = handler.client_address
         remote_ip = environ.get("REMOTE_ADDR") or (address[0] if isinstance(address, tuple) else str(address))
@@ -95,7 +91,8 @@ class WebSocketEndpoint(Server):
         try:
             connection = self.build_connection(
                 remote_ip=remote_ip, remote_port=remote_port, fingerprint=upgrade.fingerprint or "",
-                send=session.push, extra={"origin": upgrade.origin, "path": environ.get("PATH_INFO")})
+                send=session.push, extra={"origin": upgrade.origin, "path": environ.get("PATH_INFO"),
+                                          "accept_language": environ.get("HTTP_ACCEPT_LANGUAGE")})
         except Exception as error:  # a connection middleware refused it
             self._refuse(sock, Refusal(403, error_message(error)), environ)
             return
@@ -160,8 +157,9 @@ class WebSocketEndpoint(Server):
         return {"activeConnections": len(self.live), **dict(self.counters)}
 
 
-def _buffered_input(rfile: Any, sock: socket.socket) -> bytes:
-    """Bytes the client sent right after the request head, which the web server's reader already holds."""
+def _buffered_input(rfile: Any, sock: socket.socket, limit: int) -> bytes:
+    """Bytes the client sent right after the request head, which the web server's reader already holds
+    (``limit`` bytes, give or take one read)."""
     if rfile is None:
         return b""
     chunks: list[bytes] = []
@@ -170,7 +168,10 @@ def _buffered_input(rfile: Any, sock: socket.socket) -> bytes:
     # when nothing is, because the client may well be waiting for our 101 first.
     sock.settimeout(0.0)
     try:
-        while total < MAX_BUFFERED_BYTES:
+        # NOTE: each read1() takes at most 64 KiB, more than the reader's own buffer holds, so that
+        # buffer is always emptied (the session reads the socket, not the reader); past ``limit``
+        # the kernel keeps the rest for the session.
+        while total < limit:
             chunk = rfile.read1(65_536)
             if not chunk:
                 break

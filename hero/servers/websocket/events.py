@@ -20,6 +20,7 @@ from hero.core.connection import Connection
 from hero.errors import HeroError, VerbNotAllowed, error_message, error_status
 from hero.runtime import json as jsonutil
 from hero.servers.base import Server
+from hero.servers.streaming import push_stream
 from hero.servers.verbs import QUIT_VERBS, run_verb
 from hero.servers.websocket.session import WebSocketSession
 
@@ -49,6 +50,7 @@ class MessageRouter:
         self.endpoint = endpoint
         self.connection = connection
         self.session = session
+        self.max_json_depth: int = endpoint.api.config.general.max_json_depth
         #: This connection's running actions (the endpoint waits for them on stop).
         self.running = 0
         self._idle = Event()
@@ -64,7 +66,7 @@ class MessageRouter:
     def handle(self, raw: bytes, text: bool = True) -> None:
         """One whole message from the client (binary frames are read as JSON too)."""
         try:
-            message = jsonutil.loads(raw)
+            message = jsonutil.loads(raw, max_depth=self.max_json_depth)
         except jsonutil.JSONError as error:
             self.reply_error(str(error), str(uuid.uuid4()))
             return
@@ -110,14 +112,27 @@ class MessageRouter:
     def _run_action(self, params: dict[str, Any], message_id: Any) -> None:
         try:
             data = self.endpoint.process(self.connection, params, message_id=message_id)
-            if data.to_render:
-                self.session.push({**data.response, "context": "response", "messageId": message_id})
+            if not data.to_render:
+                return  # NOTE: actionhero's toRender = false: the action sent what it wanted to
+            if data.stream is not None:
+                self._stream(data.stream, message_id)
+                return
+            self.session.push({**data.response, "context": "response", "messageId": message_id})
         except Exception:  # the processor never raises; this guards the reply itself
             log.exception("websocket %s: replying to an action failed", self.connection.id)
         finally:
             self.running -= 1
             if not self.running:
                 self._idle.set()
+
+    def _stream(self, stream: Any, message_id: Any) -> None:
+        """A streaming action's chunks, then its ``streamEnd`` reply (docs/websocket.md, Streaming)."""
+        session, api = self.session, self.endpoint.api
+        final = push_stream(stream, message_id, session.push, alive=lambda: session.close_code is None,
+                            backlogged=session.backlogged, tick=api.config.general.stream_keepalive_interval,
+                            expose_errors=api.processor.expose_errors)
+        if final is not None:
+            session.push(final)
 
     # --- verbs -------------------------------------------------------------------------------------
 

@@ -35,6 +35,8 @@ from hero.servers.loopio import DueAtTurnEnd
 
 log = logging.getLogger(__name__)
 
+#: This turn's frames are handed to the kernel at once when they hold more bytes than this.
+FLUSH_EARLY_BYTES = 262_144
 #: Pongs owed at most; older pings of a flood go unanswered.
 MAX_PENDING_PONGS = 16
 
@@ -85,6 +87,12 @@ class FrameWriter(DueAtTurnEnd):
         self._queued_bytes = 0
         #: Frames encoded while nothing waited, for this turn's flush (they go before the queue).
         self._outbox: list[bytes] = []
+        self._outbox_bytes = 0
+        #: This turn's frames go to the kernel at once past this many bytes (a quarter of the cap
+        #: at most, so that they alone never hold half of it).
+        self._flush_early = min(FLUSH_EARLY_BYTES, limits.max_queued_bytes // 4)
+        #: Bytes the writer is sending now (taken from ``_unsent``).
+        self._sending_bytes = 0
         #: The tail of a frame the kernel did not take at once (the writer sends it first).
         self._unsent = b""
         #: The writer is sending: new frames queue behind it.
@@ -133,21 +141,40 @@ class FrameWriter(DueAtTurnEnd):
         if self.close_code is not None:
             return False
         if self._idle() and self.ws.state is ConnectionState.OPEN:
-            self._outbox.append(self.ws.send(TextMessage(data=payload.decode("utf-8")) if text
-                                             else BytesMessage(data=payload)))
-            self.due_at_turn_end()
+            frame = self.ws.send(TextMessage(data=payload.decode("utf-8")) if text else BytesMessage(data=payload))
+            self._outbox.append(frame)
+            self._outbox_bytes += len(frame)
+            if self._outbox_bytes > self._flush_early:
+                # NOTE: a reader that never yields (many messages in one packet, or sent with the
+                # handshake) would hold every reply until the turn ends: hand them to the kernel now,
+                # and count what it does not take (the queue's cap then applies).
+                self.flush()
+            else:
+                self.due_at_turn_end()
             return True
         limits = self.limits
-        if self._queue and (len(self._queue) >= limits.max_queued_messages
-                            or self._queued_bytes + len(payload) > limits.max_queued_bytes):
+        if (self._queue or self._unsent) and (len(self._queue) >= limits.max_queued_messages
+                                              or self.held_bytes() + len(payload) > limits.max_queued_bytes):
             log.warning("websocket %s: %d messages (%d bytes) wait for a client that does not read; closing",
-                        self.name, len(self._queue), self._queued_bytes)
+                        self.name, len(self._queue), self.held_bytes())
             self.close(TRY_AGAIN_LATER, "too many messages waiting; the client reads too slowly")
             return False
         self._queue.append((payload, text))
         self._queued_bytes += len(payload)
         self._wake.set()
         return True
+
+    def held_bytes(self) -> int:
+        """Bytes waiting for this client: this turn's frames, the kernel's leftovers, the queue."""
+        return self._outbox_bytes + len(self._unsent) + self._queued_bytes + self._sending_bytes
+
+    def behind(self) -> bool:
+        """Half a cap waits: the reader should let the client catch up before acting on more."""
+        if not (self._queue or self._unsent or self._sending_bytes):
+            return False  # NOTE: the usual case, cheaply: this turn's frames alone stay under a quarter
+        limits = self.limits
+        return (self.held_bytes() * 2 >= limits.max_queued_bytes
+                or len(self._queue) * 2 >= limits.max_queued_messages)
 
     def _idle(self) -> bool:
         """Nothing waits to be sent and the writer is not sending: a frame may go out at once."""
@@ -162,6 +189,7 @@ class FrameWriter(DueAtTurnEnd):
             return  # NOTE: the writer took them
         data = self._outbox[0] if len(self._outbox) == 1 else b"".join(self._outbox)
         self._outbox.clear()
+        self._outbox_bytes = 0
         if self._writing or self._unsent or self._tls:
             self._unsent += data
             self._wake.set()
@@ -186,6 +214,8 @@ class FrameWriter(DueAtTurnEnd):
         if not flush:
             self._queue.clear()
             self._queued_bytes = 0
+            self._outbox.clear()
+            self._outbox_bytes = 0
         self._wake.set()
         self._pong_received.set()  # the pinger has nothing left to wait for
         self._abort_timer = gevent.spawn_later(self.limits.close_timeout, self.abort)
@@ -230,7 +260,12 @@ class FrameWriter(DueAtTurnEnd):
             # NOTE: the rest of a frame, then frames encoded this turn, go before anything else.
             data, self._unsent = self._unsent + b"".join(self._outbox), b""
             self._outbox.clear()
-            self.sock.sendall(data)
+            self._outbox_bytes = 0
+            self._sending_bytes = len(data)
+            try:
+                self.sock.sendall(data)
+            finally:
+                self._sending_bytes = 0
         elif self._pending_pongs:
             self._send(Pong(payload=self._pending_pongs.popleft()))
         elif self._pending_ping is not None:

@@ -129,6 +129,13 @@ def origin_allowed(origin: str, environ: Mapping[str, Any], allowed_origins: Seq
     With ``allowed_origins`` empty only the request's own host is allowed: an Origin whose host and
     port equal those of the ``Host`` header. ``"*"`` in the list allows every origin.
     """
+    try:
+        return _origin_allowed(origin, environ, allowed_origins)
+    except ValueError:  # NOTE: urlsplit refuses a malformed IPv6 host ("http://[::1"): not an origin
+        return False
+
+
+def _origin_allowed(origin: str, environ: Mapping[str, Any], allowed_origins: Sequence[str]) -> bool:
     normalised = origin.strip().rstrip("/").lower()
     allowed = {entry.strip().rstrip("/").lower() for entry in allowed_origins}
     if "*" in allowed or normalised in allowed:

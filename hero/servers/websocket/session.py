@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message, Ping, Pong, TextMessage
 
 from hero.servers.loopio import InlineReading, may_wait_first, wait_readable
-from hero.servers.websocket.frames import ABNORMAL, MESSAGE_TOO_BIG, FrameWriter, Limits
+from hero.servers.websocket.frames import ABNORMAL, MESSAGE_TOO_BIG, TRY_AGAIN_LATER, FrameWriter, Limits
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,11 @@ class WebSocketSession(FrameWriter, InlineReading):
         self.finished = Event()
         #: The greenlet reading the socket now (another takes over while an action waits).
         self._reader: Any = None
+
+    def backlogged(self) -> bool:
+        """Half the queue limit waits for the client: a stream's next chunk should wait too."""
+        limits = self.limits
+        return len(self._queue) * 2 >= limits.max_queued_messages or self._queued_bytes * 2 >= limits.max_queued_bytes
 
     def spawn_reader(self) -> Any:
         return gevent.spawn_raw(self._reader_main, False)
@@ -91,8 +97,19 @@ class WebSocketSession(FrameWriter, InlineReading):
             outcome = self._read_loop(me, first)
         except Exception:
             log.exception("websocket %s: the reader failed", self.name)
+        except BaseException as error:
+            # NOTE: an outer gevent.Timeout, a kill: the session ends all the same; only the
+            # process's own exit goes on up, after the session is ended.
+            if not isinstance(error, gevent.GreenletExit):
+                log.error("websocket %s: the reader ended by %r", self.name, error)
+            if isinstance(error, (SystemExit, KeyboardInterrupt)):
+                self._end()
+                raise
         if outcome is HANDED_OFF:
             return
+        self._end()
+
+    def _end(self) -> None:
         if self.close_code is None:
             self.close_code = ABNORMAL  # the TCP connection ended without a close frame
         self.abort()
@@ -138,6 +155,8 @@ class WebSocketSession(FrameWriter, InlineReading):
                 self._on_message_part(event)
                 if self._reader is not me:
                     return HANDED_OFF
+                if self.behind():
+                    self._wait_for_client()
             elif isinstance(event, Ping):
                 self._pending_pongs.append(bytes(event.payload))
                 self._wake.set()
@@ -147,6 +166,19 @@ class WebSocketSession(FrameWriter, InlineReading):
             elif isinstance(event, CloseConnection):
                 return self._on_close(event)
         return True
+
+    def _wait_for_client(self) -> None:
+        """Backpressure: act on no more messages while half a cap of replies waits (up to
+        ``close_timeout``; then the client is closed with 1013 as too slow)."""
+        self.flush()
+        deadline = time.monotonic() + self.limits.close_timeout
+        while self.close_code is None and self.behind():
+            if time.monotonic() > deadline:
+                log.warning("websocket %s: %d bytes wait for a client that does not read; closing",
+                            self.name, self.held_bytes())
+                self.close(TRY_AGAIN_LATER, "too many messages waiting; the client reads too slowly")
+                return
+            gevent.sleep(0.005)
 
     def _on_close(self, event: CloseConnection) -> bool:
         state = self.ws.state

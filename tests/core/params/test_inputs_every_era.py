@@ -11,7 +11,7 @@ from hero import Action, Input
 from hero.core.connection import Connection
 from hero.core.params.spec import ParamSpec
 from hero.errors import BootError
-from tests.servers.test_socket import LineClient
+from tests.support.lines import LineClient
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -53,7 +53,7 @@ class Page(Action):
 
     def run(self, data):
         return {"limit": data.params.get("limit"), "offset": data.params.get("offset"),
-                "locale": data.params.get("locale")}
+                "tenant": data.params.get("tenant")}
 
 
 class OwnLimit(Action):
@@ -93,18 +93,18 @@ def test_actionhero_style_validators_formatters_and_defaults(boot_hero) -> None:
 def test_add_global_safe_over_the_pipeline_http_and_tcp(boot_hero) -> None:
     api = boot_hero()
     api.actions.add(Page)
-    assert run(api, "page", locale="fr").response["locale"] is None  # scrubbed
-    api.params.add_global_safe("locale")
-    assert "locale" in api.params.global_safe
-    assert run(api, "page", locale="fr").response["locale"] == "fr"
+    assert run(api, "page", tenant="fr").response["tenant"] is None  # scrubbed
+    api.params.add_global_safe("tenant")
+    assert "tenant" in api.params.global_safe
+    assert run(api, "page", tenant="fr").response["tenant"] == "fr"
     api.actions.add(OwnLimit)  # added later: accepts it too
-    assert run(api, "ownLimit", locale="fr").response["limit"] == "all"
+    assert run(api, "ownLimit", tenant="fr").response["limit"] == "all"
     web = api.servers["web"].url
-    assert requests.get(f"{web}/api/page?locale=de").json()["locale"] == "de"
+    assert requests.get(f"{web}/api/page?tenant=de").json()["tenant"] == "de"
     client = LineClient(api.servers["socket"].address)
     try:
-        assert client.ask("paramAdd locale it")["status"] == "OK"  # a known param for paramAdd now
-        assert client.ask("page")["locale"] == "it"
+        assert client.ask("paramAdd tenant it")["status"] == "OK"  # a known param for paramAdd now
+        assert client.ask("page")["tenant"] == "it"
     finally:
         client.close()
     with pytest.raises(BootError, match="is not a param name"):
@@ -114,15 +114,15 @@ def test_add_global_safe_over_the_pipeline_http_and_tcp(boot_hero) -> None:
 def test_pagination_defaults_are_off_by_default(boot_hero) -> None:
     api = boot_hero({"web": {"enabled": False}, "socket": {"enabled": False}})
     api.actions.add(Page)
-    assert run(api, "page").response == {"limit": None, "offset": None, "locale": None}
+    assert run(api, "page").response == {"limit": None, "offset": None, "tenant": None}
 
 
 def test_pagination_defaults(boot_hero) -> None:
     api = boot_hero({"general": {"pagination_defaults": True, "pagination_limit": 50}, "socket": {"enabled": False}})
     api.actions.add(Page)
     api.actions.add(OwnLimit)
-    assert run(api, "page").response == {"limit": 50, "offset": 0, "locale": None}
-    assert run(api, "page", limit="10", offset="20").response == {"limit": 10, "offset": 20, "locale": None}
+    assert run(api, "page").response == {"limit": 50, "offset": 0, "tenant": None}
+    assert run(api, "page", limit="10", offset="20").response == {"limit": 10, "offset": 20, "tenant": None}
     assert run(api, "page", limit="-1").response["error"] == "limit must be a whole number of 0 or more"
     assert run(api, "page", offset="x").response["error"] == "offset must be a whole number of 0 or more"
     assert run(api, "ownLimit").response == {"limit": "all", "offset": 0}  # its own input wins

@@ -9,8 +9,8 @@ import redis
 import requests
 import websocket
 
-from tests.apps import wait_for
-from tests.servers.test_socket import LineClient
+from tests.support.apps import wait_for
+from tests.support.lines import LineClient
 
 pytestmark = pytest.mark.timeout(60)
 

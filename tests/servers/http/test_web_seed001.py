@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from hero import Action, Input
-from tests.servers.web_support import TEST_ROUTES, boot_web, web_url
+from tests.support.web import TEST_ROUTES, boot_web, web_url
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -17,8 +17,9 @@ import requests
 import websocket
 
 from hero.errors import BootError
-from tests.apps import free_port
-from tests.conftest import APP_ROOT, require_tool
+from tests.support.apps import free_port
+from tests.support.apps import APP_ROOT
+from tests.support.needs import require_tool
 
 pytestmark = pytest.mark.timeout(60)
 

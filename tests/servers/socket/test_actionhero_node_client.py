@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import require_tool
+from tests.support.needs import require_tool
 
 pytestmark = pytest.mark.timeout(120)
 

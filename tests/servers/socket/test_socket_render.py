@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from hero import Action
-from tests.servers.test_socket import LineClient
+from tests.support.lines import LineClient
 
 pytestmark = pytest.mark.timeout(30)
 

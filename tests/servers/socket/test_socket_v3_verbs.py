@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers.test_socket import LineClient
+from tests.support.lines import LineClient
 
 pytestmark = pytest.mark.timeout(30)
 
