@@ -20,6 +20,30 @@ def consumed_memory_mb() -> float:
         return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 2)
 
 
+def seed_001_stats(api, requests: dict, connections: dict) -> dict:
+    """The numbers seed 001's status answer shows beside hero's own (docs/actions.md, status)."""
+    local, cluster = requests["local"], requests["global"]
+    return {
+        "id": api.id,
+        "uptimeSeconds": round((int(time.time() * 1000) - api.started_at) / 1000, 3),
+        "memoryConsumption": int(consumed_memory_mb() * 1024 * 1024),
+        "webServer": {
+            "numberOfLocalWebRequests": local.get("web:requests", 0),
+            "numberOfGlobalWebRequests": cluster.get("web:requests", 0),
+        },
+        "socketServer": {
+            "numberOfLocalSocketRequests": local.get("actions:socket", 0),
+            "numberOfGlobalSocketRequests": cluster.get("actions:socket", 0),
+            "numberOfLocalActiveSocketClients": connections.get("socket", 0),
+        },
+        "webSocketServer": {
+            "numberOfLocalWebSocketRequests": local.get("actions:websocket", 0),
+            "numberOfGlobalWebSocketRequests": cluster.get("actions:websocket", 0),
+            "numberOfLocalActiveWebSocketClients": connections.get("websocket", 0),
+        },
+    }
+
+
 class Status(Action):
     name = "status"
     description = "I will return some basic information about the API"
@@ -39,16 +63,19 @@ class Status(Action):
             "servers": {name: server.stats() for name, server in api.servers.items()},
         }
         try:
-            stats["cacheSize"] = api.cache.size()
+            stats["cacheSize"] = api.cache.count()  # NOTE: from the cache's index, never a scan
         except Exception:
             stats["cacheSize"] = None
+        stats["cache"] = {"numberOfObjects": stats["cacheSize"]}
         if api.tasks is not None:
             queued = api.tasks.total_queue_length()
             stats["taskQueueLength"] = queued
+            stats["queue"] = {"queueLength": queued, "delayedTasks": api.tasks.total_delayed()}
             if queued > MAX_TASK_QUEUE_LENGTH:
                 problems.append(f"More than {MAX_TASK_QUEUE_LENGTH} tasks are queued")
         if api.cluster is not None:
             stats["peers"] = api.cluster.peers()
+        stats.update(seed_001_stats(api, stats["requests"], stats["connections"]))
         general = api.config.general
         return {
             "id": api.id,

@@ -50,13 +50,14 @@ from hero.tasks.task import Task, TaskData, TaskMiddleware
 
 if TYPE_CHECKING:
     from hero.container import Api, Initializer
+    from hero.servers.app_server import AppServer
     from hero.services.chat import ChatMiddleware
     from hero.services.orm import Model
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Action", "ActionData", "ActionMiddleware", "ActionTimeout", "Api", "BlockedConnectionType", "BootError",
+    "Action", "ActionData", "ActionMiddleware", "ActionTimeout", "Api", "AppServer", "BlockedConnectionType", "BootError",
     "ChatError", "ChatMiddleware", "CodedError", "ConfigError", "Connection", "ConnectionMiddleware",
     "DatabaseUnavailable", "Exit", "HeroError", "Initializer", "Input", "InvalidParam", "MissingParam", "Model",
     "ObjectLocked", "ObjectNotFound", "RequestLimitExceeded", "RpcTimeout", "SSEEvent", "ServerShuttingDown", "StoreUnavailable",
@@ -66,7 +67,7 @@ __all__ = [
 
 #: Names that load on first use, and the module each comes from.
 _LAZY = {"Api": "hero.container", "Initializer": "hero.container", "ChatMiddleware": "hero.services.chat",
-         "Model": "hero.services.orm"}
+         "AppServer": "hero.servers.app_server", "Model": "hero.services.orm"}
 
 
 def __getattr__(name: str) -> Any:

@@ -193,6 +193,10 @@ def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
         if environ.get(variable):
             value = environ[variable] if variable == "REDIS_URL" else _parse_env_value(environ[variable])
             layer.setdefault(namespace, {})[key] = value
+    if environ.get("ALLOWED_HOSTS"):
+        # NOTE: seed 001: comma-separated hosts with their protocol (``https://example.com``).
+        hosts = [host.strip() for host in environ["ALLOWED_HOSTS"].split(",") if host.strip()]
+        layer.setdefault("web", {})["allowed_hosts"] = hosts
     if environ.get("HERO_BIND"):
         for namespace in ("web", "socket"):
             layer.setdefault(namespace, {})["bind"] = environ["HERO_BIND"]
@@ -216,6 +220,8 @@ def _check_types(values: Mapping[str, Any], defaults: Mapping[str, Any], where: 
         name = f"{where}.{key}"
         if value is None and not key.endswith("port"):
             continue  # None means "off" or "unset" for any key but a port
+        if name == "web.port" and isinstance(value, str):
+            continue  # NOTE: a Unix socket path (seed 001: "Port or Socket Path"), checked in _check_values
         if isinstance(default, Mapping) and key not in ("metadata",) and not default:
             continue  # free-form dicts (http_headers, starting_chat_rooms)
         if isinstance(default, Mapping):
@@ -240,11 +246,25 @@ def _check_types(values: Mapping[str, Any], defaults: Mapping[str, Any], where: 
                 raise ConfigError(f"config {name} must be a string, got {value!r}")
 
 
+#: The longest Unix socket path the kernel takes (``sun_path`` is 108 bytes with its NUL).
+UNIX_PATH_BYTES = 107
+
+
 def _check_values(values: Mapping[str, Any]) -> None:
     for namespace in ("web", "socket"):
         port = values[namespace]["port"]
+        if namespace == "web" and isinstance(port, str) and "/" in port:
+            if len(os.fsencode(port)) > UNIX_PATH_BYTES or "\0" in port:
+                raise ConfigError(f"config web.port: a Unix socket path must be at most {UNIX_PATH_BYTES} bytes, got {port!r}")
+            continue
         if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
-            raise ConfigError(f"config {namespace}.port must be between 0 and 65535, got {port!r}")
+            also = " or a Unix socket path (with a /)" if namespace == "web" else ""
+            raise ConfigError(f"config {namespace}.port must be between 0 and 65535{also}, got {port!r}")
+    if values["web"].get("query_parse") not in ("flat", "nested"):
+        raise ConfigError(f"config web.query_parse must be \"flat\" or \"nested\", got {values['web'].get('query_parse')!r}")
+    room = values["socket"].get("default_room")
+    if room is not None and (not isinstance(room, str) or not room.strip() or " " in room):
+        raise ConfigError(f"config socket.default_room must be a room name without spaces, got {room!r}")
     level = str(values["logger"]["level"]).lower()
     if level not in ("debug", "info", "warning", "error", "critical"):
         raise ConfigError(f"config logger.level must be debug, info, warning, error or critical, got {level!r}")

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Protocol
 from hero.config import Config
 from hero.core.sails.registry import SailsActionRegistry
 from hero.core.connection import Connections
+from hero.core.params.safe import GlobalParams
 from hero.core.processor import ActionProcessor
 from hero.core.routes import Routes
 from hero.errors import BootError
@@ -81,6 +82,8 @@ class Api:
         self.cache = cache
         self.stats = stats
         self.actions = actions
+        #: The params every action accepts undeclared (``api.params.add_global_safe``; docs/actions.md).
+        self.params = GlobalParams(actions)
         self.connections = connections
         self.processor = processor
         self.cluster = cluster

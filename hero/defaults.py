@@ -38,6 +38,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         #: Seconds in-flight actions get to finish on SIGTERM/SIGINT.
         "shutdown_timeout": 30.0,
         "starting_chat_rooms": {},
+        #: Seed 000: every action accepts ``limit`` and ``offset`` (whole numbers >= 0), defaulting to
+        #: ``pagination_limit`` and 0 when the request has none. Off: they are ordinary params.
+        "pagination_defaults": False,
+        "pagination_limit": 100,
         "channel": "hero",
         #: Seconds a waited cluster RPC may take.
         "rpc_timeout": 5.0,
@@ -68,6 +72,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
             "tasks": "tasks",
             "initializers": "initializers",
             "public": "public",
+            "servers": "servers",
             "locales": "locales",
             "models": "models",
         },
@@ -128,6 +133,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "web": {
         "enabled": True,
+        #: A TCP port, or a Unix socket path (``"/run/hero/web.sock"``; relative to the app folder).
         "port": 8080,
         "bind": "127.0.0.1",
         "url_path_for_actions": "api",
@@ -195,6 +201,32 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "cors_headers": "Content-Type",
         "cors_credentials": False,
         "cors_max_age": 600,
+        #: ``{"cert": path, "key": path}`` serves HTTPS (and wss://) on ``web.port``; None: plain HTTP.
+        "tls": None,
+        #: With ``web.port`` a Unix socket path: the socket file's mode, and its listen backlog.
+        "unix_socket_mode": 0o660,
+        "unix_socket_backlog": 1024,
+        #: Seed 001's ``/file/<path>`` alias of ``/public/<path>`` (None: off); ``?action=file&fileName=``
+        #: serves a public file too unless an action is named ``file``.
+        "file_alias": "file",
+        #: Static files: send an ``ETag`` (and answer ``If-None-Match`` with 304); Last-Modified stays.
+        "enable_etag": True,
+        #: The body of a static-file 404.
+        "file_not_found_message": "that file is not found",
+        #: With ``compress``: gzip JSON answers of at least this many bytes for clients that accept it.
+        "compress_min_bytes": 1024,
+        #: Send the ``sessionID`` fingerprint cookie to a client that has none (False: the fingerprint
+        #: is made per request and not remembered).
+        "fingerprint_set_cookie": True,
+        #: Seconds the fingerprint cookie lives (``Max-Age``); None: a session cookie.
+        "fingerprint_cookie_expiry": None,
+        #: Uploaded files keep the extension of the client's file name (``hero-upload-x.png``).
+        "keep_upload_extensions": False,
+        #: ``"flat"``: ``a[b]=1`` is the param ``a[b]``; ``"nested"``: ``{"a": {"b": "1"}}`` and
+        #: ``a[]=1&a[]=2`` is ``{"a": ["1", "2"]}`` (qs-style, seed 001's queryParseOptions).
+        "query_parse": "flat",
+        #: Brackets in one nested query key (``query_parse = "nested"``) → 400 beyond this.
+        "max_query_depth": 5,
     },
     "socket": {
         "enabled": True,
@@ -226,6 +258,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "unacked_timeout": 120,
         #: Share the port with other processes (SO_REUSEPORT; gunicorn workers). Off: a second process fails to bind.
         "reuse_port": False,
+        #: A chat room every new TCP client joins (seed 000's ``defaultSocketRoom``; created at boot),
+        #: in which ``say <message>`` without a room speaks. None: no default room.
+        "default_room": None,
     },
     "websocket": {
         "enabled": True,
@@ -310,10 +345,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     #: actions/, tasks/, initializers/ and public/ load after the app's own; ``"public": False``
     #: etc. leaves a part out.
     "plugins": {},
+    #: Config of the app's own servers (docs/servers.md), by each server's ``type``:
+    #: ``{"udp": {"enabled": True, "port": 9000}}``. A server without an entry is enabled.
+    "servers": {},
 }
 
 #: The parts of an app a plugin may bring, each on unless its entry says False.
-PLUGIN_PARTS = ("actions", "tasks", "initializers", "public", "locales", "models")
+PLUGIN_PARTS = ("actions", "tasks", "initializers", "public", "servers", "locales", "models")
 
 #: Per-environment adjustments of hero's own defaults (the app's sections overlay these).
 ENVIRONMENT_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
@@ -328,7 +366,7 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 #: Namespaces whose keys are free-form (no type check against a default).
-FREE_FORM = frozenset({"routes", "plugins"})
+FREE_FORM = frozenset({"routes", "plugins", "servers"})
 
 #: Simple environment variables, each → (namespace, key).
 ENV_SHORTCUTS: dict[str, tuple[str, str]] = {

@@ -57,7 +57,8 @@ class SpecHelper:
         stay where tests can find them (``find_enqueued_tasks``), and ``run_full_task`` runs in-line.
         Pass ``overrides={"tasks": {"workers": 1, "scheduler": True}}`` to have them.
         """
-        layers: dict[str, dict[str, Any]] = {} if servers else {"web": {"enabled": False}, "socket": {"enabled": False}}
+        layers: dict[str, dict[str, Any]] = {} if servers else {"web": {"enabled": False}, "socket": {"enabled": False},
+                                                                 "servers": {"enabled": False}}
         layers["tasks"] = {"workers": 0, "scheduler": False}
         for namespace, values in (overrides or {}).items():
             layers[namespace] = {**layers.get(namespace, {}), **values}

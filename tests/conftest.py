@@ -10,6 +10,16 @@ from gevent import monkey
 
 monkey.patch_all()
 
+import ssl  # noqa: E402
+import sys  # noqa: E402
+
+# NOTE: pytest imports its entry-point plugins (schemathesis: requests, urllib3) before this file,
+# so urllib3 kept the unpatched SSLContext, and an HTTPS request from a test (tests/servers/http/
+# test_web_tls.py) would recurse in ssl.py. Point urllib3 at gevent's SSLContext.
+for _name in ("urllib3.util.ssl_", "urllib3.util", "urllib3.connection"):
+    if getattr(sys.modules.get(_name), "SSLContext", None) is not None:
+        sys.modules[_name].SSLContext = ssl.SSLContext  # type: ignore[attr-defined]
+
 from collections.abc import Iterator  # noqa: E402
 
 import pytest  # noqa: E402

@@ -76,7 +76,8 @@ COMMON_MESSAGES: dict[str, dict[str, Any]] = {
 WS_VERBS: dict[str, tuple[str, dict[str, Any], list[str]]] = {
     "roomAdd": ("join a chat room; data: true", {"room": ROOM}, ["room"]),
     "roomLeave": ("leave a chat room; data: true", {"room": ROOM}, ["room"]),
-    "roomView": ("a room the connection is in; data: {room, members, membersCount}", {"room": ROOM}, ["room"]),
+    "roomView": ("a room the connection is in; data: {room, members, membersCount}; without a room, a list of"
+                 " those for every room it is in", {"room": ROOM}, []),
     "say": ("say a message (any JSON value) in a room the connection is in; data: null",
             {"room": ROOM, "message": {"description": "any JSON value"}}, ["room", "message"]),
     "detailsView": ("the connection's details; data: {id, fingerprint, type, remoteIP, ...}", {}, []),
@@ -93,10 +94,16 @@ TCP_VERBS: dict[str, tuple[str, str]] = {
     "paramDelete": ("remove a sticky param", r"^paramDelete \S+$"),
     "paramsView": ("every sticky param; data: an object", r"^paramsView$"),
     "paramsDelete": ("remove every sticky param", r"^paramsDelete$"),
+    "addParam": ("actionhero v3's spelling of paramAdd", r"^addParam \S.*$"),
+    "viewParam": ("actionhero v3's spelling of paramView", r"^viewParam \S+$"),
+    "deleteParam": ("actionhero v3's spelling of paramDelete", r"^deleteParam \S+$"),
     "roomAdd": ("join a chat room; data: true", r"^roomAdd \S+$"),
     "roomLeave": ("leave a chat room; data: true", r"^roomLeave \S+$"),
-    "roomView": ("a room the connection is in; data: {room, members, membersCount}", r"^roomView \S+$"),
-    "say": ("say the rest of the line in a room; data: null", r"^say \S+ .+$"),
+    "roomView": ("a room the connection is in; data: {room, members, membersCount}; bare: a list of those for"
+                 " every room it is in", r"^roomView( \S+)?$"),
+    "roomChange": ("leave every room the connection is in and join this one; data: true", r"^roomChange \S+$"),
+    "say": ("say the rest of the line in a room (with socket.default_room, `say words` speaks there); data: null",
+            r"^say \S+( .+)?$"),
     "detailsView": ("the connection's details", r"^detailsView$"),
     "documentation": ("every documented action by name and version", r"^documentation$"),
     "file": ("a file from public/", r"^file \S+$"),

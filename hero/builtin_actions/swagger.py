@@ -23,7 +23,7 @@ from hero.container import Api
 from hero.core.action import Action, ActionData, version_key
 from hero.core.params.openapi import input_keywords
 from hero.core.params.schema import json_safe
-from hero.core.routes import Route
+from hero.core.routes import Route, action_prefix
 from hero.core.sails.docs import json_schema_of
 from hero.core.schemas import OPENAPI_VERSION, machine_inputs, machine_object_schema
 from hero.errors import UnknownAction
@@ -59,10 +59,11 @@ def build_openapi(api: Api) -> dict[str, Any]:
     builder = _OperationBuilder(plugin)
     # NOTE: apispec sees hero's inputs as Raw fields; this tells it what each really accepts.
     builder.converter.add_attribute_function(builder.hero_input)
-    prefix = "/" + "/".join(part for part in str(web.url_path_for_actions).split("/") if part)
+    reachable = action_prefix(web)
+    prefix = reachable or ""
 
     paths: dict[str, dict[str, Any]] = {}
-    for route in api.routes.table.routes:
+    for route in api.routes.table.routes if reachable is not None else ():
         if route.dir is not None or route.action is None:
             continue  # a static-file mount, not an action
         try:
@@ -78,7 +79,7 @@ def build_openapi(api: Api) -> dict[str, Any]:
             if verb not in operations:  # the first route for a path and verb wins, as when matching
                 operations[verb] = builder.operation(action, verb, captures, pinned=route.api_version is not None,
                                                      versions=_versions(api, action.name), note=_route_note(route))
-    if web.simple_routing:
+    if web.simple_routing and reachable is not None:
         for name in sorted(api.actions.versions):
             action = api.actions.latest[name]
             if not action.to_document:

@@ -53,6 +53,82 @@ class $class_name(Initializer):
         pass
 ''')
 
+SERVER = Template('''"""$name: a server of this app's own (hero's docs/servers.md): JSON lines over TCP.
+
+Each line is a JSON object of params (``{"action": "status"}``); each reply is the action's response
+as one JSON line. Configure it in config.py: ``servers = {"$name": {"port": 7000}}``.
+"""
+import json
+
+from gevent.server import StreamServer
+
+from hero import AppServer
+
+#: The longest line read; a longer one gets an error and the connection is closed.
+MAX_LINE_BYTES = 65_536
+
+
+class $class_name(AppServer):
+    type = "$name"
+    default_config = {"bind": "127.0.0.1", "port": 0}
+
+    def start(self):
+        self.listener = StreamServer((self.config.bind, self.config.port), self.serve)
+        self.listener.start()
+        self.listen_address = self.listener.address[:2]
+
+    def stop(self, timeout):
+        self.listener.stop(timeout=timeout)
+
+    def serve(self, sock, address):
+        connection = self.build_connection(remote_ip=address[0], remote_port=address[1])
+        reader = sock.makefile("rb")
+        try:
+            while True:
+                line = reader.readline(MAX_LINE_BYTES + 1)
+                if not line:
+                    return
+                if len(line) > MAX_LINE_BYTES:
+                    self.reply(sock, {"error": f"a line is longer than {MAX_LINE_BYTES} bytes"})
+                    return
+                try:
+                    params = json.loads(line)
+                except ValueError as error:
+                    self.reply(sock, {"error": f"invalid JSON: {error}"})
+                    continue
+                if not isinstance(params, dict):
+                    self.reply(sock, {"error": "a line must be a JSON object of params"})
+                    continue
+                self.reply(sock, self.process(connection, params).response)
+        finally:
+            reader.close()
+            self.destroy_connection(connection)
+
+    def reply(self, sock, message):
+        sock.sendall(json.dumps(message, default=str).encode() + b"\\n")
+''')
+
+SERVER_TEST = Template('''"""The $name server runs actions over its own port."""
+import json
+import socket
+
+from hero.spec_helper import SpecHelper
+
+
+def test_${name}_server_runs_an_action(hero_root):
+    helper = SpecHelper.boot(hero_root, servers=True,
+                             overrides={"web": {"enabled": False}, "socket": {"enabled": False}})
+    try:
+        with socket.create_connection(helper.api.servers["$name"].address, timeout=5) as sock:
+            reader = sock.makefile("rb")
+            sock.sendall(b\'{"action": "no-such-action"}\\n\')
+            assert json.loads(reader.readline())["error"] == "unknown action or invalid apiVersion"
+            sock.sendall(b"[1]\\n")
+            assert json.loads(reader.readline())["error"] == "a line must be a JSON object of params"
+    finally:
+        helper.stop()
+''')
+
 PROJECT_CONFIG = '''"""Configuration: only what differs from hero's defaults. See hero/defaults.py for every key."""
 
 general = {
@@ -139,7 +215,8 @@ from hero.pytest_plugin import use_hero
 use_hero()  # gevent patches here, before the tests import anything else
 '''
 
-KINDS = {"action": ("actions", ACTION), "task": ("tasks", TASK), "initializer": ("initializers", INITIALIZER)}
+KINDS = {"action": ("actions", ACTION), "task": ("tasks", TASK), "initializer": ("initializers", INITIALIZER),
+         "server": ("servers", SERVER)}
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PROJECT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -165,6 +242,11 @@ def generate(kind: str, name: str, root: Path, description: str = "") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     class_name = name[0].upper() + name[1:]
     path.write_text(template.substitute(name=name, class_name=class_name, description=description or name))
+    if kind == "server":
+        test = root / "tests" / f"test_{file_name(name)}_server.py"
+        if not test.exists():
+            test.parent.mkdir(parents=True, exist_ok=True)
+            test.write_text(SERVER_TEST.substitute(name=name))
     return path
 
 

@@ -4,7 +4,7 @@
                                (--reload: restart whenever the app's .py files change)
     hero actions [--json]      list the app's actions with their versions and inputs
     hero console               a Python prompt with the app booted (``api``)
-    hero generate KIND NAME    a new project, action, task or initializer
+    hero generate KIND NAME    a new project, action, task, initializer or server
     hero run ACTION [--k v]    run one action (connection type cli) and print its response
     hero version               (also ``hero --version``)
     hero asyncapi              print the AsyncAPI document of the WebSocket and TCP interfaces
@@ -105,7 +105,7 @@ def command_asyncapi(args: argparse.Namespace) -> int:
 
 
 def _configure_generate(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("kind", choices=["project", "action", "task", "initializer"])
+    parser.add_argument("kind", choices=["project", "action", "task", "initializer", "server"])
     parser.add_argument("name")
     parser.add_argument("--description", default="")
     parser.add_argument("--sails", action="store_true",
@@ -143,7 +143,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], object], Call
                 command_actions),
     "version": ("print hero's version", lambda parser: None, command_version),
     "console": ("a Python prompt with the app booted as `api`", lambda parser: None, command_console),
-    "generate": ("create a project, action, task or initializer", _configure_generate, command_generate),
+    "generate": ("create a project, action, task, initializer or server", _configure_generate, command_generate),
     "asyncapi": ("print the AsyncAPI 3.0 document of the WebSocket and TCP interfaces", lambda parser: None,
                  command_asyncapi),
 }

@@ -8,13 +8,16 @@ from collections.abc import Callable
 from typing import Any
 
 from hero.config import load_config
-from hero.core.routes import VERBS, RouteTable
+from hero.core.routes import VERBS, RouteTable, action_prefix
 
 
 def table(config: Any) -> list[dict[str, Any]]:
     """Every way a request finds an action: the configured routes, then simple and query routing."""
     web = config.web
-    prefix = "/" + str(web.url_path_for_actions).strip("/")
+    reachable = action_prefix(web)
+    if reachable is None:
+        return []  # NOTE: url_path_for_actions = None and "/" serves files: no action is reachable
+    prefix = reachable
     rows = []
     for route in RouteTable.from_config(config.routes).routes:
         row = route.describe()

@@ -57,6 +57,9 @@ class ActionData:
     duration_ms: float = 0.0
     #: Middleware may set this False to skip ``run`` (the action answers nothing more).
     to_process: bool = True
+    #: False: the transport renders nothing (actionhero's ``toRender``): the action answered with
+    #: ``connection.respond(...)`` or ``send_file`` over HTTP; no reply over TCP and WebSockets.
+    to_render: bool = True
     #: The status this run answers with, when the action chose one for this run only (Sails-style
     #: actions: ``res.status(409)``, an exit's ``statusCode``); unlike ``connection.status`` it does
     #: not outlive the run on persistent connections.
@@ -284,6 +287,9 @@ class ActionRegistry:
         self._chains: dict[int, tuple[int, tuple[ActionMiddleware, ...]]] = {}
         #: ``run(name, params, ...)`` needs the processor; the process sets this at boot.
         self.runner: Callable[..., dict[str, Any]] | None = None
+        #: Global safe params (``api.params.add_global_safe``) and defaults; for actions added later too.
+        self.extra_safe: list[str] = []
+        self.safe_defaults: dict[str, Any] = {}
         #: Bumped when middleware chosen otherwise than by name changes (see :meth:`matching_middleware`).
         self.middleware_generation = 0
 
@@ -302,6 +308,8 @@ class ActionRegistry:
             )
         except BootError as error:
             raise BootError(f"{source}: {error.message}") from error
+        if self.extra_safe or self.safe_defaults:
+            instance.params.add_safe([*self.extra_safe, *self.safe_defaults], self.safe_defaults)
         key = (instance.name, instance.version)
         if instance.version in self.versions.get(instance.name, {}):
             raise BootError(f"{source}: action {instance.name} version {instance.version} is already defined "
@@ -310,6 +318,16 @@ class ActionRegistry:
         self.sources[key] = source
         self.latest[instance.name] = self.versions[instance.name][max(self.versions[instance.name], key=version_key)]
         return instance
+
+    def add_global_safe(self, names: Sequence[str], defaults: Mapping[str, Any] | None = None) -> None:
+        """Every action (those added later too) accepts ``names`` without declaring them."""
+        for name in names:
+            if name not in self.extra_safe:
+                self.extra_safe.append(name)
+        self.safe_defaults.update(defaults or {})
+        for versions in self.versions.values():
+            for action in versions.values():
+                action.params.add_safe(names, defaults)
 
     def find(self, name: Any, version: Any = None) -> Action:
         """The action for a name and an optional version; UnknownAction when there is none."""

@@ -8,7 +8,7 @@ from collections import Counter
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from hero.core.middleware import ConnectionMiddleware, MiddlewareChain
 from hero.errors import HeroError
@@ -69,6 +69,10 @@ class Connection:
     #: Set by actions: a file to answer with instead of JSON (``send_file``).
     file_to_send: str | None = None
     destroyed: bool = False
+    #: How each transport builds ``connection.raw`` from ``extra`` (registered once, by type).
+    raw_factories: ClassVar[dict[str, Callable[[dict[str, Any]], Any]]] = {}
+    #: Messages the transport has sent this client (seed 001's ``messageCount``; TCP and WebSocket).
+    message_count: int = 0
     #: The connection's language (docs/actions.md, Localization): set by a ``locale`` param, else
     #: negotiated from ``Accept-Language`` on first use; None until then.
     locale: str | None = None
@@ -127,6 +131,64 @@ class Connection:
     def send_file(self, path: str) -> None:
         """Answer with this file (relative to the public folder) instead of the JSON response."""
         self.file_to_send = path
+
+    def respond(self, status: int, headers: Any, body: Any) -> None:
+        """Answer the HTTP request yourself (docs/http.md, "An action's own response"): with
+        ``data.to_render = False`` this status, these headers (a dict or (name, value) pairs) and
+        body (bytes, str as UTF-8, or an iterable of bytes, streamed) go out instead of the JSON."""
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            raise ValueError(f"an HTTP status must be an int in 100..599, got {status!r}")
+        pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or ())
+        checked: list[tuple[str, str]] = []
+        for pair in pairs:
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError(f"a header must be a (name, value) pair, got {pair!r}")
+            name, value = str(pair[0]), str(pair[1])
+            if any(char in f"{name}{value}" for char in "\r\n\0"):
+                raise ValueError("a header name or value may not contain CR, LF or NUL")
+            checked.append((name, value))
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        elif body is None:
+            body = b""
+        elif not isinstance(body, bytes) and not hasattr(body, "__iter__"):
+            raise ValueError(f"a body must be bytes, str or an iterable of bytes, got {type(body).__name__}")
+        self.status = status
+        self.extra["own_response"] = (status, checked, body)
+
+    @property
+    def own_response(self) -> tuple[int, list[tuple[str, str]], Any] | None:
+        """What :meth:`respond` was given, or None."""
+        own: tuple[int, list[tuple[str, str]], Any] | None = self.extra.get("own_response")
+        return own
+
+    @property
+    def extension(self) -> str | None:
+        """Web: the extension of the request path's last segment (``/api/report.csv`` → ``csv``)."""
+        extension: str | None = self.extra.get("extension")
+        return extension
+
+    @property
+    def matched_route(self) -> dict[str, Any] | None:
+        """Web: the route that matched (``{"path", "action", "verb"}``), None for ``/api/<action>``."""
+        route = self.extra.get("route")
+        if route is None:
+            return None
+        return {"path": route.path, "action": route.action, "verb": route.verb}
+
+    @property
+    def raw(self) -> Any:
+        """The transport's own view of the request (web: method, headers, cookies, unfiltered body
+        params and files; seed 001's ``rawConnection``), or None. Built on first use: the transport
+        registers a factory in ``Connection.raw_factories``."""
+        extra = self.extra
+        built = extra.get("raw")
+        if built is None:
+            make = self.raw_factories.get(self.type)
+            if make is None:
+                return None
+            built = extra["raw"] = make(extra)
+        return built
 
     def details(self) -> dict[str, Any]:
         """The ``detailsView`` payload (docs/tcp.md, Verbs)."""

@@ -16,6 +16,7 @@ from typing import Any, Protocol, cast
 from hero.core.action import Action, ActionData, ActionRegistry
 from hero.core.connection import Connection
 from hero.core.logfilter import filter_params
+from hero.core.params.inputs import CALLING, CONTEXT
 from hero.core.stream import close_stream, collect, is_stream
 from hero.errors import (
     ActionTimeout,
@@ -137,7 +138,15 @@ class ActionProcessor:
         for each in middleware:
             each.pre_process(data)
         if data.to_process:
-            data.received_params, loaded = action.params.receive(data.params)
+            if CONTEXT.used:
+                # NOTE: only once an input took actionhero's (param, connection, action_template) form.
+                token = CALLING.set((data.connection, action))
+                try:
+                    data.received_params, loaded = action.params.receive(data.params)
+                finally:
+                    CALLING.reset(token)
+            else:
+                data.received_params, loaded = action.params.receive(data.params)
             data.params = MappingProxyType(loaded)
             self.run_action(action, data)
             for each in middleware:

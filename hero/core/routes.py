@@ -264,6 +264,16 @@ class RouteTable:
         return [route.describe() for route in self.routes]
 
 
+def action_prefix(web: Any) -> str | None:
+    """Where actions are reachable over HTTP (docs/http.md): ``/<web.url_path_for_actions>``; ``""``
+    when that is None and ``/`` is an action endpoint (``root_endpoint_type = "api"``); None when
+    there is no way in (the action path off, ``/`` serving files)."""
+    path = web["url_path_for_actions"]
+    if path is not None:
+        return "/" + "/".join(part for part in str(path).split("/") if part)
+    return "" if web["root_endpoint_type"] == "api" else None
+
+
 class Routes:
     """The app's route table as the API sees it (``api.routes``), with Sails' look-ups:
 
@@ -283,8 +293,7 @@ class Routes:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], web: Mapping[str, Any]) -> Routes:
-        prefix = "" if web.get("root_endpoint_type") == "api" else \
-            "/" + str(web.get("url_path_for_actions", "api")).strip("/")
+        prefix = "" if web.get("root_endpoint_type") == "api" else action_prefix(web) or ""
         return cls(RouteTable.from_config(config), prefix)
 
     def route_for(self, target: Any) -> dict[str, str]:

@@ -23,6 +23,7 @@ from hero.config import Config, load_config
 from hero.container import Api, Initializer
 from hero.errors import BootError, HeroError
 from hero.process.initializers import HERO_INITIALIZERS, app_initializers
+from hero.process.restart import restart_in_place
 from hero.process.wiring import build_api, build_web_server, cluster_secret
 from hero.runtime.logging import configure_logging
 from hero.runtime.monitor import watch_hub
@@ -47,6 +48,7 @@ class Process:
         self.started: list[Initializer] = []
         self.stopped = Event()
         self._stopping = False
+        self._restarting = False
         #: True when the caller prints the listening and ready lines (``hero start``): logged at debug, not twice.
         self.announces = False
 
@@ -87,8 +89,9 @@ class Process:
                 self.config.general.server_name, self.config.env, self.api.id)
         return self.api
 
-    def stop(self) -> None:
-        """Refuse new actions, let servers drain, stop every started initializer. Safe to call twice."""
+    def stop(self, *, final: bool = True) -> None:
+        """Refuse new actions, let servers drain, stop every started initializer. Safe to call twice.
+        ``final=False`` (a restart in place) leaves :attr:`stopped` unset: the process goes on."""
         if self._stopping or self.api is None:
             return
         self._stopping = True
@@ -103,10 +106,27 @@ class Process:
                           exc_info=self.config.general.debug)
         self.started = []
         api.running = False
+        if not final:
+            self._stopping = False
+            log.info("hero stopped for a restart")
+            return
         if Api.current is api:
             Api.current = None
         self.stopped.set()
         log.info("hero stopped")
+
+    def restart(self) -> bool:
+        """Restart in place (SIGUSR2): boot the app's code afresh, then swap it in on the same
+        listening sockets; a new boot that fails keeps the running code (docs/deployment.md)."""
+        if self._restarting or self._stopping:
+            log.warning("restart: already restarting or stopping")
+            return False
+        self._restarting = True
+        try:
+            fresh = Process(self.root, env=self.env, overrides=self.overrides, environ=self.environ)
+            return restart_in_place(self, fresh)
+        finally:
+            self._restarting = False
 
     def _run_phase(self, phase: str, priority: str, initializers: list[Initializer], *, track: bool = False) -> None:
         assert self.api is not None
@@ -127,6 +147,7 @@ class Process:
 
     def run_forever(self, on_ready: Callable[[Api], None] | None = None) -> int:
         """Start, then block until SIGINT, SIGTERM or SIGHUP (a second signal stops at once); 0 on a clean stop.
+        SIGUSR2 restarts in place (:meth:`restart`).
 
         SIGHUP stops gracefully too: its default would end the process on the spot (a closed
         terminal, a stray ``kill -HUP``), dropping in-flight actions; hero has no config to reload
@@ -149,6 +170,7 @@ class Process:
 
         handlers = [gevent.signal_handler(number, on_signal)
                     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)]
+        handlers.append(gevent.signal_handler(signal.SIGUSR2, lambda: gevent.spawn(self.restart)))
         try:
             if on_ready is not None:
                 on_ready(self.api)

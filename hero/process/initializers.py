@@ -8,7 +8,7 @@ import gevent
 
 from hero.container import Api, Initializer
 from hero.errors import BootError
-from hero.process.wiring import build_servers
+from hero.process.wiring import build_servers, starting_rooms
 from hero.runtime.loader import classes_below, load_actions
 from hero.services.store import STORE_ERRORS
 from hero.tasks.task import Task
@@ -80,7 +80,7 @@ class ChatInitializer(Initializer):
     stop_priority = 940
 
     def start(self, api: Api) -> None:
-        api.chat.create_starting_rooms(api.config.general.starting_chat_rooms)
+        api.chat.create_starting_rooms(starting_rooms(api.config))
 
 
 class ModelsInitializer(Initializer):
@@ -104,6 +104,9 @@ class ActionsInitializer(Initializer):
     load_priority = 410
 
     def initialize(self, api: Api) -> None:
+        general = api.config.general
+        if general.pagination_defaults:
+            api.actions.add_global_safe(["limit", "offset"], {"limit": general.pagination_limit, "offset": 0})
         sources = [("builtin_actions", BUILTIN_ACTIONS), *api.config.sources("actions")]
         load_actions(sources, api.actions)
         api.actions.loader = lambda registry: load_actions(sources, registry)  # api.actions.reload()

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
-from hero.config import Config
+from hero.config import Config, Namespace
 from hero.container import Api, server_id
 from hero.core.connection import Connections
 from hero.core.processor import ActionProcessor
 from hero.core.sails.registry import SailsActionRegistry
 from hero.errors import BootError
 from hero.runtime.deadlines import Deadlines
+from hero.runtime.loader import classes_below
+from hero.servers.app_server import AppServer
 from hero.servers.base import Server
 from hero.servers.http.server import WebServer
 from hero.servers.http.virtual import VirtualRequests
@@ -63,7 +66,7 @@ def build_api(config: Config) -> Api:
     connections.reach = cluster.apply_to_connection
     chat = Chat(store.client, connections, cluster, key=store.key, server_id=identity,
                 max_rooms_per_connection=general.max_rooms_per_connection)
-    _wire_chat(chat, cluster, connections, starting_rooms=general.starting_chat_rooms)
+    _wire_chat(chat, cluster, connections, starting_rooms=starting_rooms(config))
     tasks = Tasks(TaskRegistry(missing_param_checks=general.missing_param_checks), store, config.tasks,
                   context=None, server_id=identity, shutdown_timeout=general.shutdown_timeout)
     api = Api(
@@ -87,6 +90,15 @@ def build_api(config: Config) -> Api:
         metrics.connection_counts, metrics.in_flight = connections.count_by_type, lambda: processor.in_flight
         metrics.queue_depths = lambda: {name: tasks.queue(name).count for name in tasks.queue_names()}
     return api
+
+
+def starting_rooms(config: Config) -> list[str]:
+    """The rooms that exist from boot: ``general.starting_chat_rooms`` and ``socket.default_room``."""
+    rooms = [str(room) for room in config.general.starting_chat_rooms or ()]
+    default = config.socket.default_room
+    if default and default not in rooms:
+        rooms.append(str(default))
+    return rooms
 
 
 def cluster_secret(config: Config, store: RedisStore) -> str:
@@ -130,10 +142,40 @@ def build_web_server(api: Api) -> WebServer:
 
 
 def build_servers(api: Api) -> dict[str, Server]:
-    """The transports enabled in config, by namespace (each started when ``<namespace>.enabled``)."""
+    """The transports enabled in config, by namespace (each started when ``<namespace>.enabled``),
+    then the app's and its plugins' own servers (docs/servers.md), by type."""
     built: dict[str, Server] = {}
     if api.config.web.enabled:
         built["web"] = build_web_server(api)
     if api.config.socket.enabled:
         built["socket"] = SocketServer(api, api.config.socket)
+    built.update(build_app_servers(api))
+    return built
+
+
+def build_app_servers(api: Api) -> dict[str, Server]:
+    """Each :class:`AppServer` below the app's ``servers/`` folder and its plugins', built with
+    ``config.servers[<type>]`` over its ``default_config``; one whose entry says ``enabled: False`` is skipped."""
+    built: dict[str, Server] = {}
+    entries = api.config.servers
+    if entries.get("enabled", True) is False:
+        return built  # NOTE: `servers = {"enabled": False}`: none of the app's servers (the spec helper)
+    for namespace, directory in api.config.sources("servers"):
+        for server_class, path in classes_below(directory, namespace, AppServer, named_only=False):
+            try:
+                server_class.validate(set(built))
+            except BootError as error:
+                raise BootError(f"{path}: {error.message}") from error
+            entry = entries.get(server_class.type)
+            if entry is not None and not isinstance(entry, Mapping):
+                raise BootError(f"config servers.{server_class.type} must be a dict, got {type(entry).__name__}")
+            values = {**server_class.default_config, **(entry.to_dict() if isinstance(entry, Namespace) else {})}
+            if not values.get("enabled", True):
+                log.info("server %s is disabled (config servers.%s.enabled)", server_class.type, server_class.type)
+                continue
+            built[server_class.type] = server_class(api, Namespace(f"servers.{server_class.type}", values))
+    unknown = set(entries) - set(built) - {"enabled"} - {name for name, entry in entries.items()
+                                            if isinstance(entry, Mapping) and entry.get("enabled") is False}
+    if unknown:
+        raise BootError(f"config servers: no server of type {', '.join(sorted(unknown))} in the app or its plugins")
     return built

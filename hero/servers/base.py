@@ -28,6 +28,14 @@ class Server:
         self.config = config
         #: The gevent server accepting connections, once started.
         self._server: Any = None
+        #: A listening socket handed over by the process this one replaces (a restart in place,
+        #: docs/deployment.md): :meth:`start` accepts on it instead of binding.
+        self.inherited_listener: Any = None
+
+    def listening_socket(self) -> Any:
+        """The socket it accepts on (None when it has none of its own), for a restart in place."""
+        server = self._server
+        return getattr(server, "socket", None) if server is not None else None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url or 'not listening'}>"

@@ -17,17 +17,19 @@ from typing import Any
 
 from hero.container import Api
 from hero.core.connection import Connection
-from hero.core.params.spec import GLOBAL_SAFE_PARAMS
 from hero.errors import ChatError, HeroError, InvalidParam, VerbNotAllowed
 from hero.services.chat import Chat
 
 log = logging.getLogger(__name__)
 
 ALL_VERBS = ("quit", "exit", "paramAdd", "paramView", "paramDelete", "paramsView", "paramsDelete", "roomAdd",
-             "roomLeave", "roomView", "say", "detailsView", "documentation", "file")
+             "roomLeave", "roomView", "roomChange", "say", "detailsView", "documentation", "file",
+             "addParam", "viewParam", "deleteParam")
 
 #: Verbs that change or read sticky params (not offered where params are not sticky: WebSockets).
-PARAM_VERBS = ("paramAdd", "paramView", "paramDelete", "paramsView", "paramsDelete")
+#: ``addParam``, ``viewParam`` and ``deleteParam`` are seed 000's (actionhero v3's) spellings.
+PARAM_VERBS = ("paramAdd", "paramView", "paramDelete", "paramsView", "paramsDelete", "addParam", "viewParam",
+               "deleteParam")
 
 #: Verbs that end the connection; :func:`run_verb` returns None and the transport says goodbye and closes.
 QUIT_VERBS = ("quit", "exit")
@@ -45,7 +47,7 @@ def run_verb(api: Api, connection: Connection, verb: str, args: list[Any], *, al
 
 def _known_param(api: Api, key: str) -> bool:
     """A key some action declares, or a global safe param (any key when scrubbing is off)."""
-    if api.config.general.disable_param_scrubbing or key in GLOBAL_SAFE_PARAMS:
+    if api.config.general.disable_param_scrubbing or api.params.is_global_safe(key):
         return True
     return any(key in action.params.names for action in api.actions)
 
@@ -111,8 +113,25 @@ def _room_leave(api: Api, connection: Connection, args: list[Any]) -> bool:
     return bool(_chat(api, connection).remove_member(connection.id, _room(args)))
 
 
-def _room_view(api: Api, connection: Connection, args: list[Any]) -> dict[str, Any]:
+def _room_change(api: Api, connection: Connection, args: list[Any]) -> bool:
+    """actionhero v3's ``roomChange``: leave every room this connection is in, join ``room``."""
     chat = _chat(api, connection)
+    room = _room(args)
+    if not chat.exists(room):
+        raise ChatError("room does not exist")
+    for joined in list(connection.rooms):
+        if joined != room:
+            chat.remove_member(connection.id, joined)
+    if room in connection.rooms:
+        return True
+    return bool(chat.add_member(connection.id, room))
+
+
+def _room_view(api: Api, connection: Connection, args: list[Any]) -> Any:
+    chat = _chat(api, connection)
+    if not args or args[0] in (None, ""):
+        # NOTE: actionhero v3's bare ``roomView``: the rooms this connection is in.
+        return [dict(chat.status(room)) for room in list(connection.rooms)]
     room = _room(args)
     if room not in connection.rooms:
         raise ChatError(f"connection not in this room ({room})")
@@ -160,9 +179,13 @@ _VERBS: dict[str, Callable[[Api, Connection, list[Any]], Any]] = {
     "paramDelete": _param_delete,
     "paramsView": _params_view,
     "paramsDelete": _params_delete,
+    "addParam": _param_add,
+    "viewParam": _param_view,
+    "deleteParam": _param_delete,
     "roomAdd": _room_add,
     "roomLeave": _room_leave,
     "roomView": _room_view,
+    "roomChange": _room_change,
     "say": _say,
     "detailsView": _details_view,
     "documentation": _documentation,

@@ -23,21 +23,25 @@ log = logging.getLogger(__name__)
 #: How often a waiting ``load``/``check_lock`` looks at the lock again (actionhero's ``lockRetry``).
 LOCK_RETRY_MS = 100
 
-# KEYS[1] = cache key, KEYS[2] = lock key; ARGV[1] = my lock name, ARGV[2] = JSON, ARGV[3] = ttl ms or "".
+# KEYS[1] = cache key, KEYS[2] = lock key, KEYS[3] = the index; ARGV[1] = my lock name, ARGV[2] = JSON,
+# ARGV[3] = ttl ms or "", ARGV[4] = now (ms).
 _SAVE = """
 local owner = redis.call('GET', KEYS[2])
 if owner and owner ~= ARGV[1] then return 0 end
 if ARGV[3] == '' then
   redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('ZADD', KEYS[3], '+inf', KEYS[1])
 elseif tonumber(ARGV[3]) > 0 then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  redis.call('ZADD', KEYS[3], tonumber(ARGV[4]) + tonumber(ARGV[3]), KEYS[1])
 else
   redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[3], KEYS[1])
 end
 return 1
 """
 
-# KEYS as above; ARGV[1] = my lock name, ARGV[2] = sliding ttl ms or "". → {status, value}
+# KEYS as above; ARGV[1] = my lock name, ARGV[2] = sliding ttl ms or "", ARGV[3] = now (ms). → {status, value}
 _LOAD = """
 local value = redis.call('GET', KEYS[1])
 if not value then return {'missing'} end
@@ -46,8 +50,10 @@ if owner and owner ~= ARGV[1] then return {'locked'} end
 if ARGV[2] ~= '' then
   if tonumber(ARGV[2]) > 0 then
     redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    redis.call('ZADD', KEYS[3], tonumber(ARGV[3]) + tonumber(ARGV[2]), KEYS[1])
   else
     redis.call('DEL', KEYS[1])
+    redis.call('ZREM', KEYS[3], KEYS[1])
   end
 end
 return {'ok', value}
@@ -57,6 +63,7 @@ return {'ok', value}
 _DESTROY = """
 local owner = redis.call('GET', KEYS[2])
 if owner and owner ~= ARGV[1] then return -1 end
+redis.call('ZREM', KEYS[3], KEYS[1])
 return redis.call('DEL', KEYS[1])
 """
 
@@ -113,6 +120,9 @@ class Cache:
         self.lock_name = lock_name
         #: COUNT hint for SCAN.
         self.scan_count = scan_count
+        #: A sorted set of the value keys by expiry (ms; +inf: none), so :meth:`size` never scans.
+        #: NOTE: outside ``prefix``, so ``keys()`` never lists it.
+        self.index = prefix.rstrip(":") + "-index"
         self._save = redis.register_script(_SAVE)
         self._load = redis.register_script(_LOAD)
         self._destroy = redis.register_script(_DESTROY)
@@ -127,7 +137,8 @@ class Cache:
         """Store ``value`` (anything JSON can hold) under ``key``; raise ObjectLocked if another lock name holds it."""
         payload = self._encode(key, {"value": value, "createdAt": _now_ms()})
         ttl = "" if ttl_ms is None else str(int(ttl_ms))
-        if not self._save(keys=[self.prefix + key, self.lock_prefix + key], args=[self.lock_name, payload, ttl]):
+        if not self._save(keys=[self.prefix + key, self.lock_prefix + key, self.index],
+                          args=[self.lock_name, payload, ttl, _now_ms()]):
             raise ObjectLocked()
         return True
 
@@ -140,7 +151,8 @@ class Cache:
         ttl = "" if ttl_ms is None else str(int(ttl_ms))
         deadline = time.monotonic() + self._retry_seconds(retry_ms)
         while True:
-            result = self._load(keys=[self.prefix + key, self.lock_prefix + key], args=[self.lock_name, ttl])
+            result = self._load(keys=[self.prefix + key, self.lock_prefix + key, self.index],
+                                args=[self.lock_name, ttl, _now_ms()])
             status = result[0]
             if status == "missing":
                 raise ObjectNotFound()
@@ -153,7 +165,8 @@ class Cache:
 
     def destroy(self, key: str) -> bool:
         """Delete ``key``: True if it existed, False if not; ObjectLocked if another lock name holds it."""
-        deleted = int(self._destroy(keys=[self.prefix + key, self.lock_prefix + key], args=[self.lock_name]))
+        deleted = int(self._destroy(keys=[self.prefix + key, self.lock_prefix + key, self.index],
+                                    args=[self.lock_name]))
         if deleted < 0:
             raise ObjectLocked()
         return deleted > 0
@@ -167,14 +180,24 @@ class Cache:
         return self._scan(self.lock_prefix + prefix)
 
     def size(self) -> int:
-        """How many cache keys exist."""
+        """How many cache keys exist (by a full scan; :meth:`count` does not scan)."""
         return len(self.keys())
+
+    def count(self) -> int:
+        """How many values saved with :meth:`save` are alive (seed 001's ``cache.numberOfObjects``),
+        from the index: two commands whatever the size of Redis. Values Redis evicted itself
+        (``maxmemory``) stay counted until their expiry; lists are not counted."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(self.index, "-inf", _now_ms())
+            pipe.zcard(self.index)
+            return int(pipe.execute()[1])
 
     def clear(self) -> list[str]:
         """Delete every cache key (not the locks) and return the keys deleted."""
         found = self.keys()
         for start in range(0, len(found), self.scan_count):
             self.redis.delete(*found[start : start + self.scan_count])
+        self.redis.delete(self.index)
         log.debug("cleared %d cache keys under %s", len(found), self.prefix)
         return found
 

@@ -64,7 +64,8 @@ class StaticFiles:
 
     def __init__(self, root: Path, *, cache_seconds: int = 60, compress: bool = False,
                  follow_symlinks_outside_root: bool = False, max_read_bytes: int | None = None,
-                 max_path_chars: int | None = None) -> None:
+                 max_path_chars: int | None = None, enable_etag: bool = True,
+                 not_found_message: str = NOT_FOUND_TEXT) -> None:
         self.root = Path(root)
         #: The root with every symlink resolved: what a served file's real path must stay under.
         self.real_root = os.path.realpath(self.root)
@@ -72,6 +73,11 @@ class StaticFiles:
         self.compress = compress
         self.follow_symlinks_outside_root = follow_symlinks_outside_root
         self.cache_control = f"max-age={self.cache_seconds}, must-revalidate, public"
+        self.enable_etag = enable_etag
+        self.not_found_message = not_found_message
+        self.not_found_body = not_found_message.encode()
+        self.not_found_headers = [("Content-Type", "text/html; charset=utf-8"),
+                                  ("Content-Length", str(len(self.not_found_body)))]
         if max_read_bytes is not None:
             self.max_read_bytes = max_read_bytes
         if max_path_chars is not None:
@@ -82,7 +88,9 @@ class StaticFiles:
         """Built from the ``web`` config namespace (``file_cache_seconds``, ``compress``, ...)."""
         return cls(root, cache_seconds=web.get("file_cache_seconds", 60), compress=web.get("compress", False),
                    follow_symlinks_outside_root=web.get("follow_symlinks_outside_root", False),
-                   max_read_bytes=web.get("max_file_read_bytes"), max_path_chars=web.get("max_file_path_chars"))
+                   max_read_bytes=web.get("max_file_read_bytes"), max_path_chars=web.get("max_file_path_chars"),
+                   enable_etag=web.get("enable_etag", True),
+                   not_found_message=web.get("file_not_found_message") or NOT_FOUND_TEXT)
 
     @classmethod
     def for_folders(cls, roots: Sequence[Path], web: Mapping[str, Any]) -> StaticFiles | StaticChain:
@@ -160,31 +168,33 @@ class StaticFiles:
         """
         opened = self._open(relative_path)
         if opened is None:
-            return 404, list(NOT_FOUND_HEADERS), NOT_FOUND_TEXT.encode()
+            return 404, list(self.not_found_headers), self.not_found_body
         file, info, path = opened
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         compressible = self.compress and mime.startswith(COMPRESSIBLE) and info.st_size >= self.gzip_min_bytes
         gzipped = compressible and _accepts_gzip(environ)
-        etag = f"{info.st_size:x}-{info.st_mtime_ns:x}" + ("-gz" if gzipped else "")
+        etag = f"{info.st_size:x}-{info.st_mtime_ns:x}" + ("-gz" if gzipped else "") if self.enable_etag else None
         last_modified = datetime.fromtimestamp(int(info.st_mtime), timezone.utc)
         if (environ.get("REQUEST_METHOD") in ("GET", "HEAD") and "HTTP_IF_MATCH" not in environ
-                and not is_resource_modified(environ, etag=f'"{etag}"', last_modified=last_modified)):
+                and not is_resource_modified(environ, etag=f'"{etag}"' if etag else None,
+                                             last_modified=last_modified)):
             # NOTE: answered before any body is built, so a 304 never gzips or wraps the file.
             file.close()
-            headers = [("ETag", f'"{etag}"'), ("Last-Modified", http_date(last_modified)),
-                       ("Cache-Control", self.cache_control)]
+            headers = [("ETag", f'"{etag}"')] if etag else []
+            headers += [("Last-Modified", http_date(last_modified)), ("Cache-Control", self.cache_control)]
             return 304, headers + ([("Vary", "Accept-Encoding")] if compressible else []), b""
         try:
             response = self._response(environ, file, info, gzipped)
         except OSError as error:
             file.close()
             log.warning("static file %s could not be read: %s", path, error)
-            return 404, list(NOT_FOUND_HEADERS), NOT_FOUND_TEXT.encode()
+            return 404, list(self.not_found_headers), self.not_found_body
         response.headers["Content-Type"] = get_content_type(mime, "utf-8")
         response.headers["Cache-Control"] = self.cache_control
         if compressible:
             response.headers["Vary"] = "Accept-Encoding"
-        response.set_etag(etag)
+        if etag:
+            response.set_etag(etag)
         response.last_modified = last_modified
         try:
             response.make_conditional(environ, accept_ranges=not gzipped,
@@ -230,7 +240,7 @@ class StaticFiles:
         """
         opened = self._open(relative_path)
         if opened is None:
-            raise HeroError(NOT_FOUND_TEXT, status=404)
+            raise HeroError(self.not_found_message, status=404)
         file, info, path = opened
         with file:
             if info.st_size > self.max_read_bytes:
@@ -238,7 +248,7 @@ class StaticFiles:
             try:
                 raw = file.read(self.max_read_bytes + 1)
             except OSError:
-                raise HeroError(NOT_FOUND_TEXT, status=404) from None
+                raise HeroError(self.not_found_message, status=404) from None
         modified = datetime.fromtimestamp(info.st_mtime, timezone.utc)
         return {
             "content": raw.decode("utf-8", errors="replace"),

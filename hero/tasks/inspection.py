@@ -170,6 +170,14 @@ class TaskInspection:
                 pipe.llen(self.queue(name).key)
             return int(sum(pipe.execute()))
 
+    def total_delayed(self) -> int:
+        """Jobs waiting for their time in every queue (``enqueue_in`` / ``enqueue_at``): one ZCARD each."""
+        names = self.queue_names()
+        with self.client.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.zcard(ScheduledJobRegistry(queue=self.queue(name)).key)
+            return int(sum(pipe.execute()))
+
     def leader(self) -> str | None:
         """The id of the process whose scheduler leads the cluster, if any."""
         return current_leader(self)

@@ -125,7 +125,7 @@ def test_a_plugin_may_be_an_importable_package(boot, tmp_path, monkeypatch):
     ({"gone": {"path": "../nowhere"}}, "config plugins.gone: "),
     ({"gone": {"module": "no_such_hero_plugin"}}, "config plugins.gone: no package 'no_such_hero_plugin'"),
     ({"odd": {"path": "../plugin", "module": "x"}}, "config plugins.odd needs one of `path`"),
-    ({"odd": {"path": "../plugin", "servers": True}}, "config plugins.odd: unknown key `servers`"),
+    ({"odd": {"path": "../plugin", "widgets": True}}, "config plugins.odd: unknown key `widgets`"),
     ({"odd": {"path": "../plugin", "public": "yes"}}, "config plugins.odd.public must be true or false"),
     ({"odd": "../plugin"}, "config plugins.odd must be a dict"),
 ])

@@ -18,7 +18,7 @@ from marshmallow.types import StrSequenceOrSet
 from marshmallow.validate import Validator
 
 from hero.core.params import schema as mm
-from hero.core.params.inputs import MISSING, Input
+from hero.core.params.inputs import MISSING, Input, adapt
 from hero.errors import BootError
 
 
@@ -34,8 +34,10 @@ class NestedSpec(Protocol):
 
 def default_factory(default: Any) -> Any:
     """MISSING, or a zero-argument callable giving a fresh default per request."""
-    if default is MISSING or callable(default):
+    if default is MISSING:
         return default
+    if callable(default):
+        return adapt(default, arity_floor=0)
     if isinstance(default, (list, dict, set, bytearray)):
         # NOTE: a mutable default is copied per request, so one action cannot change it for the next.
         return lambda: copy.deepcopy(default)
@@ -50,7 +52,7 @@ def chain(name: str, funcs: Any, what: str, where: str) -> tuple[Callable[[Any],
     for func in found:
         if not callable(func):
             raise BootError(f"input `{name}` in {where}: {what} must be callable, not {func!r}")
-    return found
+    return tuple(adapt(func, arity_floor=1) for func in found)
 
 
 def check(validators: tuple[Callable[[Any], Any], ...], value: Any) -> mm.InputError | None:

@@ -3,7 +3,9 @@ shared by the compiler (:mod:`hero.core.params.spec`) and the fields it builds (
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +14,69 @@ from hero.errors import InvalidParam
 #: Params every action accepts whatever its inputs; never scrubbed, never declarable (``locale``:
 #: the connection's language, docs/actions.md, Localization).
 GLOBAL_SAFE_PARAMS = ("file", "apiVersion", "callback", "action", "messageId", "locale")
+
+#: ``(connection, action)`` of the action whose inputs are loading, for validators, formatters and
+#: defaults written as actionhero's ``(param, connection, action_template)`` (see :func:`adapt`).
+CALLING: ContextVar[tuple[Any, Any]] = ContextVar("hero_inputs_calling", default=(None, None))
+
+
+class _Context:
+    """Whether any compiled input asked for the connection (then the processor sets :data:`CALLING`)."""
+
+    __slots__ = ("used",)
+
+    def __init__(self) -> None:
+        # NOTE: a slot, not a class attribute: the processor reads it per action, and a slot read is
+        # the cheapest attribute load there is.
+        self.used = False
+
+
+CONTEXT = _Context()
+
+
+def adapt(func: Any, *, arity_floor: int) -> Any:
+    """``func`` as hero calls it: unchanged when it takes ``arity_floor`` arguments (1 for a validator
+    or formatter, 0 for a default) or is not a plain function (``int``, ``str.strip``); else a wrapper
+    that passes as many of ``(value, connection, action_template)`` as it accepts (actionhero's
+    form; a default gets None for the value)."""
+    if not (inspect.isfunction(func) or inspect.ismethod(func)):
+        return func
+    try:
+        parameters = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return func
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        count = 3
+    else:
+        count = min(3, sum(1 for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)))
+    if count <= arity_floor:
+        return func
+    CONTEXT.used = True
+    if arity_floor == 0:
+        def default_with_context() -> Any:
+            connection, action = CALLING.get()
+            return func(*(None, connection, action)[:count])
+        return default_with_context
+
+    def with_context(value: Any) -> Any:
+        connection, action = CALLING.get()
+        return func(*(value, connection, action)[:count])
+    with_context.__name__ = getattr(func, "__name__", "with_context")
+    return with_context
+
+
+def from_required_optional(inputs: Any) -> Any:
+    """The v3/v8 form ``{"required": ["a"], "optional": ["b"]}`` as inputs (``a`` required, ``b``
+    not); anything else unchanged."""
+    if not isinstance(inputs, dict) or not inputs or not set(inputs) <= {"required", "optional"}:
+        return inputs
+    if not all(isinstance(names, (list, tuple)) and all(isinstance(name, str) for name in names)
+               for names in inputs.values()):
+        return inputs
+    converted: dict[str, Input] = {name: Input(required=True) for name in inputs.get("required", ())}
+    for name in inputs.get("optional", ()):
+        converted.setdefault(name, Input())
+    return converted
 
 
 class _Missing:

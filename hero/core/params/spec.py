@@ -22,7 +22,7 @@ from marshmallow import Schema, ValidationError, fields
 
 from hero.core.params import fields as pf
 from hero.core.params import schema as mm
-from hero.core.params.inputs import GLOBAL_SAFE_PARAMS, MISSING, Input, Sink
+from hero.core.params.inputs import GLOBAL_SAFE_PARAMS, MISSING, Input, Sink, from_required_optional
 from hero.errors import BootError, InvalidParam, MissingParam
 
 __all__ = ["GLOBAL_SAFE_PARAMS", "MISSING", "Input", "ParamSpec", "Sink"]
@@ -103,9 +103,22 @@ class ParamSpec:
         self._keep = frozenset(self.names) | frozenset(GLOBAL_SAFE_PARAMS)
         self._declared = frozenset(self.names)
         self._safe = tuple(name for name in GLOBAL_SAFE_PARAMS if name not in self._declared)
+        #: Values for safe params a request did not send (``general.pagination_defaults``).
+        self._defaults: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"ParamSpec({self.owner!r}, names={self.names!r})"
+
+    def add_safe(self, names: Sequence[str], defaults: Mapping[str, Any] | None = None) -> None:
+        """Accept ``names`` as global safe params too (``api.params.add_global_safe``); with
+        ``defaults``, a missing one of them gets its default (``general.pagination_defaults``).
+        A name the action declares stays its own input."""
+        fresh = [name for name in names if name not in self._declared and name not in self._safe]
+        self._keep = self._keep | frozenset(names)
+        self._safe = self._safe + tuple(fresh)
+        for name, value in (defaults or {}).items():
+            if name not in self._declared:
+                self._defaults[name] = value
 
     # --- compile (boot) ---------------------------------------------------------------------
 
@@ -118,6 +131,7 @@ class ParamSpec:
         """
         is_missing = _missing_predicate(missing_param_checks)
         options: dict[str, Any] = {"is_missing": is_missing, "scrub": scrub, "prefix": _prefix}
+        inputs = from_required_optional(inputs)
         if inputs is None or (isinstance(inputs, Mapping) and not inputs):
             if _prefix:  # a nested input without inputs of its own still loads as an object
                 return cls(owner, schema=pf.build_schema({}, mm.class_name(owner, _prefix)), **options)
@@ -224,10 +238,27 @@ class ParamSpec:
     def receive(self, params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Raw request params → (scrubbed, loaded): :meth:`scrub`, then :meth:`load` of the result."""
         received = self.scrub(params)
+        if self._defaults:
+            self._apply_defaults(received)
         if self._schema is None and self._scrubbing:
             # NOTE: with no inputs, scrubbing kept only global safe params: all that load would keep.
             return received, dict(received)
         return received, self.load(received)
+
+    def _apply_defaults(self, received: dict[str, Any]) -> None:
+        """seed 000's ``limit`` / ``offset``: a default when missing, a whole number >= 0 when sent."""
+        for name, default in self._defaults.items():
+            value: Any = received.get(name)
+            if self._is_missing(value):
+                received[name] = default
+                continue
+            try:
+                number = int(value)
+            except (TypeError, ValueError):
+                number = -1
+            if isinstance(value, bool) or number < 0 or str(number) != str(value).strip():
+                raise InvalidParam(f"{name} must be a whole number of 0 or more", param=name, value=value)
+            received[name] = number
 
     def load(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """A new dict of loaded inputs (plus global safe params, plus undeclared ones when not scrubbing).

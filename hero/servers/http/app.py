@@ -23,9 +23,11 @@ from hero.core.connection import Connection
 from hero.core.processor import ActionData
 from hero.core.routes import Route, RouteMatch, RouteTable
 from hero.errors import error_message, error_status
+from hero.servers.http.answers import cookie_attributes, gzip_answer, own_response_answer, with_action_headers
 from hero.servers.http.mcp import McpEndpoint
 from hero.servers.http.request import HeroInput
 from hero.servers.http.params import BodyError, ParamReader, Uploads, merge
+from hero.servers.http.raw import RawRequest
 from hero.servers.http.render import JSON_TYPE, Renderer, status_line
 from hero.servers.http.stream import StreamBody, stream_headers
 from hero.services.public import Body, PublicFiles, StaticFiles
@@ -113,9 +115,17 @@ class HttpApp:
         self.has_routes = len(web.routes) > 0
         self.renderer = Renderer(api.config.general, config)
         self.params = ParamReader(config, max_json_depth=api.config.general.max_json_depth)
-        self.api_prefix = "/" + str(config["url_path_for_actions"]).strip("/")
+        actions = config["url_path_for_actions"]
+        #: None: ``web.url_path_for_actions = None`` switches the action path off (seed 001).
+        self.api_prefix: str | None = "/" + str(actions).strip("/") if actions is not None else None
         files = config["url_path_for_files"]
         self.files_prefix = "/" + str(files).strip("/") if files else None
+        alias = config["file_alias"]  # seed 001's /file/<path>; None: off (and off with the file server)
+        self.file_alias = f"/{str(alias).strip('/')}/" if alias and self.files_prefix is not None else None
+        self.compress_json: bool = bool(config["compress"])
+        self.compress_min: int = config["compress_min_bytes"]
+        self.set_cookie: bool = config["fingerprint_set_cookie"]
+        self.cookie_attributes = cookie_attributes(config["fingerprint_cookie_expiry"])
         self.root_is_api = config["root_endpoint_type"] == "api"
         self.simple_routing: bool = config["simple_routing"]
         self.query_routing: bool = config["query_routing"]
@@ -123,6 +133,8 @@ class HttpApp:
         self.allowed_hosts = tuple(config["allowed_hosts"])
         self.trusted_proxies = frozenset(config["forwarded_allow_ips"])
         self.message_ids = MessageIds()
+        # NOTE: connection.raw is built on first use (a sixth key in `extra` cost every request: callgrind)
+        Connection.raw_factories["web"] = RawRequest.from_extra
         self.metrics_path: str = api.config.metrics.path
         mcp = api.config.mcp
         #: The Model Context Protocol endpoint (docs/mcp.md), when ``mcp.enabled``.
@@ -188,11 +200,13 @@ class HttpApp:
         if self.mcp is not None and path == self.mcp.path:
             return self.mcp.respond(environ, method, headers)
         prefix = self.api_prefix
-        if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+        if prefix is not None and path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
             return self.api_request(environ, method, path[len(prefix):] or "/", headers)
         files = self.files_prefix
         if files is not None and path.startswith(files) and (len(path) == len(files) or path[len(files)] == "/"):
             return self.file_request(environ, self.web.public_files, path[len(files) + 1:], headers)
+        if self.file_alias is not None and path.startswith(self.file_alias):
+            return self.file_request(environ, self.web.public_files, path[len(self.file_alias):], headers)
         if self.root_is_api:
             return self.api_request(environ, method, path, headers)
         return self.file_request(environ, self.web.public_files, path[1:], headers)
@@ -237,6 +251,8 @@ class HttpApp:
             action_name: str | None = route.action
         elif self.simple_routing and len(rest) > 1 and (rest.count("/") == 1 or rest[1:] in self.api.actions.versions):
             action_name = rest[1:]  # `/api/<name>`, or a Sails identity with slashes (`/api/user/create`)
+        elif self.simple_routing and len(rest) > 2 and rest[-1] == "/" and rest.count("/") == 2:
+            action_name = rest[1:-1]  # NOTE: seed 001: /api/<action>/ is /api/<action>
         else:
             action_name = None
         if route is None and self.has_routes and (action_name is None or action_name not in self.api.actions.latest):
@@ -256,14 +272,20 @@ class HttpApp:
             if pairs:
                 merge(params, pairs, list_inputs)
             if method not in _NO_BODY:
-                uploads = Uploads(self.params.upload_dir)
-                merge(params, self.params.body(environ, uploads), list_inputs)
+                uploads = Uploads(self.params.upload_dir, keep_extensions=self.params.keep_extensions)
+                body: dict[str, Any] = {}
+                merge(body, self.params.body(environ, uploads), list_inputs)
+                params.update(body)
+                environ["hero.body"] = body  # NOTE: for connection.raw.body (unfiltered)
             if match is not None:
                 params.update(match.params)
             if action_name is not None:
                 params["action"] = action_name
             elif not (self.query_routing and rest == "/"):
                 params.pop("action", None)
+            if name == "file" and self.file_alias is not None and "file" not in self.api.actions.latest:
+                # NOTE: seed 000/001's file action: ?action=file&fileName=<path> (or /api/file?fileName=).
+                return self.file_request(environ, self.web.public_files, str(params.get("fileName") or ""), headers)
             if route is not None and route.api_version is not None:
                 params.setdefault("apiVersion", route.api_version)
             return self.run_action(environ, method, rest, params, route, headers)
@@ -307,8 +329,9 @@ class HttpApp:
             if value and _valid_fingerprint(value):
                 return value
         fingerprint = os.urandom(20).hex()
-        secure = "; Secure" if self.scheme(environ) == "https" else ""
-        headers.append(("Set-Cookie", f"{self.cookie_name}={fingerprint}; Path=/; HttpOnly; SameSite=Lax{secure}"))
+        if self.set_cookie:
+            secure = "; Secure" if self.scheme(environ) == "https" else ""
+            headers.append(("Set-Cookie", f"{self.cookie_name}={fingerprint}{self.cookie_attributes}{secure}"))
         return fingerprint
 
     def run_action(self, environ: dict[str, Any], method: str, rest: str, params: dict[str, Any],
@@ -329,6 +352,8 @@ class HttpApp:
         streaming = False
         try:
             data = self.web.process(connection, params, message_id=message_id)
+            if not data.to_render and data.error is None:
+                return self.own_answer(environ, connection, headers)
             if data.stream is not None:
                 streaming = True
                 return self.stream_answer(environ, data, connection, headers)
@@ -341,8 +366,10 @@ class HttpApp:
                 status, headers, body = self.renderer.action_answer(
                     data, message_id=message_id, remote_ip=remote_ip, callback=params.get("callback"),
                     extension=extension, headers=headers)
+                if self.compress_json and len(body) >= self.compress_min:
+                    body = gzip_answer(environ, headers, body)
             if connection.headers:
-                headers = _with_action_headers(headers, connection.headers)
+                headers = with_action_headers(headers, connection.headers)
             return status, headers, body
         finally:
             if not streaming:
@@ -355,20 +382,19 @@ class HttpApp:
         assert data.stream is not None
         headers, sse = stream_headers(environ, headers)
         if connection.headers:
-            headers = _with_action_headers(headers, connection.headers)
+            headers = with_action_headers(headers, connection.headers)
         body = StreamBody(data.stream, sse=sse, tick=self.api.config.general.stream_keepalive_interval,
                           expose_errors=self.api.processor.expose_errors,
                           on_close=lambda: self.web.destroy_connection(connection))
         return self.renderer.status_of(data), headers, body
 
-
-def _with_action_headers(headers: list[tuple[str, str]], extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Apply an action's headers: a name it sets replaces ours (Set-Cookie adds; Content-Length stays)."""
-    for name, value in extra:
-        lower = name.lower()
-        if lower == "content-length":
-            continue
-        if lower != "set-cookie":
-            headers = [(key, val) for key, val in headers if key.lower() != lower]
-        headers.append((name, value))
-    return headers
+    def own_answer(self, environ: dict[str, Any], connection: Connection, headers: list[tuple[str, str]]) -> Answer:
+        """An action that set ``data.to_render = False``: its ``connection.respond(...)``, or its
+        ``send_file``; one that did neither gets a 500 saying so (never a hung request)."""
+        if (own := own_response_answer(connection, headers)) is not None:
+            return own
+        if connection.file_to_send is not None:
+            status, headers, body = self.file_request(environ, self.web.public_files, connection.file_to_send, headers)
+            return connection.status or status, with_action_headers(headers, connection.headers), body
+        log.error("web: an action set to_render = False without connection.respond() or send_file()")
+        return self.renderer.json_answer(500, {"error": "the action set to_render = False but did not respond"}, headers)

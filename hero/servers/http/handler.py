@@ -14,10 +14,12 @@ from __future__ import annotations
 import functools
 import logging
 import socket
+import ssl
 import time
 from typing import Any, Protocol
 
 import gevent
+from gevent import ssl as gevent_ssl
 from gevent.pywsgi import WSGIServer
 
 from hero.servers.base import WebSocketSeam
@@ -25,6 +27,9 @@ from hero.servers.http.request import TIMED_OUT, HeroInput, HttpLimits, Reject, 
 from hero.servers.http.writer import TurnEndWriter
 
 log = logging.getLogger(__name__)
+
+#: Seconds a client gets to finish its TLS handshake (``web.tls``).
+TLS_HANDSHAKE_SECONDS = 10.0
 
 
 @functools.lru_cache(maxsize=512)
@@ -202,12 +207,47 @@ class HeroHandler(RequestReader, TurnEndWriter):
         return environ
 
 
+class HeroTLSHandler(HeroHandler):
+    """:class:`HeroHandler` on a TLS socket: every write goes out from the handler's own greenlet.
+
+    NOTE: the end-of-turn outbox sends from the hub with a zero timeout, which an SSL socket does not
+    honour (OpenSSL may want to read or write first and gevent would wait in the hub)."""
+
+    def _sendall(self, data: bytes | bytearray) -> None:
+        self._send_now(data)
+
+
 class HeroWSGIServer(WSGIServer):
-    """pywsgi's server with hero's handler; ``web`` is the :class:`~hero.servers.http.server.WebServer`."""
+    """pywsgi's server with hero's handler; ``web`` is the :class:`~hero.servers.http.server.WebServer`.
 
-    handler_class = HeroHandler
+    With ``ssl_context`` (``web.tls``, or gunicorn's ``--certfile/--keyfile``) it serves HTTPS: each
+    client's handshake runs in its own greenlet within ``TLS_HANDSHAKE_SECONDS`` and WebSockets on the
+    port are ``wss://``."""
 
-    def __init__(self, listener: Any, application: Any, *, web: WebHost, spawn: Any, **ssl_args: Any) -> None:
+    handler_class: type[HeroHandler] = HeroHandler
+
+    def __init__(self, listener: Any, application: Any, *, web: WebHost, spawn: Any,
+                 ssl_context: ssl.SSLContext | None = None, **ssl_args: Any) -> None:
         self.web = web
+        if ssl_args and ssl_context is None:  # NOTE: keyfile/certfile, as older callers pass them
+            ssl_context = gevent_ssl.SSLContext(gevent_ssl.PROTOCOL_TLS_SERVER)
+            ssl_context.load_cert_chain(ssl_args["certfile"], ssl_args.get("keyfile"))
+        #: The TLS context, or None for plain HTTP.
+        self.tls_context = ssl_context
         super().__init__(listener, application, spawn=spawn, log=None,
-                         error_log=logging.getLogger("hero.servers.pywsgi"), **ssl_args)
+                         error_log=logging.getLogger("hero.servers.pywsgi"),
+                         environ={"wsgi.url_scheme": "https"} if ssl_context is not None else None)
+        if ssl_context is not None:
+            self.handler_class = HeroTLSHandler
+
+    def handle(self, sock: Any, address: Any) -> None:
+        context = self.tls_context
+        if context is not None:
+            sock.settimeout(TLS_HANDSHAKE_SECONDS)
+            try:
+                sock = context.wrap_socket(sock, server_side=True)
+            except (OSError, ssl.SSLError) as error:
+                log.info("web: TLS handshake with %s failed: %s", address[0] if address else "?", error)
+                sock.close()
+                return
+        super().handle(sock, address)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -39,11 +40,13 @@ class BodyError(Exception):
 class Uploads:
     """The temporary files of one request's multipart body."""
 
-    __slots__ = ("directory", "files")
+    __slots__ = ("directory", "files", "keep_extensions")
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, *, keep_extensions: bool = False) -> None:
         self.directory = directory
         self.files: list[IO[bytes]] = []
+        #: ``web.keep_upload_extensions``: the temporary file ends with the client file name's extension.
+        self.keep_extensions = keep_extensions
 
     def __repr__(self) -> str:
         return f"Uploads({len(self.files)} files in {self.directory})"
@@ -51,7 +54,9 @@ class Uploads:
     def new_file(self, total_content_length: int | None = None, content_type: str | None = None,
                  filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
         """werkzeug's ``stream_factory``: a fresh file under a generated name (never the client's)."""
-        handle = tempfile.NamedTemporaryFile("wb+", dir=self.directory, prefix="hero-upload-", delete=False)
+        suffix = upload_suffix(filename) if self.keep_extensions else ""
+        handle = tempfile.NamedTemporaryFile("wb+", dir=self.directory, prefix="hero-upload-", suffix=suffix,
+                                             delete=False)
         self.files.append(handle)
         return handle
 
@@ -80,6 +85,9 @@ class ParamReader:
         self.max_upload: int = web["max_upload_bytes"]
         self.max_form_parts: int = web["max_form_parts"]
         self.max_form_memory: int = web["max_form_memory_bytes"]
+        self.nested: bool = web["query_parse"] == "nested"
+        self.max_depth: int = web["max_query_depth"]
+        self.keep_extensions: bool = web["keep_upload_extensions"]
         directory = web["upload_dir"] or tempfile.gettempdir()
         Path(directory).mkdir(parents=True, exist_ok=True)
         self.upload_dir = str(directory)
@@ -87,10 +95,11 @@ class ParamReader:
     def __repr__(self) -> str:
         return f"ParamReader(max_body={self.max_body}, upload_dir={self.upload_dir!r})"
 
-    def query(self, query_string: str) -> list[tuple[str, str]]:
+    def query(self, query_string: str) -> list[tuple[str, Any]]:
         if not query_string:
             return []
-        return self._parse_urlencoded(query_string)
+        pairs = self._parse_urlencoded(query_string)
+        return nest(pairs, self.max_depth) if self.nested else pairs
 
     def _parse_urlencoded(self, text: str) -> list[tuple[str, str]]:
         try:
@@ -191,3 +200,67 @@ def merge(params: dict[str, Any], pairs: Pairs, list_inputs: frozenset[str]) -> 
             params[key] = value
     for key, values in lists.items():
         params[key] = values[0] if len(values) == 1 and isinstance(values[0], list) else values
+
+
+#: An extension kept on an upload's temporary file: a dot and up to 16 letters or digits.
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,16}")
+
+
+def upload_suffix(filename: str | None) -> str:
+    """``.png`` for ``photo.PNG``-like names; "" for anything else (never a path, never odd bytes)."""
+    if not filename:
+        return ""
+    _, dot, extension = filename.rpartition(".")
+    suffix = f".{extension}"
+    return suffix.lower() if dot and _EXTENSION.fullmatch(suffix) else ""
+
+
+_BRACKETS = re.compile(r"\[([^\[\]]*)\]")
+
+
+def nest(pairs: list[tuple[str, str]], max_depth: int) -> list[tuple[str, Any]]:
+    """qs-style nesting of query pairs (``web.query_parse = "nested"``): ``a[b][c]=1`` →
+    ``("a", {"b": {"c": "1"}})``, ``a[]=1&a[]=2`` → ``("a", ["1", "2"])``. A key deeper than
+    ``max_depth`` brackets is a 400; a later plain value replaces an earlier nested one."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        bracket = key.find("[")
+        if bracket <= 0 or not key.endswith("]"):
+            out[key] = value
+            continue
+        name, rest = key[:bracket], key[bracket:]
+        parts = _BRACKETS.findall(rest)
+        if "".join(f"[{part}]" for part in parts) != rest:
+            out[key] = value  # NOTE: not well-formed brackets (``a[b``, ``a]b[``): a plain key
+            continue
+        if len(parts) > max_depth:
+            raise BodyError(400, f"the query param {name} is nested deeper than {max_depth} levels", close=False)
+        _place(out, [name, *parts], value)
+    return list(out.items())
+
+
+def _place(container: dict[str, Any], path: list[str], value: str) -> None:
+    """Put ``value`` at ``path`` (``""`` appends to a list) below ``container``."""
+    node: Any = container
+    for index, part in enumerate(path):
+        last = index == len(path) - 1
+        following = path[index + 1] if not last else None
+        if isinstance(node, list):
+            if part != "":  # NOTE: ``a[]`` then ``a[x]``: a list cannot take a key; the key wins
+                return
+            if last:
+                node.append(value)
+                return
+            child: Any = [] if following == "" else {}
+            node.append(child)
+            node = child
+            continue
+        if last:
+            node[part] = value
+            return
+        child = node.get(part)
+        wanted = list if following == "" else dict
+        if not isinstance(child, wanted):
+            child = wanted()
+            node[part] = child
+        node = child

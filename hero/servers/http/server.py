@@ -15,11 +15,16 @@ table), :mod:`hero.servers.http.params` (query and bodies), :mod:`hero.servers.h
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import ssl
+import stat
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import gevent
+from gevent import ssl as gevent_ssl
 from gevent.pool import Pool
 
 from hero.config import Namespace
@@ -59,6 +64,8 @@ class WebServer(Server):
         #: The WebSocket endpoint on ``websocket.path``, when the wiring attaches one.
         self.websocket: WebSocketSeam | None = None
         self._server: HeroWSGIServer | None = None
+        #: The Unix socket listened on when ``web.port`` is a path.
+        self.unix_path: str | None = None
 
     def __repr__(self) -> str:
         return f"<WebServer {self.url or 'not listening'} routes={len(self.routes)}>"
@@ -82,12 +89,37 @@ class WebServer(Server):
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    scheme = "http"
+    @property
+    def scheme(self) -> str:
+        server = self._server
+        return "https" if server is not None and server.tls_context is not None else "http"
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        if self.unix_path is not None:
+            return None
+        return super().address
+
+    @property
+    def url(self) -> str | None:
+        if self.unix_path is not None and self._server is not None:
+            # NOTE: the http+unix form curl and requests-unixsocket read (the path %-encoded).
+            return f"{self.scheme}+unix://{quote(self.unix_path, safe='')}"
+        return super().url
 
     def start(self) -> None:
         bind, port = self.config.bind, self.config.port
         self.stopping = False
-        server = HeroWSGIServer((bind, port), self.app, web=self, spawn=Pool(self.config.max_connections))
+        context = tls_context(self.config.tls) if self.config.tls else None
+        listener: Any = (bind, port)
+        if self.inherited_listener is not None:
+            listener, self.inherited_listener = self.inherited_listener, None
+            if listener.family == socket.AF_UNIX:
+                self.unix_path = listener.getsockname()
+        elif isinstance(port, str):
+            listener = self._unix_listener(port)
+        server = HeroWSGIServer(listener, self.app, web=self, spawn=Pool(self.config.max_connections),
+                                ssl_context=context)
         try:
             server.start()
         except OSError as error:
@@ -95,6 +127,33 @@ class WebServer(Server):
         self._server = server
         if self.websocket is not None:
             self.websocket.start()
+
+    def _unix_listener(self, path: str) -> socket.socket:
+        """A listening Unix socket at ``path`` (seed 001's "Port or Socket Path"), for a proxy on the
+        same machine. A stale socket file is replaced; any other file there stops the boot."""
+        full = Path(path) if Path(path).is_absolute() else self.api.config.root / path
+        if full.exists() or full.is_symlink():
+            if not stat.S_ISSOCK(full.lstat().st_mode):
+                raise BootError(f"web.port: {full} exists and is not a socket")
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(str(full))
+            except OSError:
+                full.unlink()  # NOTE: nobody listens: left by a process that died
+            else:
+                raise BootError(f"web.port: another process listens on {full}")
+            finally:
+                probe.close()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(str(full))
+            os.chmod(full, self.config.unix_socket_mode)
+            listener.listen(self.config.unix_socket_backlog)
+        except OSError as error:
+            listener.close()
+            raise BootError(f"web.port: cannot listen on {full} ({error.strerror or error})") from None
+        self.unix_path = str(full)
+        return listener
 
     def attach(self, server: HeroWSGIServer) -> None:
         """Serve on a server someone else listens with (gunicorn's worker): ``url`` and ``stop`` use it."""
@@ -124,6 +183,12 @@ class WebServer(Server):
             log.warning("web: %d connections still open after %.1fs; closing them", len(self.handlers), timeout)
         server.stop(timeout=0)
         self._server = None
+        if self.unix_path is not None:
+            try:
+                os.unlink(self.unix_path)
+            except OSError:
+                pass
+            self.unix_path = None
 
     # --- numbers ------------------------------------------------------------------------------
 
@@ -151,6 +216,17 @@ class WebServer(Server):
         if self.websocket is not None:
             numbers["websocket"] = self.websocket.stats()
         return numbers
+
+
+def tls_context(tls: Any) -> ssl.SSLContext:
+    """The server-side context of ``web.tls`` (``{"cert": path, "key": path}``); a BootError naming
+    the key when the files do not load."""
+    try:
+        context = gevent_ssl.SSLContext(gevent_ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls["cert"], tls.get("key"))
+    except (OSError, KeyError, TypeError, gevent_ssl.SSLError) as error:
+        raise BootError(f"web.tls: cannot load the certificate and key: {error}") from None
+    return context
 
 
 def _wake(handler: HeroHandler) -> None:

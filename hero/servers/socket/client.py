@@ -48,6 +48,8 @@ class SocketClient(LineWriter, InlineReading):
         self.max_line = config.max_line_bytes
         self.idle_timeout = config.idle_timeout
         self.limit = self.api.config.general.simultaneous_actions
+        #: seed 000's ``defaultSocketRoom``: joined on connect, where a room-less ``say`` speaks.
+        self.default_room: str | None = config.default_room or None
         self.max_json_depth: int = self.api.config.general.max_json_depth
         self.stopping = False
         #: When a stopping server gives up on in-flight actions (monotonic seconds).
@@ -77,10 +79,31 @@ class SocketClient(LineWriter, InlineReading):
             return
         self._writer = gevent.spawn(self._write_loop)
         self.push({"welcome": self.api.config.general.welcome_message, "context": "api"})
+        if self.default_room:
+            self._join_default_room()
         self._reader_loop()
         # NOTE: stay until the client is finished even when another greenlet took over reading:
         # the server's pool (max_connections, graceful stop) counts this greenlet.
         self._done.wait()
+
+    def _join_default_room(self) -> None:
+        assert self.connection is not None and self.default_room is not None
+        try:
+            self.api.chat.add_member(self.connection.id, self.default_room)
+        except Exception as error:  # chat middleware refused, or Redis is away: the client still connects
+            log.warning("socket: %s could not join the default room %s: %s", self.connection.id,
+                        self.default_room, error_message(error))
+
+    def _say_args(self, rest: str) -> list[Any]:
+        """``say room words...``; with ``socket.default_room``, ``say words...`` (seed 000) speaks in it
+        when the first word is not a room this connection is in."""
+        assert self.connection is not None
+        room, _, words = rest.partition(" ")
+        words = words.strip()
+        default = self.default_room
+        if default and default in self.connection.rooms and (room not in self.connection.rooms or not words):
+            return [default, rest]
+        return [room, words]
 
     def _reader_loop(self) -> None:
         """Be the reader until the client ends (then finish it) or until a running action blocks
@@ -228,8 +251,7 @@ class SocketClient(LineWriter, InlineReading):
         if verb in QUIT_VERBS:
             return "quit"
         if verb == "say":
-            room, _, words = rest.partition(" ")
-            args: list[Any] = [room, words.strip()]
+            args: list[Any] = self._say_args(rest)
         else:
             args = rest.split(" ") if rest else []
         try:
@@ -258,7 +280,12 @@ class SocketClient(LineWriter, InlineReading):
         params = dict(params)
         if "action" in message:
             params["action"] = message["action"]
-        return self._start_action(params, self._message_id(message.get("messageId", params.get("messageId"))))
+        # NOTE: as actionhero: the line's own messageId, else its params', else the sticky one
+        # (actionhero-node-client sends `paramAdd messageId=<id>` before each line).
+        given = message.get("messageId", params.get("messageId"))
+        if given in (None, ""):
+            given = self.connection.params.get("messageId") if self.connection is not None else None
+        return self._start_action(params, self._message_id(given))
 
     def _start_action(self, params: dict[str, Any], message_id: Any) -> str | None:
         """Run an action in this greenlet; if it blocks, a new reader takes over the connection."""
@@ -290,6 +317,8 @@ class SocketClient(LineWriter, InlineReading):
     def _run_action(self, params: dict[str, Any], message_id: Any) -> None:
         assert self.connection is not None
         data = self.server.process(self.connection, params, message_id=message_id)
+        if not data.to_render:
+            return  # NOTE: actionhero's toRender = false: the action sent what it wanted to
         if data.stream is not None:
             # docs/tcp.md, Streaming: a line per chunk, then the ``streamEnd`` reply
             final = push_stream(data.stream, message_id, self.push, alive=self.reading_goes_on,

@@ -63,6 +63,8 @@ class SocketServer(Server):
         bind, port = self.config.bind, self.config.port
         try:
             listener: Any = _shared_listener(bind, port) if self.config.reuse_port else (bind, port)
+            if self.inherited_listener is not None:
+                listener, self.inherited_listener = self.inherited_listener, None
             server = StreamServer(listener, self._handle, spawn=Pool(self.config.max_connections))
             server.start()
         except OSError as error:

@@ -92,6 +92,8 @@ class LineWriter(DueAtTurnEnd):
         if self.held > self.max_bytes and self.held > len(encoded):
             self.abort(f"it is not reading ({self.held} bytes queued)")
             return
+        if self.connection is not None:
+            self.connection.message_count += 1
         self.due_at_turn_end()
 
     def flush(self) -> None:

@@ -97,6 +97,7 @@ class WebSocketEndpoint(Server):
             self._refuse(sock, Refusal(403, error_message(error)), environ)
             return
         session.name = connection.id
+        session.connection = connection
         router = MessageRouter(self, connection, session)
         session.on_message = router.handle
         try:

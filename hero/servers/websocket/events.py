@@ -112,6 +112,8 @@ class MessageRouter:
     def _run_action(self, params: dict[str, Any], message_id: Any) -> None:
         try:
             data = self.endpoint.process(self.connection, params, message_id=message_id)
+            if not data.to_render:
+                return  # NOTE: actionhero's toRender = false: the action sent what it wanted to
             if data.stream is not None:
                 self._stream(data.stream, message_id)
                 return

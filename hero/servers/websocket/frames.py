@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import gevent
+from gevent import ssl as gevent_ssl
 from gevent.event import Event
 from wsproto.connection import Connection as FrameConnection
 from wsproto.connection import ConnectionState, ConnectionType
@@ -74,6 +76,11 @@ class FrameWriter(DueAtTurnEnd):
         self.sock = sock
         self.limits = limits
         self.name = name
+        #: wss:// (``web.tls``): frames go out from the writer greenlet, never from the hub (an SSL
+        #: socket does not honour a zero send timeout).
+        self._tls = isinstance(sock, (ssl.SSLSocket, gevent_ssl.SSLSocket))
+        #: The hero connection this socket serves (its ``message_count`` counts what is queued).
+        self.connection: Any = None
         self.ws = FrameConnection(ConnectionType.SERVER)
         #: Frames waiting for the writer: (payload, is text).
         self._queue: deque[tuple[bytes, bool]] = deque()
@@ -125,6 +132,8 @@ class FrameWriter(DueAtTurnEnd):
             payload = jsonutil.dumps({"error": f"the reply could not be encoded as JSON: {error}",
                                       "context": message.get("context", "response"),
                                       "messageId": _plain(message.get("messageId"))})
+        if self.connection is not None:
+            self.connection.message_count += 1
         return self.send_frame(payload, text=True)
 
     def send_frame(self, payload: bytes, *, text: bool) -> bool:
@@ -181,7 +190,7 @@ class FrameWriter(DueAtTurnEnd):
         data = self._outbox[0] if len(self._outbox) == 1 else b"".join(self._outbox)
         self._outbox.clear()
         self._outbox_bytes = 0
-        if self._writing or self._unsent:
+        if self._writing or self._unsent or self._tls:
             self._unsent += data
             self._wake.set()
             return
