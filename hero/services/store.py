@@ -18,6 +18,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from hero.errors import StoreUnavailable
+from hero.services.redis_pool import LeanBlockingConnectionPool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -148,7 +149,7 @@ class RedisStore:
             return fakeredis.FakeRedis(server=self._fake_server, decode_responses=decode_responses)
         s = self.settings
         retry = ReportingRetry(ExponentialBackoff(cap=0.2, base=0.05), s.retries, hooks=self.error_hooks)
-        pool = redis.BlockingConnectionPool.from_url(
+        pool = LeanBlockingConnectionPool.from_url(
             cast(str, s.url),  # NOTE: not embedded, so the url is set
             max_connections=s.max_connections,
             timeout=s.pool_timeout,

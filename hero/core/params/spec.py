@@ -22,6 +22,7 @@ from marshmallow import Schema, ValidationError, fields
 
 from hero.core.params import fields as pf
 from hero.core.params import schema as mm
+from hero.core.params.fast import FastInputs, fast_fields
 from hero.core.params.inputs import GLOBAL_SAFE_PARAMS, MISSING, Input, Sink, from_required_optional
 from hero.errors import BootError, InvalidParam, MissingParam
 
@@ -105,6 +106,8 @@ class ParamSpec:
         self._safe = tuple(name for name in GLOBAL_SAFE_PARAMS if name not in self._declared)
         #: Values for safe params a request did not send (``general.pagination_defaults``).
         self._defaults: dict[str, Any] = {}
+        #: Plain inputs only (top level): loaded by their fields without Schema.load (params/fast.py).
+        self._fast: FastInputs | None = None
 
     def __repr__(self) -> str:
         return f"ParamSpec({self.owner!r}, names={self.names!r})"
@@ -198,9 +201,14 @@ class ParamSpec:
                 lists.append(key)
         cls._check_names(names, owner, prefix)
         logger.debug("compiled the inputs of %s: %s", owner, ", ".join(prefix + name for name in names))
-        return cls(owner, schema=schema, names=names, list_inputs=lists, children=children, described=described,
-                   filter_missing=len(hero_inputs) < len(declared), renames=pf.dotted_attributes(schema),
-                   **options)
+        compiled = cls(owner, schema=schema, names=names, list_inputs=lists, children=children,
+                       described=described, filter_missing=len(hero_inputs) < len(declared),
+                       renames=pf.dotted_attributes(schema), **options)
+        if not prefix and len(hero_inputs) == len(declared):
+            plain = fast_fields(schema)
+            if plain is not None:
+                compiled._fast = FastInputs(plain)
+        return compiled
 
     @staticmethod
     def _prepared(field: fields.Field[Any], owner: str) -> fields.Field[Any]:
@@ -268,6 +276,16 @@ class ParamSpec:
         """
         if self._schema is None:
             return self._extras(params)
+        fast = self._fast
+        if fast is not None:
+            values, errors = fast.load(params)
+            if errors is not None:
+                raise fast.first_error(errors, params)
+            extras = self._extras(params)
+            if not extras:
+                return values
+            extras.update(values)  # NOTE: the dict form puts the extras first, as load_object does
+            return extras
         try:
             loaded = self.load_object(params)
         except ValidationError as error:

@@ -32,6 +32,7 @@ from wsproto.utilities import LocalProtocolError
 
 from hero.runtime import json as jsonutil
 from hero.servers.loopio import DueAtTurnEnd
+from hero.servers.websocket.fastframes import build_frame, sender_is_clean
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class FrameWriter(DueAtTurnEnd):
         if self.close_code is not None:
             return False
         if self._idle() and self.ws.state is ConnectionState.OPEN:
-            frame = self.ws.send(TextMessage(data=payload.decode("utf-8")) if text else BytesMessage(data=payload))
+            frame = self._frame(payload, text)
             self._outbox.append(frame)
             self._outbox_bytes += len(frame)
             if self._outbox_bytes > self._flush_early:
@@ -163,6 +164,13 @@ class FrameWriter(DueAtTurnEnd):
         self._queued_bytes += len(payload)
         self._wake.set()
         return True
+
+    def _frame(self, payload: bytes, text: bool) -> bytes:
+        """One whole message as a frame: framed here when wsproto would write the same bytes
+        (hero.servers.websocket.fastframes), else by wsproto. ``payload`` of a text is UTF-8 (JSON)."""
+        if sender_is_clean(self.ws):
+            return build_frame(payload, text)
+        return self.ws.send(TextMessage(data=payload.decode("utf-8")) if text else BytesMessage(data=payload))
 
     def held_bytes(self) -> int:
         """Bytes waiting for this client: this turn's frames, the kernel's leftovers, the queue."""
@@ -274,7 +282,7 @@ class FrameWriter(DueAtTurnEnd):
         elif self._queue:
             payload, text = self._queue.popleft()
             self._queued_bytes -= len(payload)
-            self._send(TextMessage(data=payload.decode("utf-8")) if text else BytesMessage(data=payload))
+            self.sock.sendall(self._frame(payload, text))
         else:
             return False
         return True

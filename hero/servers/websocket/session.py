@@ -19,6 +19,7 @@ from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message, Ping, Pong, TextMessage
 
 from hero.servers.loopio import InlineReading, may_wait_first, wait_readable
+from hero.servers.websocket.fastframes import decoder_is_clean, split_simple_frames
 from hero.servers.websocket.frames import ABNORMAL, MESSAGE_TOO_BIG, TRY_AGAIN_LATER, FrameWriter, Limits
 
 log = logging.getLogger(__name__)
@@ -142,10 +143,38 @@ class WebSocketSession(FrameWriter, InlineReading):
                 return None
             if self._failed:
                 continue  # NOTE: drained so the close frame is not lost to a RST (see FrameWriter._send_close)
+            if not self._parts and decoder_is_clean(self.ws):
+                outcome = self._fast_message(me, data)
+                if outcome is not None:
+                    if outcome is not True:
+                        return outcome
+                    continue
             self.ws.receive_data(data)
             outcome = self._handle_events(me)
             if outcome is not True:
                 return outcome
+
+    def _fast_message(self, me: Any, data: bytes) -> Any:
+        """Act on a simple whole-message frame at the start of ``data`` without wsproto
+        (hero.servers.websocket.fastframes): None when there is none, else what :meth:`_handle_events`
+        returns.
+
+        The bytes after it go to wsproto first, so a reader that takes over while this message's
+        action runs finds them there, as it would on the wsproto path."""
+        messages, _ = split_simple_frames(data, self.limits.max_message_bytes, first_only=True)
+        if not messages:
+            return None
+        payload, text, end = messages[0]
+        rest = end < len(data)
+        if rest:
+            self.ws.receive_data(data[end:])
+        if self.close_code is None:
+            self.on_message(payload, text)
+        if self._reader is not me:
+            return HANDED_OFF
+        if self.behind():
+            self._wait_for_client()
+        return self._handle_events(me) if rest else True
 
     def _handle_events(self, me: Any) -> Any:
         """Act on what wsproto parsed: True to read on, False once the closing handshake is

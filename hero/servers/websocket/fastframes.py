@@ -1,0 +1,108 @@
+"""The common WebSocket frames without wsproto's per-frame machinery, behind the same connection.
+
+wsproto costs ~11 µs to receive one small client message (a Buffer, a header parse, a masker object,
+a Frame, the message decoder with an incremental UTF-8 decoder, an event) and ~3 µs to send one:
+about a quarter of a WebSocket ``randomNumber``. Almost every frame of an action or chat protocol is
+the simplest kind: one whole text or binary message in one frame (FIN, no RSV bits, no extension),
+masked (a client's), shorter than 64 KiB. For those, at a frame boundary of an OPEN connection whose
+decoder holds nothing, :func:`split_simple_frames` reads the header, unmasks with one big-integer XOR
+(in C) and checks UTF-8 with ``bytes.decode``, and :func:`build_frame` writes a server frame's
+two- or four-byte header. Anything else (control frames, fragments, an unmasked or reserved frame,
+invalid UTF-8, a partial frame, a message over the cap) stops the fast path at that frame's first
+byte, and wsproto gets everything from there on, so its checks and close codes (1002, 1007, 1009 via
+hero) are unchanged: Autobahn's cases run through both paths.
+"""
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from wsproto.connection import ConnectionState
+
+_OPEN = ConnectionState.OPEN
+
+#: FIN + opcode for a whole text / binary message.
+_TEXT, _BINARY = 0x81, 0x82
+#: The largest payload taken here (a 16-bit extended length); longer ones go through wsproto.
+MAX_FAST_PAYLOAD = 65_535
+
+
+def decoder_is_clean(ws: Any) -> bool:
+    """True when wsproto holds no partial frame or message, no extension is active and the connection
+    is OPEN: the next byte starts a frame that may be parsed here. False when in doubt (a wsproto
+    without the internals this reads)."""
+    if ws.state is not _OPEN:
+        return False
+    proto = getattr(ws, "_proto", None)
+    frames = getattr(proto, "_frame_decoder", None)
+    messages = getattr(proto, "_message_decoder", None)
+    if frames is None or messages is None or getattr(proto, "extensions", True):
+        return False
+    return frames.header is None and not len(frames.buffer) and messages.opcode is None
+
+
+def sender_is_clean(ws: Any) -> bool:
+    """True when a whole message may be framed here: OPEN, no extension, no outbound fragment pending."""
+    if ws.state is not _OPEN:
+        return False
+    proto = getattr(ws, "_proto", None)
+    return proto is not None and not getattr(proto, "extensions", True) and \
+        getattr(proto, "_outbound_opcode", True) is None
+
+
+def split_simple_frames(data: bytes, max_payload: int, *,
+                        first_only: bool = False) -> tuple[list[tuple[bytes, bool, int]], int]:
+    """The simple client frames at the start of ``data``: ([(payload, is_text, end offset)], bytes used).
+
+    Stops at the first frame that is not simple, not complete, over ``max_payload`` bytes or (text)
+    not valid UTF-8, or after one frame with ``first_only``; ``data[used:]`` then starts at a frame's
+    first byte.
+    """
+    found: list[tuple[bytes, bool, int]] = []
+    limit = min(max_payload, MAX_FAST_PAYLOAD)
+    size = len(data)
+    at = 0
+    while size - at >= 6:
+        first, second = data[at], data[at + 1]
+        if (first != _TEXT and first != _BINARY) or not second & 0x80:
+            break  # a control frame, a fragment, RSV bits, or an unmasked frame: wsproto decides
+        length = second & 0x7F
+        start = at + 6
+        if length == 126:
+            if size - at < 8:
+                break
+            length = (data[at + 2] << 8) | data[at + 3]
+            start = at + 8
+        elif length == 127:
+            break
+        end = start + length
+        if length > limit or end > size:
+            break
+        mask = data[start - 4:start]
+        if length:
+            key = int.from_bytes((mask * ((length >> 2) + 1))[:length], "little")
+            payload = (int.from_bytes(data[start:end], "little") ^ key).to_bytes(length, "little")
+        else:
+            payload = b""
+        text = first == _TEXT
+        if text:
+            try:
+                payload.decode("utf-8")
+            except UnicodeDecodeError:
+                break  # wsproto closes with 1007
+        found.append((payload, text, end))
+        at = end
+        if first_only:
+            break
+    return found, at
+
+
+def build_frame(payload: bytes, text: bool) -> bytes:
+    """One whole unmasked (server) frame for ``payload`` (text: UTF-8 bytes)."""
+    opcode = _TEXT if text else _BINARY
+    length = len(payload)
+    if length < 126:
+        return bytes((opcode, length)) + payload
+    if length <= 0xFFFF:
+        return struct.pack("!BBH", opcode, 126, length) + payload
+    return struct.pack("!BBQ", opcode, 127, length) + payload

@@ -1,0 +1,78 @@
+"""The fast frame path reads and writes what wsproto would, and leaves everything else to wsproto."""
+from __future__ import annotations
+
+import pytest
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, BytesMessage, Ping, Request, TextMessage
+
+from hero.servers.websocket.fastframes import build_frame, decoder_is_clean, sender_is_clean, split_simple_frames
+
+
+@pytest.fixture
+def pair() -> tuple[WSConnection, WSConnection]:
+    # NOTE: the fast path reads the sans-IO connection hero uses, ``server.connection`` here.
+    client, server = WSConnection(ConnectionType.CLIENT), WSConnection(ConnectionType.SERVER)
+    server.receive_data(client.send(Request(host="localhost", target="/ws")))
+    list(server.events())
+    client.receive_data(server.send(AcceptConnection()))
+    list(client.events())
+    return client, server
+
+
+@pytest.mark.parametrize("payload", ["", "x", "é" * 40, "a" * 125, "b" * 126, "c" * 65_535])
+def test_client_frames_are_read_as_wsproto_reads_them(pair, payload):
+    client, server = pair
+    frame = client.send(TextMessage(data=payload))
+    found, used = split_simple_frames(frame, 1 << 20)
+    assert found == [(payload.encode(), True, len(frame))] and used == len(frame)
+    binary = client.send(BytesMessage(data=b"\x00\xff" * 3))
+    assert split_simple_frames(binary, 1 << 20)[0] == [(b"\x00\xff" * 3, False, len(binary))]
+
+
+def test_several_frames_and_a_partial_one(pair):
+    client, _ = pair
+    one, two = client.send(TextMessage(data="one")), client.send(TextMessage(data="two"))
+    data = one + two + two[:3]
+    found, used = split_simple_frames(data, 1024)
+    assert [payload for payload, _, _ in found] == [b"one", b"two"] and used == len(one + two)
+    assert split_simple_frames(data, 1024, first_only=True) == ([(b"one", True, len(one))], len(one))
+
+
+def test_everything_else_is_left_to_wsproto(pair):
+    client, _ = pair
+    cases = [
+        client.send(Ping(b"p")),  # a control frame
+        client.send(TextMessage(data="part", message_finished=False)),  # a fragment
+        b"\x81\x03abc",  # unmasked
+        b"\xc1\x83\x00\x00\x00\x00abc",  # RSV1
+        b"\x81\x82\x00\x00\x00\x00\xc3\x28",  # invalid UTF-8
+        client.send(TextMessage(data="x" * 70_000)),  # a 64-bit length
+    ]
+    for data in cases:
+        assert split_simple_frames(data, 1 << 20) == ([], 0), data[:4]
+    big = client.send(TextMessage(data="y" * 200))
+    assert split_simple_frames(big, 100) == ([], 0)  # over the message cap: hero closes with 1009
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65_535, 65_536])
+def test_server_frames_read_back_by_a_client(pair, size):
+    client, server = pair
+    assert sender_is_clean(server.connection)
+    client.receive_data(build_frame(b"z" * size, True) + build_frame(b"\x01" * size, False))
+    events = list(client.events())
+    assert [type(e) for e in events] == [TextMessage, BytesMessage]
+    assert events[0].data == "z" * size and events[1].data == b"\x01" * size
+
+
+def test_the_decoder_must_be_clean(pair):
+    client, server = pair
+    assert decoder_is_clean(server.connection)
+    frame = client.send(TextMessage(data="hello"))
+    server.receive_data(frame[:3])
+    assert not decoder_is_clean(server.connection)  # a partial frame waits in wsproto
+    server.receive_data(frame[3:])
+    list(server.events())
+    assert decoder_is_clean(server.connection)
+    server.receive_data(client.send(TextMessage(data="first part", message_finished=False)))
+    list(server.events())
+    assert not decoder_is_clean(server.connection)  # a fragmented message is under way
