@@ -548,7 +548,11 @@ class Servers:
         return {"HERO_ENV": "production", "PORT": str(web_port), "HERO_SOCKET_PORT": str(tcp_port),
                 "REDIS_URL": self.redis_url(6), "HERO_TASKS__WORKERS": "0", "HERO_WEB__PADDING": "null",
                 "HERO_WEB__METADATA": '{"server_information": true, "requester_information": true}',
-                "HERO_ROOT": str(self.hero_root)}
+                "HERO_ROOT": str(self.hero_root),
+                # NOTE: warnings and worse only, as actionhero's side logs (its logger.js above)
+                "HERO_LOGGER__LEVEL": "warning",
+                # production refuses to start on a shared Redis without a cluster secret (docs/deployment.md)
+                "HERO_CLUSTER_SECRET": "bench-only-secret"}
 
     def ah_env(self, web_port: int, tcp_port: int) -> dict[str, str]:
         return {"NODE_ENV": "production", "PORT": str(web_port), "AH_SOCKET_PORT": str(tcp_port),

@@ -72,7 +72,7 @@ def build_api(config: Config) -> Api:
     api = Api(
         config, redis=store, connections=connections, actions=actions, processor=processor,
         cache=Cache(store.client, prefix=store.key(general.cache_prefix), lock_prefix=store.key(general.lock_prefix),
-                    lock_duration_ms=general.lock_duration_ms, lock_name=identity),
+                    lock_duration_ms=general.lock_duration_ms, lock_name=identity, commands=store.commands),
         stats=Stats(store), cluster=cluster, chat=chat, tasks=tasks,
         public=public_files([directory for _, directory in config.sources("public")], config.web),
         server_id=identity, limits=RateLimiter(store, general.rate_limit), i18n=i18n, models=Models(),

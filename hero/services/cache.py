@@ -17,6 +17,7 @@ import orjson
 import redis
 
 from hero.errors import ObjectLocked, ObjectNotFound
+from hero.services.redis_mux import ClientCommands, Commands, Probe, gather, run_script, script_sha
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ redis.call('DEL', KEYS[1])
 return 1
 """
 
+_SAVE_SHA, _LOAD_SHA, _DESTROY_SHA = script_sha(_SAVE), script_sha(_LOAD), script_sha(_DESTROY)
+
 _GLOB_SPECIAL = re.compile(r"([\\*?\[\]])")
 
 
@@ -103,6 +106,7 @@ class Cache:
         lock_duration_ms: int = 10_000,
         lock_name: str,
         scan_count: int = 1000,
+        commands: Commands | None = None,
     ) -> None:
         if not lock_name:
             raise ValueError("Cache needs a non-empty lock_name (one per process)")
@@ -110,6 +114,9 @@ class Cache:
             raise ValueError(f"Cache lock_duration_ms must be positive, got {lock_duration_ms}")
         #: The client every call goes through (decoded responses).
         self.redis = redis
+        #: The hot calls (save, load, destroy, count): one round trip each, multiplexed when the
+        #: store does (hero.services.redis_mux); the client's pipeline otherwise.
+        self.commands: Commands = commands if commands is not None else ClientCommands(redis)
         #: Prefix of value and list keys.
         self.prefix = prefix
         #: Prefix of lock keys.
@@ -123,9 +130,6 @@ class Cache:
         #: A sorted set of the value keys by expiry (ms; +inf: none), so :meth:`size` never scans.
         #: NOTE: outside ``prefix``, so ``keys()`` never lists it.
         self.index = prefix.rstrip(":") + "-index"
-        self._save = redis.register_script(_SAVE)
-        self._load = redis.register_script(_LOAD)
-        self._destroy = redis.register_script(_DESTROY)
         self._unlock = redis.register_script(_UNLOCK)
 
     def __repr__(self) -> str:
@@ -137,8 +141,8 @@ class Cache:
         """Store ``value`` (anything JSON can hold) under ``key``; raise ObjectLocked if another lock name holds it."""
         payload = self._encode(key, {"value": value, "createdAt": _now_ms()})
         ttl = "" if ttl_ms is None else str(int(ttl_ms))
-        if not self._save(keys=[self.prefix + key, self.lock_prefix + key, self.index],
-                          args=[self.lock_name, payload, ttl, _now_ms()]):
+        if not run_script(self.commands, _SAVE_SHA, _SAVE, [self.prefix + key, self.lock_prefix + key, self.index],
+                          [self.lock_name, payload, ttl, _now_ms()]):
             raise ObjectLocked()
         return True
 
@@ -151,8 +155,8 @@ class Cache:
         ttl = "" if ttl_ms is None else str(int(ttl_ms))
         deadline = time.monotonic() + self._retry_seconds(retry_ms)
         while True:
-            result = self._load(keys=[self.prefix + key, self.lock_prefix + key, self.index],
-                                args=[self.lock_name, ttl, _now_ms()])
+            result = run_script(self.commands, _LOAD_SHA, _LOAD, [self.prefix + key, self.lock_prefix + key, self.index],
+                                [self.lock_name, ttl, _now_ms()])
             status = result[0]
             if status == "missing":
                 raise ObjectNotFound()
@@ -165,8 +169,8 @@ class Cache:
 
     def destroy(self, key: str) -> bool:
         """Delete ``key``: True if it existed, False if not; ObjectLocked if another lock name holds it."""
-        deleted = int(self._destroy(keys=[self.prefix + key, self.lock_prefix + key, self.index],
-                                    args=[self.lock_name]))
+        deleted = int(run_script(self.commands, _DESTROY_SHA, _DESTROY,
+                                 [self.prefix + key, self.lock_prefix + key, self.index], [self.lock_name]))
         if deleted < 0:
             raise ObjectLocked()
         return deleted > 0
@@ -187,10 +191,12 @@ class Cache:
         """How many values saved with :meth:`save` are alive (seed 001's ``cache.numberOfObjects``),
         from the index: two commands whatever the size of Redis. Values Redis evicted itself
         (``maxmemory``) stay counted until their expiry; lists are not counted."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zremrangebyscore(self.index, "-inf", _now_ms())
-            pipe.zcard(self.index)
-            return int(pipe.execute()[1])
+        return cast(int, gather(self.commands, [self.count_probe()])[0])
+
+    def count_probe(self) -> Probe:
+        """:meth:`count` as part of a read of several services in one round trip (the status action)."""
+        return Probe([("ZREMRANGEBYSCORE", self.index, "-inf", _now_ms()), ("ZCARD", self.index)],
+                     lambda replies: int(replies[1]))
 
     def clear(self) -> list[str]:
         """Delete every cache key (not the locks) and return the keys deleted."""

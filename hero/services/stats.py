@@ -13,6 +13,7 @@ import gevent
 import redis
 
 from hero.errors import error_message
+from hero.services.redis_mux import Probe, gather
 from hero.services.store import STORE_ERRORS, RedisStore
 
 log = logging.getLogger(__name__)
@@ -38,20 +39,29 @@ class Stats:
 
     def local(self) -> dict[str, int]:
         """This process's counts since it started."""
-        totals = self._flushed.copy()
-        totals.update(self._pending)
-        return dict(totals)
+        totals = dict(self._flushed)
+        for key, amount in self._pending.items():
+            totals[key] = totals.get(key, 0) + amount
+        return totals
 
     def cluster(self) -> dict[str, int]:
         """Counts across every process (what was flushed, plus this process's unflushed deltas)."""
         try:
-            # NOTE: ``client`` decodes responses; the stubs only know ``bytes | str`` keys.
-            stored = cast("dict[str, str]", self.store.client.hgetall(self.key))
+            return cast("dict[str, int]", gather(self.store.commands, [self.cluster_probe()])[0])
         except STORE_ERRORS:
-            stored = {}
-        totals: Counter[str] = Counter({key: int(value) for key, value in stored.items()})
-        totals.update(self._pending)
-        return dict(totals)
+            return self.cluster_from([])
+
+    def cluster_probe(self) -> Probe:
+        """:meth:`cluster` as part of a read of several services in one round trip."""
+        return Probe([("HGETALL", self.key)], lambda replies: self.cluster_from(replies[0]))
+
+    def cluster_from(self, flat: list[str]) -> dict[str, int]:
+        """The cluster counts from HGETALL's reply (field, value, field, value...), with this process's
+        unflushed deltas added."""
+        totals = {flat[at]: int(flat[at + 1]) for at in range(0, len(flat) - 1, 2)}
+        for key, amount in self._pending.items():
+            totals[key] = totals.get(key, 0) + amount
+        return totals
 
     def flush(self) -> None:
         if not self._pending:

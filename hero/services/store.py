@@ -18,6 +18,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from hero.errors import StoreUnavailable
+from hero.services.redis_mux import ClientCommands, Commands, Probe, RedisMux, gather
 from hero.services.redis_pool import LeanBlockingConnectionPool
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,8 @@ class RedisSettings:
     #: Silence after which the subscriber calls its subscription lost (hero.services.cluster).
     subscriber_health_seconds: float = 10.0
     health_check_interval: int = 30
+    #: Hot-path commands pipelined on one shared connection (hero.services.redis_mux).
+    multiplex: bool = True
 
     @classmethod
     def from_mapping(cls, values: Any) -> "RedisSettings":
@@ -125,6 +128,9 @@ class RedisStore:
         self.client: redis.Redis = self.build(decode_responses=True)
         #: Undecoded client for RQ, which stores pickles and bytes.
         self.raw_client: redis.Redis = self.build(decode_responses=False)
+        #: The hot paths' commands (decoded, raw RESP2 replies), in one round trip per call: the
+        #: multiplexer on a plain ``redis://`` server, else the decoded client's pipeline.
+        self.commands: Commands = self._build_commands()
 
     def __repr__(self) -> str:
         return f"RedisStore({self.describe()})"
@@ -162,6 +168,13 @@ class RedisStore:
         )
         return redis.Redis(connection_pool=pool)
 
+    def _build_commands(self) -> Commands:
+        s = self.settings
+        if self.embedded or not s.multiplex or not (s.url or "").startswith("redis://"):
+            return ClientCommands(self.client)
+        return RedisMux(cast(str, s.url), connect_timeout=s.connect_timeout, socket_timeout=s.socket_timeout,
+                        retries=s.retries, error_hooks=self.error_hooks)
+
     def blocking(self, *, decode_responses: bool = True) -> redis.Redis:
         """A separate client for calls that block server-side (BLPOP, pub/sub listen)."""
         return self.build(decode_responses=decode_responses, blocking=True)
@@ -169,11 +182,21 @@ class RedisStore:
     def ping(self) -> bool:
         """True when the store answers within its budget."""
         try:
-            return bool(self.client.ping())
+            return cast(bool, gather(self.commands, [self.ping_probe()])[0])
         except STORE_ERRORS:
             return False
 
+    def gather(self, probes: list[Probe]) -> list[Any]:
+        """Each probe's answer, read together in one round trip (hero.services.redis_mux.gather)."""
+        return gather(self.commands, probes)
+
+    def ping_probe(self) -> Probe:
+        """:meth:`ping` as part of a read of several services in one round trip (the status action)."""
+        return Probe([("PING",)], lambda replies: replies[0] in ("PONG", b"PONG", True))
+
     def close(self) -> None:
+        if isinstance(self.commands, RedisMux):
+            self.commands.close()
         for client in (self.client, self.raw_client):
             try:
                 client.close()

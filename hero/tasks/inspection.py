@@ -11,6 +11,8 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from hero.services.redis_mux import Probe
+from hero.services.store import RedisStore
 from hero.tasks.scheduler import current_leader
 from hero.tasks.task import JSONSerializer, TaskRegistry
 from hero.tasks.worker import live_workers
@@ -21,11 +23,18 @@ class TaskInspection:
 
     client: Any
     registry: TaskRegistry
+    store: RedisStore
+    #: Queue names RQ's set held at the last :meth:`lengths_probe` (their keys are read every time).
+    _seen_queues: set[str]
+    _length_keys_by_name: dict[str, tuple[str, str]]
 
     def queue(self, name: str) -> Queue:
         raise NotImplementedError
 
     def queue_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def queue_names_without_redis(self) -> set[str]:
         raise NotImplementedError
 
     def key(self, *parts: str) -> str:
@@ -169,6 +178,42 @@ class TaskInspection:
             for name in names:
                 pipe.llen(self.queue(name).key)
             return int(sum(pipe.execute()))
+
+    def lengths_probe(self) -> Probe:
+        """``(total_queue_length(), total_delayed())`` as part of a read of several services in one round
+        trip (the status action), over the queues known so far; a queue RQ's set names that this
+        process had not seen is counted by one more round trip, once."""
+        names = self.queue_names_without_redis() | self._seen_queues
+        keys = [self._length_keys(name) for name in sorted(names)]
+        commands: list[tuple[Any, ...]] = [("SMEMBERS", Queue.redis_queues_keys)]
+        commands += [("LLEN", queued) for queued, _ in keys]
+        commands += [("ZCARD", delayed) for _, delayed in keys]
+
+        def read(replies: list[Any]) -> tuple[int, int]:
+            count = len(keys)
+            queued = sum(int(length) for length in replies[1:1 + count])
+            delayed = sum(int(length) for length in replies[1 + count:])
+            prefix = Queue.redis_queue_namespace_prefix
+            found = {key[len(prefix):] for key in replies[0] if key.startswith(prefix)}
+            new = sorted(found - names)
+            if new:
+                self._seen_queues |= found
+                more = [self._length_keys(name) for name in new]
+                lengths = self.store.commands.execute([("LLEN", queued) for queued, _ in more] +
+                                                      [("ZCARD", delayed) for _, delayed in more])
+                queued += sum(int(length) for length in lengths[:len(more)])
+                delayed += sum(int(length) for length in lengths[len(more):])
+            return queued, delayed
+
+        return Probe(commands, read)
+
+    def _length_keys(self, name: str) -> tuple[str, str]:
+        """The keys of queue ``name``'s waiting list and of its delayed jobs' registry."""
+        keys = self._length_keys_by_name.get(name)
+        if keys is None:
+            queue = self.queue(name)
+            keys = self._length_keys_by_name[name] = (queue.key, ScheduledJobRegistry(queue=queue).key)
+        return keys
 
     def total_delayed(self) -> int:
         """Jobs waiting for their time in every queue (``enqueue_in`` / ``enqueue_at``): one ZCARD each."""

@@ -70,6 +70,9 @@ class Tasks(TaskInspection):
         self.client = store.raw_client
         self.store = store
         self._queues: dict[str, Queue] = {}
+        self._seen_queues = set()
+        self._length_keys_by_name = {}
+        self._named_queues: tuple[Any, set[str]] | None = None
         self._submit = self.client.register_script(SUBMIT_SCRIPT)
         self.scheduler: Scheduler | None = None
         self.workers_pool: WorkerPool | None = None
@@ -111,9 +114,18 @@ class Tasks(TaskInspection):
         """Every queue known: the workers', the tasks', and every queue RQ has seen in Redis."""
         prefix = Queue.redis_queue_namespace_prefix
         seen = {raw.decode() if isinstance(raw, bytes) else raw for raw in self.client.smembers(Queue.redis_queues_keys)}
-        names = set(self.worker_queues()) | {task.queue for task in self.registry}
+        names = self.queue_names_without_redis()
         names |= {key[len(prefix):] for key in seen if key.startswith(prefix)}
         return sorted(names)
+
+    def queue_names_without_redis(self) -> set[str]:
+        """The queues this app names itself: its workers' and its tasks' (worked out again only when
+        the tasks or the queues setting change)."""
+        tasks = self.registry.tasks
+        signature = (tuple(self.settings.queues), tuple((name, task.queue) for name, task in tasks.items()))
+        if self._named_queues is None or self._named_queues[0] != signature:
+            self._named_queues = (signature, set(self.worker_queues()) | {task.queue for task in self.registry})
+        return set(self._named_queues[1])
 
     # --- enqueue ----------------------------------------------------------------------------
 

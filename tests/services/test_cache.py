@@ -18,13 +18,13 @@ pytestmark = pytest.mark.timeout(30)
 
 @pytest.fixture
 def cache(store) -> Cache:
-    return Cache(store.client, lock_name="process-a")
+    return Cache(store.client, lock_name="process-a", commands=store.commands)
 
 
 @pytest.fixture
 def other(store) -> Cache:
     """The same cache as seen from another process."""
-    return Cache(store.client, lock_name="process-b")
+    return Cache(store.client, lock_name="process-b", commands=store.commands)
 
 
 # --- values -----------------------------------------------------------------------------
@@ -154,7 +154,7 @@ def test_keys_treats_glob_characters_in_the_prefix_literally(cache):
 
 
 def test_keys_finds_everything_across_many_scan_pages(store):
-    cache = Cache(store.client, lock_name="p", scan_count=10)
+    cache = Cache(store.client, lock_name="p", scan_count=10, commands=store.commands)
     pipe = store.client.pipeline()
     for n in range(250):
         pipe.set(f"hero:cache:k{n}", orjson.dumps({"value": n}).decode())
@@ -165,8 +165,8 @@ def test_keys_finds_everything_across_many_scan_pages(store):
 
 
 def test_prefixes_keep_caches_apart(store):
-    first = Cache(store.client, lock_name="p", prefix="one:")
-    second = Cache(store.client, lock_name="p", prefix="two:")
+    first = Cache(store.client, lock_name="p", prefix="one:", commands=store.commands)
+    second = Cache(store.client, lock_name="p", prefix="two:", commands=store.commands)
     first.save("k", 1)
     assert second.keys() == []
     with pytest.raises(ObjectNotFound):
@@ -306,7 +306,7 @@ def test_load_sees_a_value_saved_while_it_waited(cache, other):
 
 
 def test_retry_true_waits_up_to_the_lock_duration(store, other):
-    cache = Cache(store.client, lock_name="process-a", lock_duration_ms=2_000)
+    cache = Cache(store.client, lock_name="process-a", lock_duration_ms=2_000, commands=store.commands)
     cache.save("k", "abc123")
     other.lock("k", 150)
     assert cache.load("k", retry_ms=True)["value"] == "abc123"
