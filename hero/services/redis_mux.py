@@ -23,6 +23,7 @@ import logging
 import os
 import socket
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
@@ -98,6 +99,18 @@ class _Waiter:
             self.greenlet.switch(outcome)
 
 
+#: Every multiplexer of this process, so that a forked child drops what it inherited.
+_LIVE: "weakref.WeakSet[RedisMux]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for mux in list(_LIVE):
+        mux._forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class RedisMux:
     """One connection per process, shared by every greenlet (see the module doc)."""
 
@@ -118,13 +131,13 @@ class RedisMux:
         self.error_hooks = error_hooks if error_hooks is not None else []
         self._hub = get_hub()
         self._sock: Any = None
-        self._pid = 0
         self._out: list[bytes] = []
         self._waiters: deque[_Waiter] = deque()
         self._flush_scheduled = False
         self._reader: Any = None
         self._watchdog: Any = None
         self._connecting: Any = None
+        _LIVE.add(self)
 
     def __repr__(self) -> str:
         return f"RedisMux({self.host}:{self.port}/{self.db}, {len(self._waiters)} waiting)"
@@ -175,13 +188,19 @@ class RedisMux:
 
     # --- the connection ---------------------------------------------------------------------------
 
+    def _forget_after_fork(self) -> None:
+        """In a forked child: the connection, its waiters and greenlets are the parent's, never to be
+        used here (the next call connects anew)."""
+        self._sock = None
+        self._waiters.clear()
+        self._out.clear()
+        self._flush_scheduled = False
+        self._reader = self._watchdog = self._connecting = None
+        self._hub = get_hub()
+
     def _ensure_connected(self) -> None:
-        if self._sock is not None and self._pid == os.getpid():
+        if self._sock is not None:
             return
-        if self._sock is not None:  # NOTE: inherited over a fork: the parent's, never to be used here
-            self._sock = None
-            self._waiters.clear()
-            self._out.clear()
         if self._connecting is not None:
             self._connecting.wait(self.connect_timeout + self.socket_timeout)
             if self._sock is None:
@@ -190,7 +209,6 @@ class RedisMux:
         self._connecting = Event()
         try:
             self._sock = self._connect()
-            self._pid = os.getpid()
             self._reader = gevent.spawn(self._read_loop, self._sock)
             self._watchdog = gevent.spawn(self._watch, self._sock)
         except (OSError, redis.exceptions.RedisError) as error:

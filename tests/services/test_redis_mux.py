@@ -221,3 +221,20 @@ def test_status_says_unhealthy_when_the_store_does_not_answer(boot_hero: Any) ->
     assert status["nodeStatus"] == "Node Unhealthy"
     assert any("not answering" in problem for problem in status["problems"])
     assert status["stats"]["cacheSize"] is None
+
+
+def test_a_forked_child_connects_anew_and_leaves_the_parents_connection_alone(mux: RedisMux) -> None:
+    import os
+
+    mux.call("SET", "k", "parent")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            answer = mux.execute([("ECHO", "child"), ("GET", "k")])
+            os.write(write_end, b"1" if answer == ["child", "parent"] else b"0")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read_end, 1) == b"1"
+    assert mux.execute([("GET", "k"), ("ECHO", "still")]) == ["parent", "still"]
