@@ -59,6 +59,8 @@ class Cluster:
         self.methods: dict[str, Callable[..., Any]] = {}
         #: Called after the subscriber re-subscribed (Redis came back, maybe empty: chat rebuilds its rooms).
         self.reconnect_hooks: list[Callable[[], None]] = []
+        #: Set when redis-py reconnected the subscription by itself (see :meth:`_subscribe`).
+        self._reconnected = False
         #: Called with the id of a peer that stopped heartbeating (it crashed: chat drops its members).
         self.peer_lost_hooks: list[Callable[[str], object]] = []
         self._pending: dict[str, AsyncResult] = {}
@@ -145,7 +147,8 @@ class Cluster:
 
     def publish(self, message: dict[str, Any]) -> None:
         """Send one message to every process (this one included); raises when Redis is unreachable."""
-        self.store.client.publish(self.channel, self.signer.seal({**message, "serverId": self.server_id}))
+        # NOTE: on the multiplexed connection (hero.services.redis_mux): a chat say costs one round trip
+        self.store.commands.call("PUBLISH", self.channel, self.signer.seal({**message, "serverId": self.server_id}))
 
     def apply_to_connection(self, connection_id: str, method: str | None = None, args: Any = None) -> dict[str, Any]:
         """actionhero's ``connections.apply``: act on a connection wherever it lives; its details back."""
@@ -207,9 +210,16 @@ class Cluster:
         while time.monotonic() < deadline:
             message = pubsub.get_message(timeout=0.5)
             if message and message.get("type") == "subscribe":
+                # NOTE: redis-py reconnects a subscription by itself when Redis comes back before a
+                # read fails for good (a quick restart): that is a reconnect too, and Redis may be empty.
+                pubsub.connection.register_connect_callback(self._on_silent_reconnect)
                 return pubsub
         pubsub.close()
         raise HeroError(f"could not subscribe to {self.channel} on {self.store.describe()}", status=503)
+
+    def _on_silent_reconnect(self, connection: Any) -> None:
+        # NOTE: inside redis-py's connect, in the listener: the hooks run from the listen loop
+        self._reconnected = True
 
     def _close_pubsub(self) -> None:
         if self._pubsub is not None:
@@ -228,6 +238,10 @@ class Cluster:
                     log.info("cluster: re-subscribed to %s", self.channel)
                     self._run_reconnect_hooks()
                 message = self._pubsub.get_message(timeout=min(1.0, self._health_seconds / 4))
+                if self._reconnected:
+                    self._reconnected = False
+                    log.info("cluster: the subscription to %s reconnected", self.channel)
+                    self._run_reconnect_hooks()
                 if message:
                     self._last_heard = time.monotonic()
                 else:

@@ -53,6 +53,14 @@ def unavailable_reason(error: BaseException) -> str | None:
 StoreUnavailable.reason = staticmethod(unavailable_reason)  # type: ignore[method-assign]
 
 
+def _gevent_patched() -> bool:
+    """True in a process gevent has patched (a server); False in one that blocks for real (``hero
+    worker``, RQ's forking worker, a CLI command), where a multiplexer's reader greenlet would never run."""
+    from gevent import monkey
+
+    return bool(monkey.is_module_patched("socket"))
+
+
 class ReportingRetry(Retry):
     """redis-py's Retry, telling ``hooks`` about every failed attempt: the one place every command
     of every client built here passes through when Redis fails."""
@@ -170,7 +178,7 @@ class RedisStore:
 
     def _build_commands(self) -> Commands:
         s = self.settings
-        if self.embedded or not s.multiplex or not (s.url or "").startswith("redis://"):
+        if self.embedded or not s.multiplex or not (s.url or "").startswith("redis://") or not _gevent_patched():
             return ClientCommands(self.client)
         return RedisMux(cast(str, s.url), connect_timeout=s.connect_timeout, socket_timeout=s.socket_timeout,
                         retries=s.retries, error_hooks=self.error_hooks)

@@ -32,7 +32,6 @@ from hero.tasks.context import PERFORM, ProcessRunner, current_runner
 from hero.tasks.inspection import TaskInspection
 from hero.tasks.scheduler import Scheduler
 from hero.tasks.task import (
-    SUBMIT_SCRIPT,
     JSONSerializer,
     Task,
     TaskData,
@@ -73,7 +72,6 @@ class Tasks(TaskInspection):
         self._seen_queues = set()
         self._length_keys_by_name = {}
         self._named_queues: tuple[Any, set[str]] | None = None
-        self._submit = self.client.register_script(SUBMIT_SCRIPT)
         self.scheduler: Scheduler | None = None
         self.workers_pool: WorkerPool | None = None
         #: Log loudly at start when tasks exist but nothing will work them (off in CLI commands).
@@ -192,7 +190,7 @@ class Tasks(TaskInspection):
         else:
             target, score = ScheduledJobRegistry(queue=queue).key, data.run_at / 1000
         marker = self.key("periodic", data.task.name) if periodic else None
-        return store_job(self._submit, self.client, job, queue_key=queue.key, target_key=target, score=score,
+        return store_job(self.store.commands, job, queue_key=queue.key, target_key=target, score=score,
                          marker_key=marker, own_job_id=own_job_id)
 
     # --- periodic tasks ---------------------------------------------------------------------

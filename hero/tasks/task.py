@@ -12,6 +12,8 @@ validates the inputs at once (like an action's) and hands the job to RQ.
 """
 from __future__ import annotations
 
+import hashlib
+
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -266,17 +268,19 @@ return 1
 
 
 
-def store_job(script: Any, client: Any, job: Any, *, queue_key: str, target_key: str, score: float | None,
+def store_job(commands: Any, job: Any, *, queue_key: str, target_key: str, score: float | None,
               marker_key: str | None = None, own_job_id: str = "") -> bool:
-    """Store an RQ job and queue it (``score`` None) or delay it to ``score`` (epoch seconds).
+    """Store an RQ job and queue it (``score`` None) or delay it to ``score`` (epoch seconds), in one
+    round trip on the store's ``commands`` (hero.services.redis_mux: multiplexed on a real Redis).
 
     With ``marker_key`` (a periodic task), False when another instance is queued, delayed or running.
-    ``script`` is ``SUBMIT_SCRIPT`` registered on ``client``.
     """
     # NOTE: imported here: this module is what apps subclass (``from hero import Task``), loaded
     # before an entry point patches gevent; RQ (and through it redis) must not come in with it.
     from rq.job import Job
     from rq.queue import Queue
+
+    from hero.services.redis_mux import run_script
 
     keys = [job.key, target_key, Queue.redis_queues_keys] + ([marker_key] if marker_key else [])
     fields: list[Any] = []
@@ -285,7 +289,11 @@ def store_job(script: Any, client: Any, job: Any, *, queue_key: str, target_key:
             fields += [field_name, value if isinstance(value, bytes) else str(getattr(value, "value", value))]
     args = [job.id, "queue" if score is None else "schedule", repr(score or 0.0), queue_key, own_job_id,
             Job.redis_job_namespace_prefix, *fields]
-    return script(keys=keys, args=args, client=client) != 0
+    return bool(run_script(commands, _SUBMIT_SHA, SUBMIT_SCRIPT, keys, args) != 0)
+
+
+#: SUBMIT_SCRIPT's SHA1 (what EVALSHA takes).
+_SUBMIT_SHA = hashlib.sha1(SUBMIT_SCRIPT.encode("utf-8")).hexdigest()
 
 
 class JSONSerializer:

@@ -238,3 +238,15 @@ def test_a_forked_child_connects_anew_and_leaves_the_parents_connection_alone(mu
     os.waitpid(pid, 0)
     assert os.read(read_end, 1) == b"1"
     assert mux.execute([("GET", "k"), ("ECHO", "still")]) == ["parent", "still"]
+
+
+def test_a_process_gevent_has_not_patched_uses_the_client_pipeline(redis_url: str) -> None:
+    # NOTE: `hero worker` and CLI commands block for real: a reader greenlet would never run there.
+    import subprocess
+    import sys
+
+    code = ("from hero.services.store import RedisStore, RedisSettings\n"
+            f"store = RedisStore(RedisSettings(url={redis_url!r}))\n"
+            "print(type(store.commands).__name__, store.commands.execute([('ECHO', 'x')]))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.stdout.strip() == "ClientCommands ['x']", done.stderr

@@ -243,10 +243,10 @@ def test_enqueue_with_redis_down_surfaces_the_error(boot_hero):
 
     api = boot_hero({"web": {"enabled": False}, "socket": {"enabled": False},
                      "tasks": {"workers": 0, "scheduler": False}}, redis=True)
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
+    from hero.services.redis_mux import RedisMux
 
-    api.tasks.client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    # NOTE: enqueueing is one round trip on the store's multiplexed connection: point that at nothing
+    api.redis.commands = RedisMux("redis://127.0.0.1:1/0", connect_timeout=0.2, retries=0)
     with pytest.raises(redis.exceptions.ConnectionError) as caught:
         api.tasks.enqueue("sayHello", {"name": "x"})
     assert error_status(caught.value) == 503
