@@ -199,7 +199,7 @@ def test_status_and_cache_test_take_one_round_trip_per_redis_step(boot_hero: Any
 
     api.redis.commands.execute = counting
     api.tasks.enqueue("noop", {})
-    assert [names[0] for names in rounds][-1] == "EVALSHA"  # enqueueing is one script call too
+    assert rounds[-1][0].startswith("EVAL")  # enqueueing is one script call too (EVAL: Redis learns it)
     rounds.clear()
     status = api.processor.run_inline("status")
     assert status["nodeStatus"] == "Node Healthy" and status["stats"]["taskQueueLength"] >= 1
