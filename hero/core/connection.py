@@ -29,12 +29,33 @@ def fill(message: str, values: Mapping[str, Any]) -> str:
     so a message cannot reach into a value's attributes)."""
     if not values or "{" not in message:
         return message
+    parts = _TEMPLATES.get(message)
+    if parts is None:
+        parts = _parse_template(message)
+    filled = []
+    for literal, name, place in parts:
+        filled.append(literal)
+        if name is not None:
+            filled.append(str(values[name]) if name in values else place)
+    return "".join(filled)
 
-    def one(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2)
-        return str(values[name]) if name in values else match.group(0)
 
-    return PLACE.sub(one, message)
+#: Messages already split into (text before, place name, the place as written): an action's sentence is
+#: parsed once, not matched by the regex on every request. Bounded: messages may come from clients.
+_TEMPLATES: dict[str, list[tuple[str, str | None, str]]] = {}
+_MAX_TEMPLATES = 1024
+
+
+def _parse_template(message: str) -> list[tuple[str, str | None, str]]:
+    parts: list[tuple[str, str | None, str]] = []
+    at = 0
+    for match in PLACE.finditer(message):
+        parts.append((message[at:match.start()], match.group(1) or match.group(2), match.group(0)))
+        at = match.end()
+    parts.append((message[at:], None, ""))
+    if len(_TEMPLATES) < _MAX_TEMPLATES:
+        _TEMPLATES[message] = parts
+    return parts
 
 
 @dataclass(eq=False)
