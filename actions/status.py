@@ -70,7 +70,7 @@ class Status(Action):
         memory = consumed_memory_mb()
         if memory > MAX_MEMORY_MB:
             problems.append(f"Using more than {MAX_MEMORY_MB} MB of RAM/HEAP")
-        # NOTE: everything read from Redis, in one round trip (docs/deployment.md, Redis).
+        # NOTE: everything read from Redis, in one round trip (docs/deployment.md, The hot paths share one connection).
         probes = [api.redis.ping_probe(), api.stats.cluster_probe(), api.cache.count_probe()]
         if api.tasks is not None:
             probes.append(api.tasks.lengths_probe())

@@ -28,16 +28,9 @@ from hero.errors import HeroError, RpcTimeout
 from hero.runtime.json import dumps
 from hero.services.signing import MessageSigner, Refused
 from hero.services.store import STORE_ERRORS, RedisStore
+from hero.services.subscription import Subscription
 
 log = logging.getLogger(__name__)
-
-class SilentStore(Exception):
-    """The subscription heard nothing, not even its own PING's answer, for too long."""
-
-
-#: Longest pause between two attempts to re-subscribe after Redis went away.
-MAX_RESUBSCRIBE_BACKOFF = 1.0
-
 
 class Cluster:
     """Publish to, listen on, and call functions across every process sharing the channel."""
@@ -59,20 +52,17 @@ class Cluster:
         self.methods: dict[str, Callable[..., Any]] = {}
         #: Called after the subscriber re-subscribed (Redis came back, maybe empty: chat rebuilds its rooms).
         self.reconnect_hooks: list[Callable[[], None]] = []
-        #: Set when redis-py reconnected the subscription by itself (see :meth:`_subscribe`).
-        self._reconnected = False
         #: Called with the id of a peer that stopped heartbeating (it crashed: chat drops its members).
         self.peer_lost_hooks: list[Callable[[str], object]] = []
         self._pending: dict[str, AsyncResult] = {}
         self._seen_peers: list[str] = []
         self._peers: list[str] = [server_id]
         self._peers_key = store.key("cluster", "peers")
-        self._subscriber = store.blocking()
-        self._pubsub: Any = None
+        self._subscription = Subscription(store.blocking(), channel, where=store.describe(),
+                                          health_seconds=store.settings.subscriber_health_seconds,
+                                          receive=self.receive, reconnected=self._run_reconnect_hooks)
         self._greenlets: list[gevent.Greenlet] = []
         self._running = False
-        self._health_seconds = store.settings.subscriber_health_seconds
-        self._last_heard = self._last_ping = time.monotonic()
         #: Messages dropped as forged, altered, stale or replayed (a count, for tests and status).
         self.dropped = 0
         self.register("log", _log_line)
@@ -125,7 +115,7 @@ class Cluster:
         """``do(wait=True)`` in a process whose subscriber does not run (a ``hero worker``, which
         is not monkey-patched): it subscribes for this one answer and blocks until it comes."""
         message_id = uuid.uuid4().hex
-        pubsub = self._subscribe()
+        pubsub = self._subscription.open()
         try:
             self._publish_do(message_id, method, args, connection_id, True)
             deadline = time.monotonic() + self.rpc_timeout
@@ -163,9 +153,9 @@ class Cluster:
     def start(self) -> None:
         """Subscribe (raising when Redis is unreachable), then listen and heartbeat in greenlets."""
         self._running = True
-        self._pubsub = self._subscribe()
+        self._subscription.subscribe()
         self._heartbeat(first=True)
-        self._greenlets = [gevent.spawn(self._listen), gevent.spawn(self._heartbeat_loop)]
+        self._greenlets = [gevent.spawn(self._subscription.listen), gevent.spawn(self._heartbeat_loop)]
         self._announce("joined")
 
     def stop(self) -> None:
@@ -173,17 +163,14 @@ class Cluster:
             return
         self._announce("left")
         self._running = False
+        self._subscription.running = False
         gevent.killall(self._greenlets, timeout=2)
         self._greenlets = []
-        self._close_pubsub()
         try:
             self.store.client.zrem(self._peers_key, self.server_id)
         except STORE_ERRORS:
             pass
-        try:
-            self._subscriber.close()
-        except Exception:  # noqa: BLE001 - best effort on the way out
-            pass
+        self._subscription.close()
 
     def _announce(self, event: str) -> None:
         try:
@@ -198,75 +185,6 @@ class Cluster:
             self._peers = sorted([*self._peers, peer])
         elif event == "left" and peer != self.server_id:
             self._peers = [known for known in self._peers if known != peer]
-
-    # --- the subscriber -------------------------------------------------------------------------
-
-    def _subscribe(self) -> Any:
-        self._last_heard = self._last_ping = time.monotonic()
-        pubsub = self._subscriber.pubsub()
-        pubsub.subscribe(self.channel)
-        # NOTE: wait for the confirmation, so a message published right after start() is heard.
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            message = pubsub.get_message(timeout=0.5)
-            if message and message.get("type") == "subscribe":
-                # NOTE: redis-py reconnects a subscription by itself when Redis comes back before a
-                # read fails for good (a quick restart): that is a reconnect too, and Redis may be empty.
-                pubsub.connection.register_connect_callback(self._on_silent_reconnect)
-                return pubsub
-        pubsub.close()
-        raise HeroError(f"could not subscribe to {self.channel} on {self.store.describe()}", status=503)
-
-    def _on_silent_reconnect(self, connection: Any) -> None:
-        # NOTE: inside redis-py's connect, in the listener: the hooks run from the listen loop
-        self._reconnected = True
-
-    def _close_pubsub(self) -> None:
-        if self._pubsub is not None:
-            try:
-                self._pubsub.close()
-            except Exception:  # noqa: BLE001 - the connection may already be gone
-                pass
-            self._pubsub = None
-
-    def _listen(self) -> None:
-        backoff = 0.05
-        while self._running:
-            try:
-                if self._pubsub is None:
-                    self._pubsub = self._subscribe()
-                    log.info("cluster: re-subscribed to %s", self.channel)
-                    self._run_reconnect_hooks()
-                message = self._pubsub.get_message(timeout=min(1.0, self._health_seconds / 4))
-                if self._reconnected:
-                    self._reconnected = False
-                    log.info("cluster: the subscription to %s reconnected", self.channel)
-                    self._run_reconnect_hooks()
-                if message:
-                    self._last_heard = time.monotonic()
-                else:
-                    self._check_health()
-                backoff = 0.05
-            except STORE_ERRORS + (HeroError, OSError, SilentStore) as error:  # NOTE: mypy rejects a starred tuple
-                if self._pubsub is not None:
-                    log.warning("cluster: lost the subscription to %s (%s); re-subscribing",
-                                self.channel, type(error).__name__)
-                self._close_pubsub()
-                gevent.sleep(backoff)
-                backoff = min(backoff * 2, MAX_RESUBSCRIBE_BACKOFF)
-                continue
-            if message and message.get("type") == "message":
-                self.receive(message["data"])
-
-    def _check_health(self) -> None:
-        """PING on the subscription when it has been quiet; raise :class:`SilentStore` when not even
-        the PONG came back within ``subscriber_health_seconds`` (a blackholed Redis never says so)."""
-        now = time.monotonic()
-        if now - self._last_heard > self._health_seconds:
-            raise SilentStore(f"nothing heard for {self._health_seconds:g}s")
-        if now - self._last_ping > self._health_seconds / 3:
-            self._last_ping = now
-            self._pubsub.ping()
 
     def _run_reconnect_hooks(self) -> None:
         for hook in self.reconnect_hooks:

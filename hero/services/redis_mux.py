@@ -6,7 +6,7 @@ of five ~120 µs. hero's hot paths (cache save/load/destroy, status, chat say) e
 a few. This multiplexer writes every command issued during one turn of the event loop in one
 ``send`` on one connection, and one reader greenlet parses every reply that arrived in one ``recv``
 with hiredis and wakes the greenlets waiting for them, in order: ~3 µs per command at the same
-concurrency, measured (docs/deployment.md, Redis).
+concurrency, measured (docs/deployment.md, The hot paths share one connection).
 
 Replies are RESP2 as hiredis gives them (no redis-py response callbacks): ``str`` (the store decodes
 responses), ``int``, lists, ``None``. Redis's error replies raise the exception redis-py would

@@ -252,3 +252,25 @@ def test_a_process_gevent_has_not_patched_uses_the_client_pipeline(redis_url: st
             "print(type(store.commands).__name__, store.commands.execute([('ECHO', 'x')]))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert done.stdout.strip() == "ClientCommands ['x']", done.stderr
+
+
+def test_the_deployment_pages_visits_example_runs_on_the_shared_connection(tmp_path: Any, redis_url: str) -> None:
+    import re
+    from pathlib import Path
+
+    from hero.process import Process
+    from tests.support.apps import APP_ROOT, write_app
+
+    page = Path(APP_ROOT, "docs", "deployment.md").read_text()
+    code = re.search(r"```python\n(# actions/visits\.py\n.*?)```", page, re.S)
+    assert code is not None, "docs/deployment.md lost its visits example"
+    root = write_app(tmp_path / "app", {"actions/visits.py": code.group(1)})
+    process = Process(root, env="test", overrides={"web": {"enabled": False}, "socket": {"enabled": False},
+                                                   "redis": {"url": redis_url}, "tasks": {"workers": 0}})
+    api = process.start()
+    try:
+        assert isinstance(api.redis.commands, RedisMux)
+        assert [api.processor.run_inline("visits")["visits"] for _ in range(3)] == [1, 2, 3]
+        assert 0 < redis.Redis.from_url(redis_url).ttl(api.redis.key("visits")) <= 86400
+    finally:
+        process.stop()
