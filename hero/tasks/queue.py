@@ -30,6 +30,7 @@ from hero.runtime import json as jsonutil
 from hero.services.store import STORE_ERRORS, RedisStore
 from hero.tasks.context import PERFORM, ProcessRunner, current_runner
 from hero.tasks.inspection import TaskInspection
+from hero.tasks.jobfields import JobFields
 from hero.tasks.scheduler import Scheduler
 from hero.tasks.task import (
     JSONSerializer,
@@ -72,6 +73,8 @@ class Tasks(TaskInspection):
         self._seen_queues = set()
         self._length_keys_by_name = {}
         self._named_queues: tuple[Any, set[str]] | None = None
+        #: Each new job's hash, from a template of the task's jobs (RQ builds the first ones).
+        self._job_fields = JobFields(self._build_job)
         self.scheduler: Scheduler | None = None
         self.workers_pool: WorkerPool | None = None
         #: Log loudly at start when tasks exist but nothing will work them (off in CLI commands).
@@ -157,10 +160,10 @@ class Tasks(TaskInspection):
             jsonutil.dumps(data.params)
         except TypeError as error:
             raise TaskError(f"params for task {task.name} must be JSON: {error}") from None
-        job = self._build_job(task, data)
-        if not self._store(job, data, periodic=task.periodic, own_job_id=own_job_id):
+        job_id, fields = self._job_fields.fields(task, data)
+        if not self._store(job_id, fields, data, periodic=task.periodic, own_job_id=own_job_id):
             return False
-        data.job_id = job.id
+        data.job_id = job_id
         for listener in self.listeners:
             listener("enqueued", task.name)
         for middleware in chain:
@@ -183,14 +186,15 @@ class Tasks(TaskInspection):
             job.enqueued_at = now()
         return job
 
-    def _store(self, job: Job, data: TaskData, *, periodic: bool, own_job_id: str = "") -> bool:
+    def _store(self, job_id: str, fields: dict[str, Any], data: TaskData, *, periodic: bool,
+               own_job_id: str = "") -> bool:
         queue = self.queue(data.queue)
         if data.run_at is None:
             target, score = queue.key, None
         else:
             target, score = ScheduledJobRegistry(queue=queue).key, data.run_at / 1000
         marker = self.key("periodic", data.task.name) if periodic else None
-        return store_job(self.store.commands, job, queue_key=queue.key, target_key=target, score=score,
+        return store_job(self.store.commands, job_id, fields, queue_key=queue.key, target_key=target, score=score,
                          marker_key=marker, own_job_id=own_job_id)
 
     # --- periodic tasks ---------------------------------------------------------------------

@@ -268,8 +268,8 @@ return 1
 
 
 
-def store_job(commands: Any, job: Any, *, queue_key: str, target_key: str, score: float | None,
-              marker_key: str | None = None, own_job_id: str = "") -> bool:
+def store_job(commands: Any, job_id: str, fields: dict[str, Any], *, queue_key: str, target_key: str,
+              score: float | None, marker_key: str | None = None, own_job_id: str = "") -> bool:
     """Store an RQ job and queue it (``score`` None) or delay it to ``score`` (epoch seconds), in one
     round trip on the store's ``commands`` (hero.services.redis_mux: multiplexed on a real Redis).
 
@@ -282,13 +282,10 @@ def store_job(commands: Any, job: Any, *, queue_key: str, target_key: str, score
 
     from hero.services.redis_mux import run_script
 
-    keys = [job.key, target_key, Queue.redis_queues_keys] + ([marker_key] if marker_key else [])
-    fields: list[Any] = []
-    for field_name, value in job.to_dict().items():
-        if value is not None:
-            fields += [field_name, value if isinstance(value, bytes) else str(getattr(value, "value", value))]
-    args = [job.id, "queue" if score is None else "schedule", repr(score or 0.0), queue_key, own_job_id,
-            Job.redis_job_namespace_prefix, *fields]
+    keys = [Job.redis_job_namespace_prefix + job_id, target_key, Queue.redis_queues_keys] + \
+        ([marker_key] if marker_key else [])
+    args = [job_id, "queue" if score is None else "schedule", repr(score or 0.0), queue_key, own_job_id,
+            Job.redis_job_namespace_prefix, *(item for pair in fields.items() for item in pair)]
     return bool(run_script(commands, _SUBMIT_SHA, SUBMIT_SCRIPT, keys, args) != 0)
 
 
