@@ -63,3 +63,15 @@ def test_a_templated_job_is_read_back_and_run_by_an_rq_worker(tasks: Any) -> Non
     SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer).work(burst=True)
     job.refresh()
     assert job.get_status().value == "finished" and "ada" in str(job.return_value())
+
+
+def test_the_stamp_is_written_as_rq_writes_dates() -> None:
+    from datetime import datetime
+
+    from rq.utils import utcformat
+
+    from hero.tasks.jobfields import _utc_stamp
+
+    stamp = _utc_stamp()
+    parsed = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert utcformat(parsed) == stamp
