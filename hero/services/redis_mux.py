@@ -267,11 +267,12 @@ class RedisMux:
             self._fail(sock, redis.exceptions.ConnectionError(f"Error writing to {self.host}:{self.port}: {error}"))
             return
         if sent < len(data):
+            # NOTE: set here, not in the greenlet: a flush scheduled before it first runs would
+            # otherwise send newer commands ahead of this rest. Later ones queue until it is written.
+            self._flush_scheduled = True
             gevent.spawn(self._send_rest, sock, data[sent:])
 
     def _send_rest(self, sock: Any, rest: bytes) -> None:
-        # NOTE: what follows waits behind this: later flushes queue until it is written.
-        self._flush_scheduled = True
         try:
             sock.sendall(rest)
         except OSError as error:

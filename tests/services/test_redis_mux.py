@@ -274,3 +274,19 @@ def test_the_deployment_pages_visits_example_runs_on_the_shared_connection(tmp_p
         assert 0 < redis.Redis.from_url(redis_url).ttl(api.redis.key("visits")) <= 86400
     finally:
         process.stop()
+
+
+def test_commands_larger_than_the_socket_buffer_arrive_whole_and_in_order(mux: RedisMux) -> None:
+    # NOTE: a send the socket takes only in part leaves the rest to a greenlet; what callers ask
+    # meanwhile must queue behind it, never overtake it.
+    big = {n: (str(n) * 700_000)[:2_000_000] for n in range(6)}
+
+    def writer(n: int) -> Any:
+        mux.call("SET", f"big{n}", big[n])
+        return mux.execute([("STRLEN", f"big{n}"), ("GETRANGE", f"big{n}", 0, 9)])
+
+    callers = [gevent.spawn(writer, n) for n in range(6)] + [gevent.spawn(mux.call, "ECHO", "small")]
+    gevent.joinall(callers, raise_error=True)
+    for n in range(6):
+        assert callers[n].value == [2_000_000, big[n][:10]]
+    assert callers[-1].value == "small"
