@@ -39,10 +39,7 @@ class Stats:
 
     def local(self) -> dict[str, int]:
         """This process's counts since it started."""
-        totals = dict(self._flushed)
-        for key, amount in self._pending.items():
-            totals[key] = totals.get(key, 0) + amount
-        return totals
+        return self._with_pending(dict(self._flushed))
 
     def cluster(self) -> dict[str, int]:
         """Counts across every process (what was flushed, plus this process's unflushed deltas)."""
@@ -58,7 +55,10 @@ class Stats:
     def cluster_from(self, flat: list[str]) -> dict[str, int]:
         """The cluster counts from HGETALL's reply (field, value, field, value...), with this process's
         unflushed deltas added."""
-        totals = {flat[at]: int(flat[at + 1]) for at in range(0, len(flat) - 1, 2)}
+        return self._with_pending({flat[at]: int(flat[at + 1]) for at in range(0, len(flat) - 1, 2)})
+
+    def _with_pending(self, totals: dict[str, int]) -> dict[str, int]:
+        """``totals`` with this process's unflushed deltas added (in place)."""
         for key, amount in self._pending.items():
             totals[key] = totals.get(key, 0) + amount
         return totals
