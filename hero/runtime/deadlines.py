@@ -10,13 +10,34 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import gevent
 from greenlet import getcurrent, greenlet
 
 from hero.core.processor import DeadlineExpired
 
-__all__ = ["DeadlineExpired", "Deadlines"]
+__all__ = ["DeadlineExpired", "Deadlines", "RestartableTimeout"]
+
+
+class RestartableTimeout(gevent.Timeout):
+    """A ``gevent.Timeout`` that counts its whole ``seconds`` again every time it is started.
+
+    NOTE: gevent documents ``cancel()`` then ``start()`` as a restart, but on the libev loop a stopped
+    timer keeps only its *remaining* time (``ev_timer_stop`` leaves ``at`` relative to the stop), so a
+    reused Timeout fires early: a keep-alive connection's idle deadline of 5 s fired 5 s after the
+    connection opened, however busy it was. A fresh loop timer per start is backend-agnostic and costs
+    well under a microsecond.
+    """
+
+    def start(self) -> None:
+        if not self.pending and self.seconds is not None:
+            # NOTE: gevent leaves ``timer`` unannotated (assigned in __init__), hence its __dict__
+            state: dict[str, Any] = self.__dict__
+            old = state["timer"]
+            state["timer"] = old.loop.timer(self.seconds, ref=old.ref)
+            old.close()
+        super().start()
 
 
 #: Scans with nothing open after which the watcher greenlet ends (the next deadline starts another).

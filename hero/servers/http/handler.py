@@ -22,6 +22,7 @@ import gevent
 from gevent import ssl as gevent_ssl
 from gevent.pywsgi import WSGIServer
 
+from hero.runtime.deadlines import RestartableTimeout
 from hero.servers.base import WebSocketSeam
 from hero.servers.http.request import TIMED_OUT, HeroInput, HttpLimits, Reject, RequestReader
 from hero.servers.http.writer import TurnEndWriter
@@ -63,10 +64,10 @@ class HeroHandler(RequestReader, TurnEndWriter):
         self.requests_served = 0
         self.raw_path = b"/"
         self.query = ""
-        # NOTE: two timers per connection, restarted for each request, rather than a new
-        # gevent.Timeout per request (a visible cost on the hot path).
-        self._header_deadline = gevent.Timeout(self.limits.header_timeout)
-        self._idle_deadline = gevent.Timeout(self.limits.keepalive_timeout)
+        # NOTE: two timeouts per connection, restarted for each request, rather than a new
+        # gevent.Timeout per request (a visible cost on the hot path); each start counts afresh.
+        self._header_deadline = RestartableTimeout(self.limits.header_timeout)
+        self._idle_deadline = RestartableTimeout(self.limits.keepalive_timeout)
 
     def __repr__(self) -> str:
         return f"<HeroHandler {self.client_address} requests={self.requests_served}>"

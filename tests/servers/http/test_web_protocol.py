@@ -163,6 +163,17 @@ def test_idle_keep_alive_connections_are_reaped(address):
         assert time.monotonic() - started < 2
 
 
+def test_a_busy_keep_alive_connection_outlives_the_idle_and_header_deadlines(address):
+    """Each request counts web.keepalive_timeout and web.header_timeout afresh: on libev a reused
+    gevent.Timeout kept only its remaining time, so a connection sending a request every 0.15 s was
+    closed 0.5 s after it opened (RemoteDisconnected under scripts/load-test)."""
+    with socket.create_connection(address, timeout=5) as sock:
+        for _ in range(12):  # ~1.8 s: well past both 0.5 s deadlines in total
+            sock.sendall(OK)
+            assert status_of(sock.recv(65536)) == 200
+            gevent.sleep(0.15)
+
+
 def test_keep_alive_and_pipelining_answer_in_order(address):
     pipelined = (b"GET /api/echo?key=1 HTTP/1.1\r\nHost: x\r\n\r\n"
                  b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n"
