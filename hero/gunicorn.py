@@ -30,8 +30,6 @@ from typing import Any
 import gevent
 from gunicorn.workers.ggevent import GeventPyWSGIWorker
 
-from hero.servers.http.handler import HeroHandler, HeroWSGIServer
-
 log = logging.getLogger(__name__)
 
 
@@ -58,23 +56,29 @@ def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     return [b"run gunicorn with -k hero.gunicorn.Worker\n"]
 
 
-class GunicornServer(HeroWSGIServer):
-    """hero's WSGIServer built the way gunicorn's gevent worker builds its servers."""
+def gunicorn_server_class() -> type:
+    """hero's WSGIServer built the way gunicorn's gevent worker builds its servers.
 
-    def __init__(self, listener: Any, application: Any, *, spawn: Any, log: Any = None, handler_class: Any = None,
-                 environ: dict[str, Any] | None = None, **ssl_args: Any) -> None:
-        web = application.web
-        super().__init__(listener, application, web=web, spawn=spawn, **ssl_args)
-        if environ:
-            self.environ.update(environ)
-        web.attach(self)
+    NOTE: made in the worker after it has monkey-patched: gunicorn's master imports this module to
+    find ``Worker``, and importing hero's handler there would load redis and ssl unpatched into every
+    worker it forks (gevent's MonkeyPatchWarning at each start) and weigh down the master.
+    """
+    from hero.servers.http.handler import HeroWSGIServer
+
+    class GunicornServer(HeroWSGIServer):
+        def __init__(self, listener: Any, application: Any, *, spawn: Any, log: Any = None,
+                     handler_class: Any = None, environ: dict[str, Any] | None = None, **ssl_args: Any) -> None:
+            web = application.web
+            super().__init__(listener, application, web=web, spawn=spawn, **ssl_args)
+            if environ:
+                self.environ.update(environ)
+            web.attach(self)
+
+    return GunicornServer
 
 
 class Worker(GeventPyWSGIWorker):
     """gunicorn's gevent worker, serving a booted hero app."""
-
-    server_class = GunicornServer
-    wsgi_handler = HeroHandler
 
     @classmethod
     def check_config(cls, cfg: Any, log: Any) -> None:
@@ -87,6 +91,10 @@ class Worker(GeventPyWSGIWorker):
     def load_wsgi(self) -> None:
         # NOTE: GeventWorker.init_process has monkey-patched by now; hero boots after that, here.
         from hero.process import Process, build_web_server
+        from hero.servers.http.handler import HeroHandler
+
+        self.server_class = gunicorn_server_class()
+        self.wsgi_handler = HeroHandler
 
         root = os.environ.get("HERO_ROOT") or os.getcwd()
         overrides: dict[str, Any] = {"web": {"enabled": False}}

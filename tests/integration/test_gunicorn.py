@@ -6,6 +6,7 @@ import time
 import signal
 import socket
 import struct
+import subprocess
 import sys
 
 import pytest
@@ -83,3 +84,12 @@ def test_one_scrape_sees_every_worker(gunicorn):
         line = next(line for line in text.splitlines()
                     if line.startswith("hero_actions_total{") and 'action="status"' in line)
         assert float(line.rsplit(" ", 1)[1]) == requests_made, line
+
+
+def test_gunicorns_master_imports_none_of_heros_network_stack():
+    """The master imports hero.gunicorn to find the Worker; hero's handler (and with it redis and
+    ssl) loads only in the worker, after it has monkey-patched: no MonkeyPatchWarning, a lean master."""
+    probe = ("import sys, hero.gunicorn; "
+             "print(sorted(m for m in ('redis', 'rq', 'werkzeug', 'hero.servers', 'hero.process') if m in sys.modules))")
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30, check=True)
+    assert shown.stdout.strip() == "[]"
