@@ -36,6 +36,10 @@ def _patch() -> None:
     from gevent import monkey
 
     monkey.patch_all()
+    # NOTE: right after patching, before anything imports redis (issue 17: an idle process's memory).
+    from hero.runtime.memory import import_redis
+
+    import_redis()
 
 
 def _process(args: argparse.Namespace, **kwargs: Any) -> Process:

@@ -26,6 +26,7 @@ from hero.process.initializers import HERO_INITIALIZERS, app_initializers
 from hero.process.restart import restart_in_place
 from hero.process.wiring import build_api, build_web_server, cluster_secret
 from hero.runtime.logging import configure_logging
+from hero.runtime.memory import TRIM_AFTER, trim_heap
 from hero.runtime.monitor import watch_hub
 
 __all__ = ["HERO_INITIALIZERS", "Process", "app_initializers", "build_api", "build_web_server", "cluster_secret"]
@@ -174,6 +175,8 @@ class Process:
         try:
             if on_ready is not None:
                 on_ready(self.api)
+            # NOTE: the heap's free pages go back to the system once boot's temporaries are garbage.
+            gevent.spawn_later(TRIM_AFTER, trim_heap)
             self.stopped.wait()
         finally:
             for handler in handlers:
