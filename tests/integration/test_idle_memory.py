@@ -7,6 +7,7 @@ only a real regression, such as a heavy import back at boot, fails it.
 """
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
+import websocket
 
 from tests.support.apps import APP_ROOT, free_port
 from tests.support.processes import Processes, clean_env, hero_command
@@ -51,3 +53,10 @@ def test_an_idle_production_server_stays_under_its_memory_bound(processes: Proce
     assert requests.get(f"{base}/randomNumber", timeout=5).json()["randomNumber"] >= 0
     assert requests.get(f"{base}/swagger", timeout=10).json()["openapi"].startswith("3.")
     assert "asyncapi" in requests.get(f"{base}/asyncapi", timeout=10).json()
+    ws = websocket.create_connection(f"ws://127.0.0.1:{web}/ws", timeout=10)
+    try:
+        assert json.loads(ws.recv())["welcome"]
+        ws.send(json.dumps({"event": "action", "params": {"action": "randomNumber"}, "messageId": 1}))
+        assert json.loads(ws.recv())["randomNumber"] >= 0
+    finally:
+        ws.close()
