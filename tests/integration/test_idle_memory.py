@@ -53,6 +53,8 @@ def test_an_idle_production_server_stays_under_its_memory_bound(processes: Proce
     assert requests.get(f"{base}/randomNumber", timeout=5).json()["randomNumber"] >= 0
     assert requests.get(f"{base}/swagger", timeout=10).json()["openapi"].startswith("3.")
     assert "asyncapi" in requests.get(f"{base}/asyncapi", timeout=10).json()
+    scrape = requests.get(f"http://127.0.0.1:{web}/metrics", timeout=10)
+    assert scrape.status_code == 200 and "hero_actions_total" in scrape.text
     ws = websocket.create_connection(f"ws://127.0.0.1:{web}/ws", timeout=10)
     try:
         assert json.loads(ws.recv())["welcome"]
