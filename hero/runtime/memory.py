@@ -1,6 +1,7 @@
 """An idle process's memory (issue 17): what the entry points do so that a server holds only what it uses.
 
-    import_redis()   # at an entry point, right after gevent patches: redis-py without OpenTelemetry's metrics SDK
+    import_redis()   # at an entry point, right after gevent patches: redis-py without OpenTelemetry's metrics
+                     # SDK, its asyncio package deferred to first use
     trim_heap()      # once the process is up: give the C heap's free pages back to the system
 
 Measured with ``scripts/bench rss``; ``tests/integration/test_idle_memory.py`` keeps a bound on it.
@@ -8,8 +9,13 @@ Measured with ``scripts/bench rss``; ``tests/integration/test_idle_memory.py`` k
 from __future__ import annotations
 
 import gc
+import importlib
+import importlib.machinery
+import importlib.util
 import logging
 import sys
+import types
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +27,39 @@ REDIS_OTEL_PROBES = ("opentelemetry.metrics", "opentelemetry.sdk.metrics")
 TRIM_AFTER = 2.0
 
 
+class DeferredPackage(types.ModuleType):
+    """A package whose ``__init__`` runs on first attribute use, not when its parent imports it.
+
+    redis-py's ``__init__`` imports ``redis.asyncio`` (~1.1 MiB: the asyncio client, cluster, sentinel,
+    pipelines...) for a sync client like hero's. This stands in for it in ``sys.modules`` until an
+    attribute is read (``redis.asyncio.Redis``): then the real package is imported and answers. Its
+    submodules import as usual meanwhile (``__path__`` is the real one), so redis-py's own
+    ``from redis.asyncio.observability.recorder import ...`` works without running the package.
+    """
+
+    def __init__(self, name: str, path: list[str]) -> None:
+        super().__init__(name)
+        self.__path__ = path
+        self.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=True)
+        self.__spec__.submodule_search_locations = path
+
+    def __repr__(self) -> str:
+        return f"<deferred package {self.__name__!r}>"
+
+    def __getattr__(self, name: str) -> Any:
+        # NOTE: reached only for what the stand-in lacks: everything but the submodules imported so far.
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        real = importlib.import_module(self.__name__)
+        for key, value in vars(self).items():
+            if isinstance(value, types.ModuleType) and not hasattr(real, key):
+                setattr(real, key, value)
+        return getattr(real, name)
+
+
 def import_redis() -> None:
-    """Import redis-py with its OpenTelemetry metrics probes answered "not installed".
+    """Import redis-py with its OpenTelemetry metrics probes answered "not installed", and its
+    asyncio package deferred (:class:`DeferredPackage`).
 
     redis-py 7+ imports OpenTelemetry's metrics SDK whenever it is installed (hero[otel] installs
     the API, test and production images often the SDK), ~2.5 MiB of an idle process, for a feature
@@ -39,8 +76,15 @@ def import_redis() -> None:
         # convention for a blocked module), which redis-py catches as "not installed".
         sys.modules[name] = None  # type: ignore[assignment]
     try:
+        # NOTE: find_spec("redis.asyncio") imports the redis package itself: find the folder by hand.
+        redis_spec = importlib.util.find_spec("redis")
+        if redis_spec is not None and redis_spec.submodule_search_locations:
+            folder = list(redis_spec.submodule_search_locations)
+            sys.modules["redis.asyncio"] = DeferredPackage("redis.asyncio", [f"{path}/asyncio" for path in folder])
         import redis  # noqa: F401  # NOTE: imported here, on purpose, while the probes are hidden
     finally:
+        if "redis" not in sys.modules and isinstance(sys.modules.get("redis.asyncio"), DeferredPackage):
+            del sys.modules["redis.asyncio"]  # redis failed to import: leave no stand-in behind
         for name in hidden:
             if name in sys.modules and sys.modules[name] is None:
                 del sys.modules[name]

@@ -26,3 +26,24 @@ def test_import_redis_skips_the_otel_metrics_sdk_and_leaves_it_importable():
 def test_trim_heap_runs_once_more_without_harm():
     assert trim_heap() in (True, False)
     assert trim_heap() in (True, False)
+
+
+DEFERRED = """
+import sys
+from hero.runtime.memory import DeferredPackage, import_redis
+import_redis()
+import redis
+deferred = isinstance(sys.modules["redis.asyncio"], DeferredPackage)
+assert redis.Redis.from_url(sys.argv[1]).ping()
+from redis.asyncio import Redis  # first use: the real package runs
+import redis.asyncio
+print(deferred, Redis.__module__, isinstance(sys.modules["redis.asyncio"], DeferredPackage),
+      redis.asyncio.Redis is Redis, redis.asyncio.observability.recorder.__name__)
+"""
+
+
+def test_import_redis_defers_redis_asyncio_until_it_is_used(redis_url):
+    done = subprocess.run([sys.executable, "-c", DEFERRED, redis_url], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "redis.asyncio.client", "False", "True",
+                                   "redis.asyncio.observability.recorder"]
