@@ -30,7 +30,7 @@ from typing import Any
 import gevent
 from gunicorn.workers.ggevent import GeventPyWSGIWorker
 
-from hero.runtime.memory import TRIM_AFTER, import_redis, trim_heap
+from hero.runtime.memory import import_redis, keep_trimmed
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class Worker(GeventPyWSGIWorker):
             self.web.websocket.start()
         self.wsgi = self.web.app
         gevent.spawn(self._drain_on_shutdown)
-        gevent.spawn_later(TRIM_AFTER, trim_heap)
+        gevent.spawn(keep_trimmed, lambda: api.processor)
 
     def _drain_on_shutdown(self) -> None:
         # NOTE: gunicorn drains only its own HTTP pool; WebSockets, TCP clients and in-flight

@@ -47,3 +47,31 @@ def test_import_redis_defers_redis_asyncio_until_it_is_used(redis_url):
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "redis.asyncio.client", "False", "True",
                                    "redis.asyncio.observability.recorder"]
+
+
+def test_keep_trimmed_trims_after_boot_then_only_after_a_busy_spell_is_over(monkeypatch):
+    import gevent
+
+    from hero.runtime import memory
+
+    calls: list[int] = []
+    monkeypatch.setattr(memory, "TRIM_AFTER", 0.0)
+    monkeypatch.setattr(memory, "trim_heap", lambda generation=2: calls.append(generation) or True)
+
+    class Processor:
+        in_flight = 0
+        finished = 0
+
+    processor = Processor()
+    trimmer = gevent.spawn(memory.keep_trimmed, lambda: processor, 0.02)
+    try:
+        gevent.sleep(0.1)
+        assert calls == [2]  # once after boot, with a full collection; idle since: nothing more
+        processor.finished, processor.in_flight = 5, 1
+        gevent.sleep(0.1)
+        assert calls == [2]  # busy: an action is running
+        processor.in_flight = 0
+        gevent.sleep(0.1)
+        assert calls == [2, 1]  # the spell is over: one trim, young generations only
+    finally:
+        trimmer.kill()
