@@ -14,7 +14,6 @@ once at boot, and a wrong value fails the boot with the key named.
 from __future__ import annotations
 
 import copy
-import difflib
 import importlib.util
 import json
 import os
@@ -159,6 +158,9 @@ def _app_layers(module: ModuleType | None, env: str) -> tuple[dict[str, Any], di
 
 def unknown_key(name: str, known: list[str]) -> ConfigError:
     """The error for a key hero does not have: ``config web.prot is not a setting; did you mean web.port?``"""
+    # NOTE: lazy: only a config with a mistake needs difflib; a server that boots never loads it.
+    import difflib
+
     parent, _, leaf = name.rpartition(".")
     if parent in known:  # a known section: its own keys are the candidates, compared by their last part
         siblings = {key.rpartition(".")[2]: key for key in known if key.rpartition(".")[0] == parent}

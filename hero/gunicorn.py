@@ -30,6 +30,8 @@ from typing import Any
 import gevent
 from gunicorn.workers.ggevent import GeventPyWSGIWorker
 
+from hero.runtime.memory import import_redis, keep_trimmed
+
 log = logging.getLogger(__name__)
 
 
@@ -89,7 +91,9 @@ class Worker(GeventPyWSGIWorker):
             log.info("hero: workers share their metrics in %s", directory)
 
     def load_wsgi(self) -> None:
-        # NOTE: GeventWorker.init_process has monkey-patched by now; hero boots after that, here.
+        # NOTE: GeventWorker.init_process has monkey-patched by now; hero boots after that, here,
+        # with redis-py imported first the way the CLI imports it (issue 17: each worker's memory).
+        import_redis()
         from hero.process import Process, build_web_server
         from hero.servers.http.handler import HeroHandler
 
@@ -108,6 +112,7 @@ class Worker(GeventPyWSGIWorker):
             self.web.websocket.start()
         self.wsgi = self.web.app
         gevent.spawn(self._drain_on_shutdown)
+        gevent.spawn(keep_trimmed, lambda: api.processor)
 
     def _drain_on_shutdown(self) -> None:
         # NOTE: gunicorn drains only its own HTTP pool; WebSockets, TCP clients and in-flight

@@ -13,15 +13,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any, cast
-
-from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
-from apispec.ext.marshmallow.openapi import OpenAPIConverter
+from typing import TYPE_CHECKING, Any, cast
 
 from hero.container import Api
 from hero.core.action import Action, ActionData, version_key
 from hero.core.params.schema import json_safe
+
+if TYPE_CHECKING:
+    from apispec.ext.marshmallow.openapi import OpenAPIConverter
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +248,10 @@ class _Inputs:
     """Each action's inputs as a JSON schema, through the same converter as the OpenAPI document."""
 
     def __init__(self) -> None:
+        # NOTE: lazy: apispec is loaded when the document is first asked for, not by every server at boot.
+        from apispec import APISpec
+        from apispec.ext.marshmallow import MarshmallowPlugin
+
         self.plugin = MarshmallowPlugin()
         # NOTE: OpenAPI 3.1's schemas are JSON Schema, which AsyncAPI's schema format is built on.
         self.spec = APISpec(title="inputs", version="1", openapi_version="3.1.0", plugins=[self.plugin])

@@ -12,11 +12,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
-from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from marshmallow import fields
 
 from hero.container import Api
@@ -27,6 +24,10 @@ from hero.core.routes import Route, action_prefix
 from hero.core.sails.docs import json_schema_of
 from hero.core.schemas import OPENAPI_VERSION, machine_inputs, machine_object_schema
 from hero.errors import UnknownAction
+
+if TYPE_CHECKING:
+    from apispec.ext.marshmallow import MarshmallowPlugin
+    from apispec.ext.marshmallow.openapi import OpenAPIConverter
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,10 @@ ERROR_RESPONSES = {
 
 def build_openapi(api: Api) -> dict[str, Any]:
     """The OpenAPI 3.0 document of ``api``'s documented actions and its routes, as a dict."""
+    # NOTE: lazy: apispec is loaded when the document is first asked for, not by every server at boot.
+    from apispec import APISpec
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
     general, web = api.config.general, api.config.web
     plugin = MarshmallowPlugin(schema_name_resolver=_schema_name)
     spec = APISpec(title=general.server_name, version=str(general.api_version), openapi_version=OPENAPI_VERSION,

@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hero import __version__
-from hero.cli.generate import generate, generate_sails
-from hero.cli.reloader import reload_forever
 from hero.errors import BootError
 
 if TYPE_CHECKING:
@@ -38,6 +36,10 @@ def _patch() -> None:
     from gevent import monkey
 
     monkey.patch_all()
+    # NOTE: right after patching, before anything imports redis (issue 17: an idle process's memory).
+    from hero.runtime.memory import import_redis
+
+    import_redis()
 
 
 def _process(args: argparse.Namespace, **kwargs: Any) -> Process:
@@ -50,6 +52,9 @@ def _process(args: argparse.Namespace, **kwargs: Any) -> Process:
 
 def command_start(args: argparse.Namespace) -> int:
     if args.reload:
+        # NOTE: lazy, as generate below: a server that does not reload never needs the reloader's modules.
+        from hero.cli.reloader import reload_forever
+
         return reload_forever(args.root)
     process = _process(args)
 
@@ -113,6 +118,9 @@ def _configure_generate(parser: argparse.ArgumentParser) -> None:
 
 
 def command_generate(args: argparse.Namespace) -> int:
+    # NOTE: lazy: only `hero generate` writes files from templates; a server keeps them out of memory.
+    from hero.cli.generate import generate, generate_sails
+
     if args.sails:
         if args.kind != "action":
             raise BootError("--sails makes actions only: hero generate action --sails user/create")

@@ -95,6 +95,8 @@ class ActionProcessor:
         #: ``data.error_id`` is set: Sentry and the like (docs/deployment.md, Exception reporters).
         self.exception_reporters: list[Callable[[BaseException, ActionData], None]] = []
         self.in_flight = 0
+        #: Actions finished since boot (the heap trimmer's sign that a busy spell happened).
+        self.finished = 0
         self.deadlines: DeadlineWatcher = deadlines or NoDeadlines()
         #: A span per action (docs/deployment.md, Tracing); None: no tracing, nothing on the path.
         self.tracer: ActionTracer | None = None
@@ -201,6 +203,7 @@ class ActionProcessor:
         """Uncount it; turn the error into ``response["error"]``; log it once; tell the listeners."""
         data.connection.pending_actions -= 1
         self.in_flight -= 1
+        self.finished += 1
         data.duration_ms = (time.monotonic() - data.started_at) * 1000
         error = data.error
         if error is not None and data.stream is not None:

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from apispec import APISpec
-from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from marshmallow import fields
 
 from hero.core.action import Action
 from hero.core.params.openapi import input_keywords
 from hero.core.sails.docs import json_schema_of
+
+if TYPE_CHECKING:
+    from apispec.ext.marshmallow.openapi import OpenAPIConverter
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,11 @@ def names_only_schema(action: Action, names: Iterable[str]) -> dict[str, Any]:
 
 def _inline_converter() -> OpenAPIConverter:
     """An apispec converter that writes nested schemas in place (no ``$ref`` to components)."""
+    # NOTE: lazy: apispec (and packaging, which it imports) is needed only once a schema is asked for
+    # (the MCP tool list, the OpenAPI document), never by a server that only runs actions.
+    from apispec import APISpec
+    from apispec.ext.marshmallow.openapi import OpenAPIConverter
+
     spec = APISpec(title="inputs", version="1", openapi_version=OPENAPI_VERSION)
     converter = OpenAPIConverter(openapi_version=OPENAPI_VERSION, schema_name_resolver=lambda schema: None, spec=spec)
 

@@ -26,6 +26,7 @@ from hero.process.initializers import HERO_INITIALIZERS, app_initializers
 from hero.process.restart import restart_in_place
 from hero.process.wiring import build_api, build_web_server, cluster_secret
 from hero.runtime.logging import configure_logging
+from hero.runtime.memory import keep_trimmed
 from hero.runtime.monitor import watch_hub
 
 __all__ = ["HERO_INITIALIZERS", "Process", "app_initializers", "build_api", "build_web_server", "cluster_secret"]
@@ -171,11 +172,15 @@ class Process:
         handlers = [gevent.signal_handler(number, on_signal)
                     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)]
         handlers.append(gevent.signal_handler(signal.SIGUSR2, lambda: gevent.spawn(self.restart)))
+        # NOTE: the heap's free pages go back to the system once boot's temporaries are garbage, and
+        # after each busy spell (of whichever api a restart in place built).
+        trimmer = gevent.spawn(keep_trimmed, lambda: self.api.processor if self.api is not None else None)
         try:
             if on_ready is not None:
                 on_ready(self.api)
             self.stopped.wait()
         finally:
+            trimmer.kill()
             for handler in handlers:
                 handler.cancel()
         return 0

@@ -10,7 +10,6 @@ line carries on its record (``record.hero``: an action's ``action``, ``version``
 from __future__ import annotations
 
 import logging
-import logging.config
 import sys
 import time
 from collections.abc import Mapping
@@ -67,7 +66,11 @@ def configure_logging(level: str = "info", fmt: str = "text", *, propagate: bool
         settings = _thawed(config)
         settings.setdefault("version", 1)
         settings.setdefault("disable_existing_loggers", False)
-        logging.config.dictConfig(settings)
+        # NOTE: lazy: logging.config brings logging.handlers, pickle, queue and socketserver (~0.4 MiB of
+        # an idle process), and only apps that set logger.config use it.
+        from logging.config import dictConfig
+
+        dictConfig(settings)
 
 
 def _thawed(value: Any) -> Any:

@@ -53,24 +53,40 @@ _ENVIRON = _EnvironGetter()
 class OTelTracer:
     """Starts a span when an action is counted in and ends it when it is answered."""
 
-    def __init__(self, name: str = "hero", provider: Any = None) -> None:
-        # NOTE: opentelemetry-api is the optional extra hero[otel]: imported only when tracing is on.
-        from opentelemetry import context, propagate, trace
+    #: opentelemetry-api's modules and this process's tracer: set by :meth:`_load` with the first action.
+    _context: Any
+    _propagate: Any
+    _trace: Any
+    tracer: Any
+    _server: Any
 
-        self._context = context
-        self._propagate = propagate
-        self._trace = trace
-        self.tracer = trace.get_tracer(name, tracer_provider=provider)
-        self._server = trace.SpanKind.SERVER
+    def __init__(self, name: str = "hero", provider: Any = None) -> None:
+        self.name = name
+        self._provider = provider
+        self._loaded = False
         #: A provider handed in is used whatever the global one is.
         self._own_provider = provider is not None
         #: OpenTelemetry loads the global provider named by this variable on first use.
         self._provider_from_environment = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
 
     def __repr__(self) -> str:
-        return f"OTelTracer({self.tracer!r})"
+        return f"OTelTracer({self.name!r})"
+
+    def _load(self) -> None:
+        # NOTE: opentelemetry-api is the optional extra hero[otel]: imported only when tracing is on,
+        # and then with the first action, not at boot (issue 17: an idle server's memory).
+        from opentelemetry import context, propagate, trace
+
+        self._context = context
+        self._propagate = propagate
+        self._trace = trace
+        self.tracer = trace.get_tracer(self.name, tracer_provider=self._provider)
+        self._server = trace.SpanKind.SERVER
+        self._loaded = True
 
     def start(self, data: ActionData) -> tuple[Any, object] | None:
+        if not self._loaded:
+            self._load()
         if not (self._own_provider or self._provider_from_environment) and self._no_global_provider():
             # NOTE: no SDK set up (yet): every span would be a no-op, at ~5% of a small action's cost.
             # Checked per action, so an app that sets its provider after boot is traced from then on.
@@ -80,7 +96,7 @@ class OTelTracer:
         if environ and "HTTP_TRACEPARENT" in environ:
             # NOTE: an HTTP request may carry its caller's trace (W3C ``traceparent``): the span joins it.
             # The getter is duck-typed: OpenTelemetry's Getter ABC would be an import at module level.
-            parent = self._propagate.extract(environ, getter=_ENVIRON)  # type: ignore[arg-type]
+            parent = self._propagate.extract(environ, getter=_ENVIRON)
         span = self.tracer.start_span("hero action", context=parent, kind=self._server)
         token = self._context.attach(self._trace.set_span_in_context(span))
         return span, token

@@ -36,6 +36,9 @@ UNKNOWN_ACTION = "(unknown)"
 #: prometheus-client's switch into multiprocess mode.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
+#: The attributes :meth:`Metrics._build` sets.
+_PROM_ATTRIBUTES = frozenset({"_prom", "registry", "actions", "durations", "connections", "pending", "chat", "tasks",
+                              "queue_depth", "redis_errors", "loop_blocks"})
 #: (action, transport, status) → [count, seconds, per-bucket counts]
 Pending = dict[tuple[str, str, int], list[Any]]
 
@@ -65,14 +68,53 @@ def build_metrics(settings: Mapping[str, Any]) -> Metrics | None:
 class Metrics:
     """hero's Prometheus metrics for one process."""
 
-    def __init__(self, *, buckets: tuple[float, ...], flush_interval: float) -> None:
-        # NOTE: prometheus-client is the optional extra hero[metrics]: imported only when metrics are on.
-        import prometheus_client as prom
+    #: prometheus-client's objects (its module, the registry, the counters, histogram and gauges):
+    #: built by :meth:`_build` on first use, not at boot (issue 17: an idle server's memory).
+    _prom: Any
+    registry: Any
+    actions: Any
+    durations: Any
+    connections: Any
+    pending: Any
+    chat: Any
+    tasks: Any
+    queue_depth: Any
+    redis_errors: Any
+    loop_blocks: Any
 
-        self._prom = prom
+    def __init__(self, *, buckets: tuple[float, ...], flush_interval: float) -> None:
         self.directory = os.environ.get(MULTIPROC_ENV) or None
         self.flush_interval = flush_interval
         self.bounds = sorted(buckets)
+        self._built = False
+        self._pending: Pending = {}
+        self._transports: set[str] = set()
+        #: Set by the wiring: ``() -> {transport: open connections}``, ``() -> actions running``,
+        #: ``() -> {queue: depth}``.
+        self.connection_counts: Callable[[], Mapping[str, int]] = dict
+        self.in_flight: Callable[[], int] = int
+        self.queue_depths: Callable[[], Mapping[str, int]] | None = None
+        self._flusher: gevent.Greenlet | None = None
+        if self.directory:
+            # NOTE: multiprocess mode: the other processes' scrapes read this one's files, which
+            # must exist from the start.
+            self._build()
+
+    def __getattr__(self, name: str) -> Any:
+        # NOTE: only reached for attributes not set yet: the prometheus-client objects before
+        # their first use. Anything else is a plain AttributeError.
+        if name not in _PROM_ATTRIBUTES or self.__dict__.get("_built", True):
+            raise AttributeError(name)
+        self._build()
+        return self.__dict__[name]
+
+    def _build(self) -> None:
+        # NOTE: prometheus-client is the optional extra hero[metrics]: imported only when metrics are on,
+        # and then with the first action, event or scrape.
+        import prometheus_client as prom
+
+        self._built = True
+        self._prom = prom
         #: Where the metrics are registered: a registry of our own (never prometheus-client's global one).
         self.registry = prom.CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -94,14 +136,6 @@ class Metrics:
                                          registry=r)
         self.loop_blocks = prom.Counter("hero_event_loop_blocks", "Times the hub monitor saw the event loop blocked",
                                         registry=r)
-        self._pending: Pending = {}
-        self._transports: set[str] = set()
-        #: Set by the wiring: ``() -> {transport: open connections}``, ``() -> actions running``,
-        #: ``() -> {queue: depth}``.
-        self.connection_counts: Callable[[], Mapping[str, int]] = dict
-        self.in_flight: Callable[[], int] = int
-        self.queue_depths: Callable[[], Mapping[str, int]] | None = None
-        self._flusher: gevent.Greenlet | None = None
 
     def __repr__(self) -> str:
         mode = f"multiprocess in {self.directory}" if self.directory else "one process"
@@ -189,7 +223,8 @@ class Metrics:
             self._flusher.kill()
             self._flusher = None
             BLOCK_HOOKS.remove(self.on_loop_block)
-        self.flush()
+        if self._built or self._pending:
+            self.flush()
         if self.directory:
             # NOTE: multiprocess mode only: this pid's live gauges leave the sum once it stops.
             from prometheus_client import multiprocess
@@ -199,6 +234,10 @@ class Metrics:
     def _run(self) -> None:
         while True:
             gevent.sleep(self.flush_interval)
+            if not self._built and not self._pending:
+                # NOTE: nothing to fold in, and the gauges are read only by a scrape, which flushes
+                # first: an idle server does not load prometheus-client.
+                continue
             try:
                 self.flush()
             except Exception:

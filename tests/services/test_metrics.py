@@ -212,3 +212,15 @@ def test_metrics_on_a_real_redis(boot_hero):
     text = scrape(api)
     assert value(text, "hero_actions_total", action="cacheTest", transport="web", status="200") == 1
     assert value(text, "hero_redis_errors_total") == 0
+
+
+def test_prometheus_objects_are_built_on_first_use_and_then_count_everything():
+    from hero.services.metrics import Metrics
+
+    metrics = Metrics(buckets=(0.1, 1.0), flush_interval=60.0)
+    assert "registry" not in vars(metrics)  # an idle server has not built them (issue 17)
+    metrics.on_chat("said", 2)
+    assert "registry" in vars(metrics)
+    content_type, body = metrics.render()
+    assert content_type.startswith("text/plain")
+    assert re.search(rb'^hero_chat_messages_total\{event="said"\} 2\.0$', body, re.M)

@@ -20,7 +20,7 @@ import socket
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from hero.config import Namespace
 from hero.container import Api
@@ -28,8 +28,10 @@ from hero.errors import error_message
 from hero.servers.base import Server, UpgradeRequest
 from hero.servers.websocket.events import WEBSOCKET_VERBS, MessageRouter
 from hero.servers.websocket.handshake import Refusal, check_upgrade
-from hero.servers.websocket.frames import GOING_AWAY, Limits
-from hero.servers.websocket.session import WebSocketSession
+from hero.servers.websocket.protocol import GOING_AWAY, Limits
+
+if TYPE_CHECKING:
+    from hero.servers.websocket.session import WebSocketSession
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,10 @@ class WebSocketEndpoint(Server):
             self._refuse(sock, refusal, environ)
             return
         leftover = _buffered_input(getattr(handler, "rfile", None), sock, self.config.max_handshake_leftover_bytes)
+        # NOTE: lazy: the session brings wsproto (and h11), which a server loads only once a first
+        # WebSocket connects (issue 17: an idle server's memory).
+        from hero.servers.websocket.session import WebSocketSession
+
         session = WebSocketSession(sock, self.limits, leftover=leftover)
         address = handler.client_address
         remote_ip = environ.get("REMOTE_ADDR") or (address[0] if isinstance(address, tuple) else str(address))

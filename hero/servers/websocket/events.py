@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gevent.event import Event
 
@@ -22,7 +22,9 @@ from hero.runtime import json as jsonutil
 from hero.servers.base import Server
 from hero.servers.streaming import push_stream
 from hero.servers.verbs import QUIT_VERBS, run_verb
-from hero.servers.websocket.session import WebSocketSession
+
+if TYPE_CHECKING:
+    from hero.servers.websocket.session import WebSocketSession
 
 log = logging.getLogger(__name__)
 

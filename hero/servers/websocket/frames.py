@@ -19,7 +19,6 @@ import socket
 import ssl
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import gevent
@@ -32,6 +31,7 @@ from wsproto.utilities import LocalProtocolError
 
 from hero.runtime import json as jsonutil
 from hero.servers.loopio import DueAtTurnEnd
+from hero.servers.websocket.protocol import INTERNAL_ERROR, TRY_AGAIN_LATER, Limits
 from hero.servers.websocket.fastframes import build_frame, sender_is_clean
 
 log = logging.getLogger(__name__)
@@ -41,33 +41,8 @@ FLUSH_EARLY_BYTES = 262_144
 #: Pongs owed at most; older pings of a flood go unanswered.
 MAX_PENDING_PONGS = 16
 
-# Close codes (RFC 6455 §7.4.1).
-NORMAL = 1000
-GOING_AWAY = 1001
-PROTOCOL_ERROR = 1002
-POLICY_VIOLATION = 1008
-ABNORMAL = 1006
-MESSAGE_TOO_BIG = 1009
-INTERNAL_ERROR = 1011
-TRY_AGAIN_LATER = 1013
 #: Codes that may be received but never sent in a close frame.
 _UNSENDABLE = frozenset({1005, 1006, 1015})
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The ``websocket`` config values one session needs (docs/limits.md)."""
-
-    max_message_bytes: int = 1_048_576
-    ping_interval: float = 20.0
-    ping_timeout: float = 20.0
-    max_queued_messages: int = 256
-    max_queued_bytes: int = 4_194_304
-    close_timeout: float = 10.0
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Limits:
-        return cls(**{name: config[name] for name in cls.__dataclass_fields__ if name in config})
 
 
 class FrameWriter(DueAtTurnEnd):

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from wsproto.utilities import generate_accept_token
-
 from hero.runtime import json as jsonutil
 
 log = logging.getLogger(__name__)
@@ -87,6 +85,9 @@ def check_upgrade(environ: Mapping[str, Any], allowed_origins: Sequence[str]) ->
     origin = environ.get("HTTP_ORIGIN")
     if origin is not None and not origin_allowed(origin, environ, allowed_origins):
         raise Refusal(403, f"origin not allowed ({origin[:200]})")
+    # NOTE: lazy: wsproto loads with the first WebSocket, not at boot (hero.servers.websocket.protocol).
+    from wsproto.utilities import generate_accept_token
+
     return Upgrade(accept_token=generate_accept_token(key.encode("ascii")).decode("ascii"), origin=origin,
                    fingerprint=_fingerprint(environ.get("QUERY_STRING", "")))
 

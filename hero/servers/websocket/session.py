@@ -20,7 +20,8 @@ from wsproto.events import CloseConnection, Message, Ping, Pong, TextMessage
 
 from hero.servers.loopio import InlineReading, may_wait_first, wait_readable
 from hero.servers.websocket.fastframes import decoder_is_clean, split_simple_frames
-from hero.servers.websocket.frames import ABNORMAL, MESSAGE_TOO_BIG, TRY_AGAIN_LATER, FrameWriter, Limits
+from hero.servers.websocket.frames import FrameWriter
+from hero.servers.websocket.protocol import ABNORMAL, MESSAGE_TOO_BIG, TRY_AGAIN_LATER, Limits
 
 log = logging.getLogger(__name__)
 
