@@ -5,9 +5,9 @@ a Frame, the message decoder with an incremental UTF-8 decoder, an event) and ~3
 about a quarter of a WebSocket ``randomNumber``. Almost every frame of an action or chat protocol is
 the simplest kind: one whole text or binary message in one frame (FIN, no RSV bits, no extension),
 masked (a client's), shorter than 64 KiB. For those, at a frame boundary of an OPEN connection whose
-decoder holds nothing, :func:`split_simple_frames` reads the header, unmasks with one big-integer XOR
-(in C) and checks UTF-8 with ``bytes.decode``, and :func:`build_frame` writes a server frame's
-two- or four-byte header. Anything else (control frames, fragments, an unmasked or reserved frame,
+decoder holds nothing, :func:`split_simple_frames` reads the header, unmasks in C (the websockets
+package's ``apply_mask``; one big-integer XOR without it) and checks UTF-8 with ``bytes.decode``, and
+:func:`build_frame` writes a server frame's two- or four-byte header. Anything else (control frames, fragments, an unmasked or reserved frame,
 invalid UTF-8, a partial frame, a message over the cap) stops the fast path at that frame's first
 byte, and wsproto gets everything from there on, so its checks and close codes (1002, 1007, 1009 via
 hero) are unchanged: Autobahn's cases run through both paths.
@@ -15,9 +15,30 @@ hero) are unchanged: Autobahn's cases run through both paths.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from wsproto.connection import ConnectionState
+
+
+def unmask_int(data: bytes, mask: bytes) -> bytes:
+    """``data`` XOR the 4-byte ``mask`` repeated, as one big-integer XOR (the fallback)."""
+    length = len(data)
+    if not length:
+        return b""
+    key = int.from_bytes((mask * ((length >> 2) + 1))[:length], "little")
+    return (int.from_bytes(data, "little") ^ key).to_bytes(length, "little")
+
+
+#: Unmasks a client payload: the websockets package's C function when it is installed, else
+#: :func:`unmask_int` (the same bytes).
+unmask: Callable[[bytes, bytes], bytes]
+try:
+    # NOTE: websockets' maintained C masking (word-wide, SIMD where it can): one call for a small
+    # frame where the big-integer XOR builds four objects; a pure-Python install has the fallback.
+    from websockets.speedups import apply_mask as unmask
+except ImportError:  # pragma: no cover - depends on the install
+    unmask = unmask_int
 
 _OPEN = ConnectionState.OPEN
 
@@ -78,12 +99,7 @@ def split_simple_frames(data: bytes, max_payload: int, *,
         end = start + length
         if length > limit or end > size:
             break
-        mask = data[start - 4:start]
-        if length:
-            key = int.from_bytes((mask * ((length >> 2) + 1))[:length], "little")
-            payload = (int.from_bytes(data[start:end], "little") ^ key).to_bytes(length, "little")
-        else:
-            payload = b""
+        payload = unmask(data[start:end], data[start - 4:start]) if length else b""
         text = first == _TEXT
         if text:
             try:

@@ -1,11 +1,15 @@
 """The fast frame path reads and writes what wsproto would, and leaves everything else to wsproto."""
 from __future__ import annotations
 
+import os
+
 import pytest
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, BytesMessage, Ping, Request, TextMessage
 
-from hero.servers.websocket.fastframes import build_frame, decoder_is_clean, sender_is_clean, split_simple_frames
+from hero.servers.websocket import fastframes
+from hero.servers.websocket.fastframes import (build_frame, decoder_is_clean, sender_is_clean, split_simple_frames,
+                                               unmask, unmask_int)
 
 
 @pytest.fixture
@@ -76,3 +80,24 @@ def test_the_decoder_must_be_clean(pair):
     server.receive_data(client.send(TextMessage(data="first part", message_finished=False)))
     list(server.events())
     assert not decoder_is_clean(server.connection)  # a fragmented message is under way
+
+
+def test_the_c_masking_is_the_one_in_use():
+    from websockets.speedups import apply_mask
+
+    assert unmask is apply_mask
+
+
+@pytest.mark.parametrize("size", [0, 1, 3, 4, 5, 15, 16, 17, 31, 32, 33, 125, 126, 4097, 65_535])
+def test_c_and_fallback_unmasking_give_the_same_bytes(size):
+    data, mask = os.urandom(size), os.urandom(4)
+    expected = bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
+    assert unmask(data, mask) == unmask_int(data, mask) == expected
+
+
+@pytest.mark.parametrize("payload", ["", "x", "é" * 40, "b" * 126, "c" * 65_535])
+def test_frames_read_the_same_with_the_fallback_unmasking(pair, monkeypatch, payload):
+    monkeypatch.setattr(fastframes, "unmask", unmask_int)
+    client, _ = pair
+    frame = client.send(TextMessage(data=payload))
+    assert split_simple_frames(frame, 1 << 20) == ([(payload.encode(), True, len(frame))], len(frame))
