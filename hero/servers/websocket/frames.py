@@ -31,7 +31,7 @@ from wsproto.events import BytesMessage, CloseConnection, Event as FrameEvent, P
 from wsproto.utilities import LocalProtocolError
 
 from hero.runtime import json as jsonutil
-from hero.servers.loopio import DueAtTurnEnd
+from hero.servers.loopio import DueAtTurnEnd, os_socket
 from hero.servers.websocket.fastframes import build_frame, sender_is_clean
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,9 @@ class FrameWriter(DueAtTurnEnd):
         #: wss:// (``web.tls``): frames go out from the writer greenlet, never from the hub (an SSL
         #: socket does not honour a zero send timeout).
         self._tls = isinstance(sock, (ssl.SSLSocket, gevent_ssl.SSLSocket))
+        #: The OS socket under ``sock`` (None for TLS): a flush calls its ``send`` directly
+        #: (hero.servers.loopio.os_socket).
+        self._os_sock: Any = None if self._tls else os_socket(sock)
         #: The hero connection this socket serves (its ``message_count`` counts what is queued).
         self.connection: Any = None
         self.ws = FrameConnection(ConnectionType.SERVER)
@@ -190,9 +193,10 @@ class FrameWriter(DueAtTurnEnd):
 
     def flush(self) -> None:
         """Hand this turn's frames to the kernel without waiting; the writer sends what it did not take."""
-        # NOTE: a fast path that saves a switch to the writer greenlet per message. gevent's
-        # ``timeout=0.0`` makes this send fail with EAGAIN instead of waiting, so the flush (in the
-        # hub) is never held up by a slow client.
+        # NOTE: a fast path that saves a switch to the writer greenlet per message. The OS socket's
+        # own send (gevent's with ``timeout=0.0`` where there is none) fails with EAGAIN instead of
+        # waiting, so the flush (in the hub) is never held up by a slow client; what the kernel did
+        # not take goes to the writer, which waits on gevent's watcher.
         if not self._outbox:
             return  # NOTE: the writer took them
         data = self._outbox[0] if len(self._outbox) == 1 else b"".join(self._outbox)
@@ -203,7 +207,10 @@ class FrameWriter(DueAtTurnEnd):
             self._wake.set()
             return
         try:
-            sent = self.sock.send(data, timeout=0.0)  # type: ignore[call-arg]
+            if self._os_sock is not None:
+                sent = self._os_sock.send(data)
+            else:
+                sent = self.sock.send(data, timeout=0.0)  # type: ignore[call-arg]
         except BlockingIOError:
             sent = 0
         except OSError:

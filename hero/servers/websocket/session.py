@@ -18,7 +18,7 @@ from gevent.event import Event
 from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message, Ping, Pong, TextMessage
 
-from hero.servers.loopio import InlineReading, may_wait_first, wait_readable
+from hero.servers.loopio import InlineReading, os_socket, wait_readable
 from hero.servers.websocket.fastframes import decoder_is_clean, split_simple_frames
 from hero.servers.websocket.frames import ABNORMAL, MESSAGE_TOO_BIG, TRY_AGAIN_LATER, FrameWriter, Limits
 
@@ -128,15 +128,24 @@ class WebSocketSession(FrameWriter, InlineReading):
             outcome = self._handle_events(me)  # what the previous reader had parsed but not acted on
             if outcome is not True:
                 return outcome
-        wait_first = may_wait_first(self.sock)
+        sock = self.sock
+        # NOTE: waits on gevent's watcher, then one recv system call on the OS socket (see
+        # hero.servers.loopio.os_socket); TLS goes through the SSL socket's own recv.
+        raw = os_socket(sock)
         while True:
             if pending:
                 data, pending = pending, b""
+            elif raw is not None:
+                try:
+                    wait_readable(sock)
+                    data = raw.recv(RECV_BYTES)
+                except BlockingIOError:
+                    continue  # woken with nothing to read after all: wait again
+                except OSError:
+                    return None
             else:
                 try:
-                    if wait_first:
-                        wait_readable(self.sock)
-                    data = self.sock.recv(RECV_BYTES)
+                    data = sock.recv(RECV_BYTES)
                 except OSError:
                     return None
             if not data:
