@@ -106,8 +106,9 @@ class MessageRouter:
             return
         self.running += 1
         self._idle.clear()
-        # NOTE: params are not sticky on WebSockets: each action carries its own (a fresh dict).
-        self.session.run_in_reader(self._run_action, dict(params), message_id)
+        # NOTE: params are not sticky on WebSockets: each action carries its own, the dict just parsed
+        # from this message (nothing else holds it, so it is not copied).
+        self.session.run_in_reader(self._run_action, params, message_id)
 
     def _run_action(self, params: dict[str, Any], message_id: Any) -> None:
         try:

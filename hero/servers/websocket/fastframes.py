@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from wsproto.connection import ConnectionState
@@ -62,6 +63,37 @@ def decoder_is_clean(ws: Any) -> bool:
     return frames.header is None and not len(frames.buffer) and messages.opcode is None
 
 
+@dataclass(frozen=True, slots=True)
+class Internals:
+    """The wsproto objects the per-message checks read, looked up once per connection: they live as
+    long as it does (wsproto builds them in ``__init__``), and hero's server connection never has an
+    extension. The checks themselves are written out where a message is read or framed, since
+    a function call there costs about as much as the check."""
+
+    #: The sans-IO connection (its ``_state`` is what ``state`` returns).
+    ws: Any
+    #: Its frame protocol (``_outbound_opcode`` is None when no outbound fragment is pending).
+    proto: Any
+    #: The frame decoder (``header`` None and an empty ``buffer`` at a frame boundary).
+    frames: Any
+    #: The message decoder (``opcode`` None when no fragmented message is open).
+    messages: Any
+
+
+def internals(ws: Any) -> Internals | None:
+    """``ws``'s :class:`Internals`, or None when the fast path must stay off (an extension, or a
+    wsproto without the internals it reads)."""
+    proto = getattr(ws, "_proto", None)
+    frames = getattr(proto, "_frame_decoder", None)
+    messages = getattr(proto, "_message_decoder", None)
+    if frames is None or messages is None or getattr(proto, "extensions", True):
+        return None
+    if not (hasattr(ws, "_state") and hasattr(proto, "_outbound_opcode") and hasattr(frames, "header")
+            and hasattr(frames, "buffer") and hasattr(messages, "opcode")):
+        return None
+    return Internals(ws, proto, frames, messages)
+
+
 def sender_is_clean(ws: Any) -> bool:
     """True when a whole message may be framed here: OPEN, no extension, no outbound fragment pending."""
     if ws.state is not _OPEN:
@@ -80,37 +112,47 @@ def split_simple_frames(data: bytes, max_payload: int, *,
     first byte.
     """
     found: list[tuple[bytes, bool, int]] = []
-    limit = min(max_payload, MAX_FAST_PAYLOAD)
-    size = len(data)
     at = 0
-    while size - at >= 6:
-        first, second = data[at], data[at + 1]
-        if (first != _TEXT and first != _BINARY) or not second & 0x80:
-            break  # a control frame, a fragment, RSV bits, or an unmasked frame: wsproto decides
-        length = second & 0x7F
-        start = at + 6
-        if length == 126:
-            if size - at < 8:
-                break
-            length = (data[at + 2] << 8) | data[at + 3]
-            start = at + 8
-        elif length == 127:
+    while True:
+        frame = read_simple_frame(data, max_payload, at)
+        if frame is None:
             break
-        end = start + length
-        if length > limit or end > size:
-            break
-        payload = unmask(data[start:end], data[start - 4:start]) if length else b""
-        text = first == _TEXT
-        if text:
-            try:
-                payload.decode("utf-8")
-            except UnicodeDecodeError:
-                break  # wsproto closes with 1007
-        found.append((payload, text, end))
-        at = end
+        found.append(frame)
+        at = frame[2]
         if first_only:
             break
     return found, at
+
+
+def read_simple_frame(data: bytes, max_payload: int, at: int = 0) -> tuple[bytes, bool, int] | None:
+    """The simple client frame at ``data[at:]``: (payload, is text, end offset), or None when the
+    frame there is not simple, not complete, over ``max_payload`` bytes or (text) not valid UTF-8."""
+    size = len(data)
+    if size - at < 6:
+        return None
+    first, second = data[at], data[at + 1]
+    if (first != _TEXT and first != _BINARY) or not second & 0x80:
+        return None  # a control frame, a fragment, RSV bits, or an unmasked frame: wsproto decides
+    length = second & 0x7F
+    start = at + 6
+    if length == 126:
+        if size - at < 8:
+            return None
+        length = (data[at + 2] << 8) | data[at + 3]
+        start = at + 8
+    elif length == 127:
+        return None
+    end = start + length
+    if length > max_payload or length > MAX_FAST_PAYLOAD or end > size:
+        return None
+    payload = unmask(data[start:end], data[start - 4:start]) if length else b""
+    if first == _TEXT:
+        try:
+            payload.decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # wsproto closes with 1007
+        return payload, True, end
+    return payload, False, end
 
 
 def build_frame(payload: bytes, text: bool) -> bytes:

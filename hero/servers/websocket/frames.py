@@ -32,9 +32,11 @@ from wsproto.utilities import LocalProtocolError
 
 from hero.runtime import json as jsonutil
 from hero.servers.loopio import DueAtTurnEnd, os_socket
-from hero.servers.websocket.fastframes import build_frame, sender_is_clean
+from hero.servers.websocket.fastframes import build_frame, internals
 
 log = logging.getLogger(__name__)
+
+_OPEN = ConnectionState.OPEN
 
 #: This turn's frames are handed to the kernel at once when they hold more bytes than this.
 FLUSH_EARLY_BYTES = 262_144
@@ -86,6 +88,8 @@ class FrameWriter(DueAtTurnEnd):
         #: The hero connection this socket serves (its ``message_count`` counts what is queued).
         self.connection: Any = None
         self.ws = FrameConnection(ConnectionType.SERVER)
+        #: The wsproto objects the fast frame path checks per message (None: wsproto does it all).
+        self._internals = internals(self.ws)
         #: Frames waiting for the writer: (payload, is text).
         self._queue: deque[tuple[bytes, bool]] = deque()
         self._queued_bytes = 0
@@ -144,7 +148,9 @@ class FrameWriter(DueAtTurnEnd):
         """Queue one message (text: UTF-8 bytes); closes with 1013 when the queue is full."""
         if self.close_code is not None:
             return False
-        if self._idle() and self.ws.state is ConnectionState.OPEN:
+        # NOTE: _idle(), written out (once per message)
+        if not (self._writing or self._queue or self._unsent or self._pending_pongs or self._pending_ping) \
+                and self.ws.state is _OPEN:
             frame = self._frame(payload, text)
             self._outbox.append(frame)
             self._outbox_bytes += len(frame)
@@ -171,7 +177,9 @@ class FrameWriter(DueAtTurnEnd):
     def _frame(self, payload: bytes, text: bool) -> bytes:
         """One whole message as a frame: framed here when wsproto would write the same bytes
         (hero.servers.websocket.fastframes), else by wsproto. ``payload`` of a text is UTF-8 (JSON)."""
-        if sender_is_clean(self.ws):
+        # NOTE: hero.servers.websocket.fastframes.sender_is_clean, written out (once per message).
+        fast = self._internals
+        if fast is not None and fast.ws._state is _OPEN and fast.proto._outbound_opcode is None:
             return build_frame(payload, text)
         return self.ws.send(TextMessage(data=payload.decode("utf-8")) if text else BytesMessage(data=payload))
 

@@ -19,10 +19,12 @@ from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message, Ping, Pong, TextMessage
 
 from hero.servers.loopio import InlineReading, os_socket, wait_readable
-from hero.servers.websocket.fastframes import decoder_is_clean, split_simple_frames
+from hero.servers.websocket.fastframes import read_simple_frame
 from hero.servers.websocket.frames import ABNORMAL, MESSAGE_TOO_BIG, TRY_AGAIN_LATER, FrameWriter, Limits
 
 log = logging.getLogger(__name__)
+
+_OPEN = ConnectionState.OPEN
 
 #: Bytes asked of the socket per read.
 RECV_BYTES = 65_536
@@ -129,6 +131,10 @@ class WebSocketSession(FrameWriter, InlineReading):
             if outcome is not True:
                 return outcome
         sock = self.sock
+        fast = self._internals
+        ws: Any = fast.ws if fast is not None else None
+        frames: Any = fast.frames if fast is not None else None
+        messages: Any = fast.messages if fast is not None else None
         # NOTE: waits on gevent's watcher, then one recv system call on the OS socket (see
         # hero.servers.loopio.os_socket); TLS goes through the SSL socket's own recv.
         raw = os_socket(sock)
@@ -152,7 +158,10 @@ class WebSocketSession(FrameWriter, InlineReading):
                 return None
             if self._failed:
                 continue  # NOTE: drained so the close frame is not lost to a RST (see FrameWriter._send_close)
-            if not self._parts and decoder_is_clean(self.ws):
+            # NOTE: hero.servers.websocket.fastframes.decoder_is_clean, written out (once per message):
+            # OPEN, at a frame boundary, no fragmented message open, nothing summed here either.
+            if ws is not None and ws._state is _OPEN and frames.header is None and not len(frames.buffer) \
+                    and messages.opcode is None and not self._parts:
                 outcome = self._fast_message(me, data)
                 if outcome is not None:
                     if outcome is not True:
@@ -170,10 +179,10 @@ class WebSocketSession(FrameWriter, InlineReading):
 
         The bytes after it go to wsproto first, so a reader that takes over while this message's
         action runs finds them there, as it would on the wsproto path."""
-        messages, _ = split_simple_frames(data, self.limits.max_message_bytes, first_only=True)
-        if not messages:
+        frame = read_simple_frame(data, self.limits.max_message_bytes)
+        if frame is None:
             return None
-        payload, text, end = messages[0]
+        payload, text, end = frame
         rest = end < len(data)
         if rest:
             self.ws.receive_data(data[end:])

@@ -101,3 +101,28 @@ def test_frames_read_the_same_with_the_fallback_unmasking(pair, monkeypatch, pay
     client, _ = pair
     frame = client.send(TextMessage(data=payload))
     assert split_simple_frames(frame, 1 << 20) == ([(payload.encode(), True, len(frame))], len(frame))
+
+
+def test_the_internals_are_found_once_and_stay_those_the_checks_read(pair):
+    from hero.servers.websocket.fastframes import internals, read_simple_frame
+
+    client, server = pair
+    fast = internals(server.connection)
+    assert fast is not None and fast.ws is server.connection
+    assert fast.frames is server.connection._proto._frame_decoder
+    # a fragment leaves wsproto's message decoder open: the written-out check sees it as the helper does
+    server.receive_data(client.send(TextMessage(data="part", message_finished=False)))
+    list(server.events())
+    assert fast.messages.opcode is not None and not decoder_is_clean(server.connection)
+    assert internals(object()) is None
+
+
+def test_one_frame_is_read_where_it_starts(pair):
+    from hero.servers.websocket.fastframes import read_simple_frame
+
+    client, _ = pair
+    one, two = client.send(TextMessage(data="one")), client.send(BytesMessage(data=b"two"))
+    assert read_simple_frame(one + two, 1024) == (b"one", True, len(one))
+    assert read_simple_frame(one + two, 1024, len(one)) == (b"two", False, len(one + two))
+    assert read_simple_frame(one + two[:4], 1024, len(one)) is None
+    assert read_simple_frame(one, 2) is None  # over the cap: wsproto answers 1009
