@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gevent
+import orjson
 from gevent import ssl as gevent_ssl
 from gevent.event import Event
 from wsproto.connection import Connection as FrameConnection
@@ -37,6 +38,8 @@ from hero.servers.websocket.fastframes import build_frame, internals
 log = logging.getLogger(__name__)
 
 _OPEN = ConnectionState.OPEN
+#: hero.runtime.json.dumps's options.
+_JSON_OPTION = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 #: This turn's frames are handed to the kernel at once when they hold more bytes than this.
 FLUSH_EARLY_BYTES = 262_144
@@ -134,7 +137,12 @@ class FrameWriter(DueAtTurnEnd):
         if self.close_code is not None:
             return False
         try:
-            payload = jsonutil.dumps(message)
+            try:
+                # NOTE: jsonutil.dumps's first step, written out (once per message); it gets what
+                # orjson refuses, and decides (integers past 64 bits go through the stdlib).
+                payload = orjson.dumps(message, option=_JSON_OPTION)
+            except TypeError:
+                payload = jsonutil.dumps(message)
         except (TypeError, ValueError) as error:
             log.warning("websocket %s: a reply could not be encoded as JSON: %s", self.name, error)
             payload = jsonutil.dumps({"error": f"the reply could not be encoded as JSON: {error}",
@@ -148,10 +156,14 @@ class FrameWriter(DueAtTurnEnd):
         """Queue one message (text: UTF-8 bytes); closes with 1013 when the queue is full."""
         if self.close_code is not None:
             return False
-        # NOTE: _idle(), written out (once per message)
+        # NOTE: _idle() and _frame(), written out (once per message)
+        fast = self._internals
         if not (self._writing or self._queue or self._unsent or self._pending_pongs or self._pending_ping) \
-                and self.ws.state is _OPEN:
-            frame = self._frame(payload, text)
+                and (fast.ws._state if fast is not None else self.ws.state) is _OPEN:
+            if fast is not None and fast.proto._outbound_opcode is None and len(payload) < 126:
+                frame = bytes((0x81 if text else 0x82, len(payload))) + payload
+            else:
+                frame = self._frame(payload, text)
             self._outbox.append(frame)
             self._outbox_bytes += len(frame)
             if self._outbox_bytes > self._flush_early:
@@ -159,7 +171,7 @@ class FrameWriter(DueAtTurnEnd):
                 # handshake) would hold every reply until the turn ends: hand them to the kernel now,
                 # and count what it does not take (the queue's cap then applies).
                 self.flush()
-            else:
+            elif not self._due:
                 self.due_at_turn_end()
             return True
         limits = self.limits

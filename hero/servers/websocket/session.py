@@ -14,11 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
+from gevent import getcurrent
 from gevent.event import Event
 from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message, Ping, Pong, TextMessage
 
-from hero.servers.loopio import InlineReading, os_socket, wait_readable
+from hero.servers.loopio import TURN_END, InlineReading, os_socket, wait_readable
 from hero.servers.websocket.fastframes import read_simple_frame
 from hero.servers.websocket.frames import ABNORMAL, MESSAGE_TOO_BIG, TRY_AGAIN_LATER, FrameWriter, Limits
 
@@ -83,15 +84,20 @@ class WebSocketSession(FrameWriter, InlineReading):
         through the hub); one that waits on I/O hands the socket to a new reader, so the
         connection keeps reading and actions still run concurrently.
         """
-        me = gevent.getcurrent()
+        me = getcurrent()
         if self._reader is not me:
             gevent.spawn_raw(function, *args)
             return
-        self.enter_inline()
+        # NOTE: enter_inline() and leave_inline(), written out (once per message)
+        self._acting = me
+        if not self._due:
+            self._due = True
+            TURN_END.add(self)
         try:
             function(*args)
         finally:
-            self.leave_inline(me)
+            if self._acting is me:
+                self._acting = None
 
     def _reader_main(self, first: bool) -> None:
         me = gevent.getcurrent()
@@ -190,7 +196,7 @@ class WebSocketSession(FrameWriter, InlineReading):
             self.on_message(payload, text)
         if self._reader is not me:
             return HANDED_OFF
-        if self.behind():
+        if (self._queue or self._unsent or self._sending_bytes) and self.behind():
             self._wait_for_client()
         return self._handle_events(me) if rest else True
 

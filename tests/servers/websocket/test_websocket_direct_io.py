@@ -133,3 +133,26 @@ def test_a_wake_up_with_nothing_to_read_waits_again(ws_hero: Any, monkeypatch: p
         assert calls["n"] >= 2 and session.close_code is None
     finally:
         raw.close()
+
+
+def test_a_reply_orjson_alone_refuses_is_still_encoded_as_hero_json_does() -> None:
+    """push() calls orjson directly and hands what it refuses to hero.runtime.json.dumps."""
+    import json
+
+    class Point:
+        def to_dict(self) -> dict[str, int]:
+            return {"x": 1}
+
+    server, client = socket.socketpair()
+    writer = FrameWriter(server, Limits())
+    try:
+        assert writer.push({"big": 2**70, "point": Point(), "context": "response"})
+        writer.flush()
+        assert json.loads(_read_frames(client, 1)[0]) == {"big": 2**70, "point": {"x": 1}, "context": "response"}
+        assert writer.push({"bad": object(), "messageId": 7})  # nothing can encode it: an error reply
+        writer.flush()
+        reply = json.loads(_read_frames(client, 1)[0])
+        assert reply["messageId"] == 7 and "could not be encoded" in reply["error"]
+    finally:
+        server.close()
+        client.close()
