@@ -15,6 +15,13 @@ from hero.servers.websocket.frames import TRY_AGAIN_LATER, FrameWriter, Limits
 pytestmark = pytest.mark.timeout(30)
 
 
+class Writer(FrameWriter):
+    """A FrameWriter alone (the session adds the reader): the end of a turn flushes."""
+
+    def at_turn_end(self) -> None:
+        self.flush()
+
+
 def _read_frames(sock: socket.socket, count: int) -> list[bytes]:
     """``count`` unmasked server frames' payloads, read a little at a time (a slow client)."""
     buffer, payloads = b"", []
@@ -58,7 +65,7 @@ def test_the_os_socket_is_found_under_a_gevent_socket_only() -> None:
 
 def test_a_partial_send_on_the_direct_path_still_delivers_everything_in_order() -> None:
     server, client = _pair()
-    writer = FrameWriter(server, Limits(max_queued_bytes=8_000_000, max_queued_messages=10_000))
+    writer = Writer(server, Limits(max_queued_bytes=8_000_000, max_queued_messages=10_000))
     assert writer._os_sock is not None
     writer._writer = gevent.spawn(writer._write_loop)
     count = 600
@@ -79,7 +86,7 @@ def test_a_partial_send_on_the_direct_path_still_delivers_everything_in_order() 
 
 def test_a_slow_consumer_on_the_direct_path_is_still_closed_with_1013() -> None:
     server, client = _pair()
-    writer = FrameWriter(server, Limits(max_queued_bytes=65_536, max_queued_messages=10_000, close_timeout=1.0))
+    writer = Writer(server, Limits(max_queued_bytes=65_536, max_queued_messages=10_000, close_timeout=1.0))
     writer._writer = gevent.spawn(writer._write_loop)
     try:
         accepted = 0
@@ -144,7 +151,7 @@ def test_a_reply_orjson_alone_refuses_is_still_encoded_as_hero_json_does() -> No
             return {"x": 1}
 
     server, client = socket.socketpair()
-    writer = FrameWriter(server, Limits())
+    writer = Writer(server, Limits())
     try:
         assert writer.push({"big": 2**70, "point": Point(), "context": "response"})
         writer.flush()
