@@ -78,6 +78,9 @@ class Internals:
     frames: Any
     #: The message decoder (``opcode`` None when no fragmented message is open).
     messages: Any
+    #: The bytes the frame decoder holds (its ``Buffer``'s bytearray, the one ``len(frames.buffer)``
+    #: counts: wsproto feeds and trims it in place).
+    pending: bytearray
 
 
 def internals(ws: Any) -> Internals | None:
@@ -88,10 +91,11 @@ def internals(ws: Any) -> Internals | None:
     messages = getattr(proto, "_message_decoder", None)
     if frames is None or messages is None or getattr(proto, "extensions", True):
         return None
+    pending = getattr(getattr(frames, "buffer", None), "buffer", None)
     if not (hasattr(ws, "_state") and hasattr(proto, "_outbound_opcode") and hasattr(frames, "header")
-            and hasattr(frames, "buffer") and hasattr(messages, "opcode")):
+            and isinstance(pending, bytearray) and hasattr(messages, "opcode")):
         return None
-    return Internals(ws, proto, frames, messages)
+    return Internals(ws, proto, frames, messages, pending)
 
 
 def sender_is_clean(ws: Any) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import struct
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ from hero.servers.websocket.fastframes import build_frame, internals
 log = logging.getLogger(__name__)
 
 _OPEN = ConnectionState.OPEN
+#: A frame header with a 16-bit length (fastframes.build_frame's).
+_HEADER_16 = struct.Struct("!BBH").pack
 #: hero.runtime.json.dumps's options.
 _JSON_OPTION = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
@@ -160,10 +163,13 @@ class FrameWriter(DueAtTurnEnd):
         fast = self._internals
         if not (self._writing or self._queue or self._unsent or self._pending_pongs or self._pending_ping) \
                 and (fast.ws._state if fast is not None else self.ws.state) is _OPEN:
-            if fast is not None and fast.proto._outbound_opcode is None and len(payload) < 126:
-                frame = bytes((0x81 if text else 0x82, len(payload))) + payload
-            else:
+            size = len(payload)
+            if fast is None or fast.proto._outbound_opcode is not None or size > 0xFFFF:
                 frame = self._frame(payload, text)
+            elif size < 126:
+                frame = bytes((0x81 if text else 0x82, size)) + payload
+            else:
+                frame = _HEADER_16(0x81 if text else 0x82, 126, size) + payload
             self._outbox.append(frame)
             self._outbox_bytes += len(frame)
             if self._outbox_bytes > self._flush_early:

@@ -141,6 +141,7 @@ class WebSocketSession(FrameWriter, InlineReading):
         ws: Any = fast.ws if fast is not None else None
         frames: Any = fast.frames if fast is not None else None
         messages: Any = fast.messages if fast is not None else None
+        held: Any = fast.pending if fast is not None else None  # what wsproto's frame decoder holds
         # NOTE: waits on gevent's watcher, then one recv system call on the OS socket (see
         # hero.servers.loopio.os_socket); TLS goes through the SSL socket's own recv.
         raw = os_socket(sock)
@@ -166,7 +167,7 @@ class WebSocketSession(FrameWriter, InlineReading):
                 continue  # NOTE: drained so the close frame is not lost to a RST (see FrameWriter._send_close)
             # NOTE: hero.servers.websocket.fastframes.decoder_is_clean, written out (once per message):
             # OPEN, at a frame boundary, no fragmented message open, nothing summed here either.
-            if ws is not None and ws._state is _OPEN and frames.header is None and not len(frames.buffer) \
+            if ws is not None and ws._state is _OPEN and frames.header is None and not held \
                     and messages.opcode is None and not self._parts:
                 outcome = self._fast_message(me, data)
                 if outcome is not None:

@@ -110,6 +110,12 @@ def test_the_internals_are_found_once_and_stay_those_the_checks_read(pair):
     fast = internals(server.connection)
     assert fast is not None and fast.ws is server.connection
     assert fast.frames is server.connection._proto._frame_decoder
+    whole = client.send(TextMessage(data="whole"))
+    server.receive_data(whole[:3])  # a partial frame stays in wsproto
+    list(server.events())
+    assert fast.pending and len(fast.pending) == len(fast.frames.buffer) and not decoder_is_clean(server.connection)
+    server.receive_data(whole[3:])
+    assert [event.data for event in server.events()] == ["whole"] and not fast.pending
     # a fragment leaves wsproto's message decoder open: the written-out check sees it as the helper does
     server.receive_data(client.send(TextMessage(data="part", message_finished=False)))
     list(server.events())
