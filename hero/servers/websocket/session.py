@@ -19,7 +19,7 @@ from gevent.event import Event
 from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message, Ping, Pong, TextMessage
 
-from hero.servers.loopio import TURN_END, InlineReading, os_socket, wait_readable
+from hero.servers.loopio import TURN_END, InlineReading, os_socket
 from hero.servers.websocket.fastframes import read_simple_frame
 from hero.servers.websocket.frames import ABNORMAL, MESSAGE_TOO_BIG, TRY_AGAIN_LATER, FrameWriter, Limits
 
@@ -145,12 +145,15 @@ class WebSocketSession(FrameWriter, InlineReading):
         # NOTE: waits on gevent's watcher, then one recv system call on the OS socket (see
         # hero.servers.loopio.os_socket); TLS goes through the SSL socket's own recv.
         raw = os_socket(sock)
+        # NOTE: hero.servers.loopio.wait_readable, written out (once per message)
+        wait: Any = getattr(sock, "_wait", None)
+        readable: Any = getattr(sock, "_read_event", None)
         while True:
             if pending:
                 data, pending = pending, b""
             elif raw is not None:
                 try:
-                    wait_readable(sock)
+                    wait(readable)
                     data = raw.recv(RECV_BYTES)
                 except BlockingIOError:
                     continue  # woken with nothing to read after all: wait again
