@@ -163,3 +163,24 @@ def test_a_reply_orjson_alone_refuses_is_still_encoded_as_hero_json_does() -> No
     finally:
         server.close()
         client.close()
+
+
+def test_json_the_router_parses_itself_still_gets_hero_s_errors(ws_hero: Any) -> None:
+    """MessageRouter.handle calls orjson directly; what it refuses (or nests too deep) gets
+    hero.runtime.json's client-readable error, and the connection stays."""
+    import json
+
+    from tests.support.ws import RawClient
+
+    hero = ws_hero({})
+    raw = RawClient(hero.host, hero.port)
+    assert raw.read_frame()[0] == 1  # the welcome
+    for message, expected in ((b'{"event": "action", NaN}', "invalid JSON"),
+                              (b"[" * 100 + b"]" * 100, "nested deeper than")):
+        raw.sock.sendall(RawClient.frame(1, message))
+        opcode, payload = raw.read_frame()
+        assert opcode == 1 and expected in json.loads(payload)["error"]
+    raw.sock.sendall(RawClient.frame(1, b'{"event":"action","params":{"action":"randomNumber"},"messageId":"m"}'))
+    reply = json.loads(raw.read_frame()[1])
+    assert reply["messageId"] == "m" and reply["context"] == "response" and "randomNumber" in reply
+    raw.close()
