@@ -44,7 +44,8 @@ def _too_deep(raw: bytes, limit: int) -> bool:
 def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     """Parse JSON strictly; raise :class:`JSONError` with a client-readable reason."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-    if _too_deep(data, max_depth):
+    # NOTE: _too_deep's first test, written out: almost every document passes it (a call saved).
+    if data.count(b"[") + data.count(b"{") > max_depth and _too_deep(data, max_depth):
         raise JSONError(f"JSON nested deeper than {max_depth} levels")
     try:
         return orjson.loads(data)

@@ -147,6 +147,16 @@ class InlineReading(DueAtTurnEnd):
             self._reader = self.spawn_reader()
         self.flush()
 
+    def end_turn(self) -> None:
+        # NOTE: DueAtTurnEnd.end_turn with at_turn_end written out: this runs for every reply
+        # (two calls fewer per message).
+        self._due = False
+        acting = self._acting
+        if acting is not None and self._reader is acting and self.reading_goes_on():
+            self._acting = None
+            self._reader = self.spawn_reader()
+        self.flush()
+
 
 def wait_readable(sock: Any) -> None:
     """Block this greenlet until ``sock`` (a plain gevent socket) has input, EOF or an error.
@@ -164,3 +174,22 @@ def may_wait_first(sock: Any) -> bool:
     """Whether :func:`wait_readable` suits ``sock``: not for TLS, where OpenSSL may hold decrypted
     input that the socket does not show."""
     return not isinstance(sock, (ssl.SSLSocket, gevent_ssl.SSLSocket)) and hasattr(sock, "_read_event")
+
+
+def os_socket(sock: Any) -> Any:
+    """The non-blocking OS-level socket under a plain gevent socket, or None (TLS, or not gevent's).
+
+    NOTE: its ``send`` and ``recv`` are the system calls with nothing around them: on a hot path that
+    has already waited (:func:`wait_readable`) or must not wait (an end-of-turn flush), gevent's
+    wrappers only add a Python frame, a timeout check and an exception handler per call. Callers
+    catch ``BlockingIOError`` (EAGAIN) themselves and wait through gevent's socket only then. gevent
+    keeps this socket non-blocking (its timeout is 0.0) whatever timeout the wrapper has, and
+    ``_sock`` has held it since gevent 1.0.
+    """
+    if not may_wait_first(sock):
+        return None
+    raw = getattr(sock, "_sock", None)
+    if raw is None or raw.gettimeout() != 0.0:
+        return None
+    return raw
+

@@ -5,9 +5,9 @@ a Frame, the message decoder with an incremental UTF-8 decoder, an event) and ~3
 about a quarter of a WebSocket ``randomNumber``. Almost every frame of an action or chat protocol is
 the simplest kind: one whole text or binary message in one frame (FIN, no RSV bits, no extension),
 masked (a client's), shorter than 64 KiB. For those, at a frame boundary of an OPEN connection whose
-decoder holds nothing, :func:`split_simple_frames` reads the header, unmasks with one big-integer XOR
-(in C) and checks UTF-8 with ``bytes.decode``, and :func:`build_frame` writes a server frame's
-two- or four-byte header. Anything else (control frames, fragments, an unmasked or reserved frame,
+decoder holds nothing, :func:`split_simple_frames` reads the header, unmasks in C (the websockets
+package's ``apply_mask``; one big-integer XOR without it) and checks UTF-8 with ``bytes.decode``, and
+:func:`build_frame` writes a server frame's two- or four-byte header. Anything else (control frames, fragments, an unmasked or reserved frame,
 invalid UTF-8, a partial frame, a message over the cap) stops the fast path at that frame's first
 byte, and wsproto gets everything from there on, so its checks and close codes (1002, 1007, 1009 via
 hero) are unchanged: Autobahn's cases run through both paths.
@@ -15,9 +15,31 @@ hero) are unchanged: Autobahn's cases run through both paths.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from wsproto.connection import ConnectionState
+
+
+def unmask_int(data: bytes, mask: bytes) -> bytes:
+    """``data`` XOR the 4-byte ``mask`` repeated, as one big-integer XOR (the fallback)."""
+    length = len(data)
+    if not length:
+        return b""
+    key = int.from_bytes((mask * ((length >> 2) + 1))[:length], "little")
+    return (int.from_bytes(data, "little") ^ key).to_bytes(length, "little")
+
+
+#: Unmasks a client payload: the websockets package's C function when it is installed, else
+#: :func:`unmask_int` (the same bytes).
+unmask: Callable[[bytes, bytes], bytes]
+try:
+    # NOTE: websockets' maintained C masking (word-wide, SIMD where it can): one call for a small
+    # frame where the big-integer XOR builds four objects; a pure-Python install has the fallback.
+    from websockets.speedups import apply_mask as unmask
+except ImportError:  # pragma: no cover - depends on the install
+    unmask = unmask_int
 
 _OPEN = ConnectionState.OPEN
 
@@ -41,6 +63,41 @@ def decoder_is_clean(ws: Any) -> bool:
     return frames.header is None and not len(frames.buffer) and messages.opcode is None
 
 
+@dataclass(frozen=True, slots=True)
+class Internals:
+    """The wsproto objects the per-message checks read, looked up once per connection: they live as
+    long as it does (wsproto builds them in ``__init__``), and hero's server connection never has an
+    extension. The checks themselves are written out where a message is read or framed, since
+    a function call there costs about as much as the check."""
+
+    #: The sans-IO connection (its ``_state`` is what ``state`` returns).
+    ws: Any
+    #: Its frame protocol (``_outbound_opcode`` is None when no outbound fragment is pending).
+    proto: Any
+    #: The frame decoder (``header`` None and an empty ``buffer`` at a frame boundary).
+    frames: Any
+    #: The message decoder (``opcode`` None when no fragmented message is open).
+    messages: Any
+    #: The bytes the frame decoder holds (its ``Buffer``'s bytearray, the one ``len(frames.buffer)``
+    #: counts: wsproto feeds and trims it in place).
+    pending: bytearray
+
+
+def internals(ws: Any) -> Internals | None:
+    """``ws``'s :class:`Internals`, or None when the fast path must stay off (an extension, or a
+    wsproto without the internals it reads)."""
+    proto = getattr(ws, "_proto", None)
+    frames = getattr(proto, "_frame_decoder", None)
+    messages = getattr(proto, "_message_decoder", None)
+    if frames is None or messages is None or getattr(proto, "extensions", True):
+        return None
+    pending = getattr(getattr(frames, "buffer", None), "buffer", None)
+    if not (hasattr(ws, "_state") and hasattr(proto, "_outbound_opcode") and hasattr(frames, "header")
+            and isinstance(pending, bytearray) and hasattr(messages, "opcode")):
+        return None
+    return Internals(ws, proto, frames, messages, pending)
+
+
 def sender_is_clean(ws: Any) -> bool:
     """True when a whole message may be framed here: OPEN, no extension, no outbound fragment pending."""
     if ws.state is not _OPEN:
@@ -59,42 +116,47 @@ def split_simple_frames(data: bytes, max_payload: int, *,
     first byte.
     """
     found: list[tuple[bytes, bool, int]] = []
-    limit = min(max_payload, MAX_FAST_PAYLOAD)
-    size = len(data)
     at = 0
-    while size - at >= 6:
-        first, second = data[at], data[at + 1]
-        if (first != _TEXT and first != _BINARY) or not second & 0x80:
-            break  # a control frame, a fragment, RSV bits, or an unmasked frame: wsproto decides
-        length = second & 0x7F
-        start = at + 6
-        if length == 126:
-            if size - at < 8:
-                break
-            length = (data[at + 2] << 8) | data[at + 3]
-            start = at + 8
-        elif length == 127:
+    while True:
+        frame = read_simple_frame(data, max_payload, at)
+        if frame is None:
             break
-        end = start + length
-        if length > limit or end > size:
-            break
-        mask = data[start - 4:start]
-        if length:
-            key = int.from_bytes((mask * ((length >> 2) + 1))[:length], "little")
-            payload = (int.from_bytes(data[start:end], "little") ^ key).to_bytes(length, "little")
-        else:
-            payload = b""
-        text = first == _TEXT
-        if text:
-            try:
-                payload.decode("utf-8")
-            except UnicodeDecodeError:
-                break  # wsproto closes with 1007
-        found.append((payload, text, end))
-        at = end
+        found.append(frame)
+        at = frame[2]
         if first_only:
             break
     return found, at
+
+
+def read_simple_frame(data: bytes, max_payload: int, at: int = 0) -> tuple[bytes, bool, int] | None:
+    """The simple client frame at ``data[at:]``: (payload, is text, end offset), or None when the
+    frame there is not simple, not complete, over ``max_payload`` bytes or (text) not valid UTF-8."""
+    size = len(data)
+    if size - at < 6:
+        return None
+    first, second = data[at], data[at + 1]
+    if (first != _TEXT and first != _BINARY) or not second & 0x80:
+        return None  # a control frame, a fragment, RSV bits, or an unmasked frame: wsproto decides
+    length = second & 0x7F
+    start = at + 6
+    if length == 126:
+        if size - at < 8:
+            return None
+        length = (data[at + 2] << 8) | data[at + 3]
+        start = at + 8
+    elif length == 127:
+        return None
+    end = start + length
+    if length > max_payload or length > MAX_FAST_PAYLOAD or end > size:
+        return None
+    payload = unmask(data[start:end], data[start - 4:start]) if length else b""
+    if first == _TEXT:
+        try:
+            payload.decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # wsproto closes with 1007
+        return payload, True, end
+    return payload, False, end
 
 
 def build_frame(payload: bytes, text: bool) -> bytes:

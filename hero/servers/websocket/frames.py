@@ -17,11 +17,13 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import struct
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
 import gevent
+import orjson
 from gevent import ssl as gevent_ssl
 from gevent.event import Event
 from wsproto.connection import Connection as FrameConnection
@@ -30,11 +32,17 @@ from wsproto.events import BytesMessage, CloseConnection, Event as FrameEvent, P
 from wsproto.utilities import LocalProtocolError
 
 from hero.runtime import json as jsonutil
-from hero.servers.loopio import DueAtTurnEnd
+from hero.servers.loopio import DueAtTurnEnd, os_socket
+from hero.servers.websocket.fastframes import build_frame, internals
 from hero.servers.websocket.protocol import INTERNAL_ERROR, TRY_AGAIN_LATER, Limits
-from hero.servers.websocket.fastframes import build_frame, sender_is_clean
 
 log = logging.getLogger(__name__)
+
+_OPEN = ConnectionState.OPEN
+#: A frame header with a 16-bit length (fastframes.build_frame's).
+_HEADER_16 = struct.Struct("!BBH").pack
+#: hero.runtime.json.dumps's options.
+_JSON_OPTION = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 #: This turn's frames are handed to the kernel at once when they hold more bytes than this.
 FLUSH_EARLY_BYTES = 262_144
@@ -55,9 +63,14 @@ class FrameWriter(DueAtTurnEnd):
         #: wss:// (``web.tls``): frames go out from the writer greenlet, never from the hub (an SSL
         #: socket does not honour a zero send timeout).
         self._tls = isinstance(sock, (ssl.SSLSocket, gevent_ssl.SSLSocket))
+        #: The OS socket under ``sock`` (None for TLS): a flush calls its ``send`` directly
+        #: (hero.servers.loopio.os_socket).
+        self._os_sock: Any = None if self._tls else os_socket(sock)
         #: The hero connection this socket serves (its ``message_count`` counts what is queued).
         self.connection: Any = None
         self.ws = FrameConnection(ConnectionType.SERVER)
+        #: The wsproto objects the fast frame path checks per message (None: wsproto does it all).
+        self._internals = internals(self.ws)
         #: Frames waiting for the writer: (payload, is text).
         self._queue: deque[tuple[bytes, bool]] = deque()
         self._queued_bytes = 0
@@ -102,7 +115,12 @@ class FrameWriter(DueAtTurnEnd):
         if self.close_code is not None:
             return False
         try:
-            payload = jsonutil.dumps(message)
+            try:
+                # NOTE: jsonutil.dumps's first step, written out (once per message); it gets what
+                # orjson refuses, and decides (integers past 64 bits go through the stdlib).
+                payload = orjson.dumps(message, option=_JSON_OPTION)
+            except TypeError:
+                payload = jsonutil.dumps(message)
         except (TypeError, ValueError) as error:
             log.warning("websocket %s: a reply could not be encoded as JSON: %s", self.name, error)
             payload = jsonutil.dumps({"error": f"the reply could not be encoded as JSON: {error}",
@@ -116,8 +134,17 @@ class FrameWriter(DueAtTurnEnd):
         """Queue one message (text: UTF-8 bytes); closes with 1013 when the queue is full."""
         if self.close_code is not None:
             return False
-        if self._idle() and self.ws.state is ConnectionState.OPEN:
-            frame = self._frame(payload, text)
+        # NOTE: _idle() and _frame(), written out (once per message)
+        fast = self._internals
+        if not (self._writing or self._queue or self._unsent or self._pending_pongs or self._pending_ping) \
+                and (fast.ws._state if fast is not None else self.ws.state) is _OPEN:
+            size = len(payload)
+            if fast is None or fast.proto._outbound_opcode is not None or size > 0xFFFF:
+                frame = self._frame(payload, text)
+            elif size < 126:
+                frame = bytes((0x81 if text else 0x82, size)) + payload
+            else:
+                frame = _HEADER_16(0x81 if text else 0x82, 126, size) + payload
             self._outbox.append(frame)
             self._outbox_bytes += len(frame)
             if self._outbox_bytes > self._flush_early:
@@ -125,7 +152,7 @@ class FrameWriter(DueAtTurnEnd):
                 # handshake) would hold every reply until the turn ends: hand them to the kernel now,
                 # and count what it does not take (the queue's cap then applies).
                 self.flush()
-            else:
+            elif not self._due:
                 self.due_at_turn_end()
             return True
         limits = self.limits
@@ -143,7 +170,9 @@ class FrameWriter(DueAtTurnEnd):
     def _frame(self, payload: bytes, text: bool) -> bytes:
         """One whole message as a frame: framed here when wsproto would write the same bytes
         (hero.servers.websocket.fastframes), else by wsproto. ``payload`` of a text is UTF-8 (JSON)."""
-        if sender_is_clean(self.ws):
+        # NOTE: hero.servers.websocket.fastframes.sender_is_clean, written out (once per message).
+        fast = self._internals
+        if fast is not None and fast.ws._state is _OPEN and fast.proto._outbound_opcode is None:
             return build_frame(payload, text)
         return self.ws.send(TextMessage(data=payload.decode("utf-8")) if text else BytesMessage(data=payload))
 
@@ -165,9 +194,10 @@ class FrameWriter(DueAtTurnEnd):
 
     def flush(self) -> None:
         """Hand this turn's frames to the kernel without waiting; the writer sends what it did not take."""
-        # NOTE: a fast path that saves a switch to the writer greenlet per message. gevent's
-        # ``timeout=0.0`` makes this send fail with EAGAIN instead of waiting, so the flush (in the
-        # hub) is never held up by a slow client.
+        # NOTE: a fast path that saves a switch to the writer greenlet per message. The OS socket's
+        # own send (gevent's with ``timeout=0.0`` where there is none) fails with EAGAIN instead of
+        # waiting, so the flush (in the hub) is never held up by a slow client; what the kernel did
+        # not take goes to the writer, which waits on gevent's watcher.
         if not self._outbox:
             return  # NOTE: the writer took them
         data = self._outbox[0] if len(self._outbox) == 1 else b"".join(self._outbox)
@@ -178,7 +208,10 @@ class FrameWriter(DueAtTurnEnd):
             self._wake.set()
             return
         try:
-            sent = self.sock.send(data, timeout=0.0)  # type: ignore[call-arg]
+            if self._os_sock is not None:
+                sent = self._os_sock.send(data)
+            else:
+                sent = self.sock.send(data, timeout=0.0)  # type: ignore[call-arg]
         except BlockingIOError:
             sent = 0
         except OSError:

@@ -14,16 +14,19 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
+from gevent import getcurrent
 from gevent.event import Event
 from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message, Ping, Pong, TextMessage
 
-from hero.servers.loopio import InlineReading, may_wait_first, wait_readable
-from hero.servers.websocket.fastframes import decoder_is_clean, split_simple_frames
+from hero.servers.loopio import TURN_END, InlineReading, os_socket
+from hero.servers.websocket.fastframes import read_simple_frame
 from hero.servers.websocket.frames import FrameWriter
 from hero.servers.websocket.protocol import ABNORMAL, MESSAGE_TOO_BIG, TRY_AGAIN_LATER, Limits
 
 log = logging.getLogger(__name__)
+
+_OPEN = ConnectionState.OPEN
 
 #: Bytes asked of the socket per read.
 RECV_BYTES = 65_536
@@ -82,15 +85,20 @@ class WebSocketSession(FrameWriter, InlineReading):
         through the hub); one that waits on I/O hands the socket to a new reader, so the
         connection keeps reading and actions still run concurrently.
         """
-        me = gevent.getcurrent()
+        me = getcurrent()
         if self._reader is not me:
             gevent.spawn_raw(function, *args)
             return
-        self.enter_inline()
+        # NOTE: enter_inline() and leave_inline(), written out (once per message)
+        self._acting = me
+        if not self._due:
+            self._due = True
+            TURN_END.add(self)
         try:
             function(*args)
         finally:
-            self.leave_inline(me)
+            if self._acting is me:
+                self._acting = None
 
     def _reader_main(self, first: bool) -> None:
         me = gevent.getcurrent()
@@ -129,22 +137,42 @@ class WebSocketSession(FrameWriter, InlineReading):
             outcome = self._handle_events(me)  # what the previous reader had parsed but not acted on
             if outcome is not True:
                 return outcome
-        wait_first = may_wait_first(self.sock)
+        sock = self.sock
+        fast = self._internals
+        ws: Any = fast.ws if fast is not None else None
+        frames: Any = fast.frames if fast is not None else None
+        messages: Any = fast.messages if fast is not None else None
+        held: Any = fast.pending if fast is not None else None  # what wsproto's frame decoder holds
+        # NOTE: waits on gevent's watcher, then one recv system call on the OS socket (see
+        # hero.servers.loopio.os_socket); TLS goes through the SSL socket's own recv.
+        raw = os_socket(sock)
+        # NOTE: hero.servers.loopio.wait_readable, written out (once per message)
+        wait: Any = getattr(sock, "_wait", None)
+        readable: Any = getattr(sock, "_read_event", None)
         while True:
             if pending:
                 data, pending = pending, b""
+            elif raw is not None:
+                try:
+                    wait(readable)
+                    data = raw.recv(RECV_BYTES)
+                except BlockingIOError:
+                    continue  # woken with nothing to read after all: wait again
+                except OSError:
+                    return None
             else:
                 try:
-                    if wait_first:
-                        wait_readable(self.sock)
-                    data = self.sock.recv(RECV_BYTES)
+                    data = sock.recv(RECV_BYTES)
                 except OSError:
                     return None
             if not data:
                 return None
             if self._failed:
                 continue  # NOTE: drained so the close frame is not lost to a RST (see FrameWriter._send_close)
-            if not self._parts and decoder_is_clean(self.ws):
+            # NOTE: hero.servers.websocket.fastframes.decoder_is_clean, written out (once per message):
+            # OPEN, at a frame boundary, no fragmented message open, nothing summed here either.
+            if ws is not None and ws._state is _OPEN and frames.header is None and not held \
+                    and messages.opcode is None and not self._parts:
                 outcome = self._fast_message(me, data)
                 if outcome is not None:
                     if outcome is not True:
@@ -162,10 +190,10 @@ class WebSocketSession(FrameWriter, InlineReading):
 
         The bytes after it go to wsproto first, so a reader that takes over while this message's
         action runs finds them there, as it would on the wsproto path."""
-        messages, _ = split_simple_frames(data, self.limits.max_message_bytes, first_only=True)
-        if not messages:
+        frame = read_simple_frame(data, self.limits.max_message_bytes)
+        if frame is None:
             return None
-        payload, text, end = messages[0]
+        payload, text, end = frame
         rest = end < len(data)
         if rest:
             self.ws.receive_data(data[end:])
@@ -173,7 +201,7 @@ class WebSocketSession(FrameWriter, InlineReading):
             self.on_message(payload, text)
         if self._reader is not me:
             return HANDED_OFF
-        if self.behind():
+        if (self._queue or self._unsent or self._sending_bytes) and self.behind():
             self._wait_for_client()
         return self._handle_events(me) if rest else True
 

@@ -1,11 +1,15 @@
 """The fast frame path reads and writes what wsproto would, and leaves everything else to wsproto."""
 from __future__ import annotations
 
+import os
+
 import pytest
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, BytesMessage, Ping, Request, TextMessage
 
-from hero.servers.websocket.fastframes import build_frame, decoder_is_clean, sender_is_clean, split_simple_frames
+from hero.servers.websocket import fastframes
+from hero.servers.websocket.fastframes import (build_frame, decoder_is_clean, sender_is_clean, split_simple_frames,
+                                               unmask, unmask_int)
 
 
 @pytest.fixture
@@ -76,3 +80,55 @@ def test_the_decoder_must_be_clean(pair):
     server.receive_data(client.send(TextMessage(data="first part", message_finished=False)))
     list(server.events())
     assert not decoder_is_clean(server.connection)  # a fragmented message is under way
+
+
+def test_the_c_masking_is_the_one_in_use():
+    from websockets.speedups import apply_mask
+
+    assert unmask is apply_mask
+
+
+@pytest.mark.parametrize("size", [0, 1, 3, 4, 5, 15, 16, 17, 31, 32, 33, 125, 126, 4097, 65_535])
+def test_c_and_fallback_unmasking_give_the_same_bytes(size):
+    data, mask = os.urandom(size), os.urandom(4)
+    expected = bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
+    assert unmask(data, mask) == unmask_int(data, mask) == expected
+
+
+@pytest.mark.parametrize("payload", ["", "x", "é" * 40, "b" * 126, "c" * 65_535])
+def test_frames_read_the_same_with_the_fallback_unmasking(pair, monkeypatch, payload):
+    monkeypatch.setattr(fastframes, "unmask", unmask_int)
+    client, _ = pair
+    frame = client.send(TextMessage(data=payload))
+    assert split_simple_frames(frame, 1 << 20) == ([(payload.encode(), True, len(frame))], len(frame))
+
+
+def test_the_internals_are_found_once_and_stay_those_the_checks_read(pair):
+    from hero.servers.websocket.fastframes import internals, read_simple_frame
+
+    client, server = pair
+    fast = internals(server.connection)
+    assert fast is not None and fast.ws is server.connection
+    assert fast.frames is server.connection._proto._frame_decoder
+    whole = client.send(TextMessage(data="whole"))
+    server.receive_data(whole[:3])  # a partial frame stays in wsproto
+    list(server.events())
+    assert fast.pending and len(fast.pending) == len(fast.frames.buffer) and not decoder_is_clean(server.connection)
+    server.receive_data(whole[3:])
+    assert [event.data for event in server.events()] == ["whole"] and not fast.pending
+    # a fragment leaves wsproto's message decoder open: the written-out check sees it as the helper does
+    server.receive_data(client.send(TextMessage(data="part", message_finished=False)))
+    list(server.events())
+    assert fast.messages.opcode is not None and not decoder_is_clean(server.connection)
+    assert internals(object()) is None
+
+
+def test_one_frame_is_read_where_it_starts(pair):
+    from hero.servers.websocket.fastframes import read_simple_frame
+
+    client, _ = pair
+    one, two = client.send(TextMessage(data="one")), client.send(BytesMessage(data=b"two"))
+    assert read_simple_frame(one + two, 1024) == (b"one", True, len(one))
+    assert read_simple_frame(one + two, 1024, len(one)) == (b"two", False, len(one + two))
+    assert read_simple_frame(one + two[:4], 1024, len(one)) is None
+    assert read_simple_frame(one, 2) is None  # over the cap: wsproto answers 1009
