@@ -29,7 +29,7 @@ from hero.errors import TaskError
 from hero.runtime import json as jsonutil
 from hero.services.store import STORE_ERRORS, RedisStore
 from hero.tasks.context import PERFORM, ProcessRunner, current_runner
-from hero.tasks.inspection import TaskInspection
+from hero.tasks.inspection import TaskInspection, queue_names_in
 from hero.tasks.jobfields import JobFields
 from hero.tasks.scheduler import Scheduler
 from hero.tasks.task import (
@@ -113,11 +113,7 @@ class Tasks(TaskInspection):
 
     def queue_names(self) -> list[str]:
         """Every queue known: the workers', the tasks', and every queue RQ has seen in Redis."""
-        prefix = Queue.redis_queue_namespace_prefix
-        seen = {raw.decode() if isinstance(raw, bytes) else raw for raw in self.client.smembers(Queue.redis_queues_keys)}
-        names = self.queue_names_without_redis()
-        names |= {key[len(prefix):] for key in seen if key.startswith(prefix)}
-        return sorted(names)
+        return sorted(self.queue_names_without_redis() | queue_names_in(self.client.smembers(Queue.redis_queues_keys)))
 
     def queue_names_without_redis(self) -> set[str]:
         """The queues this app names itself: its workers' and its tasks' (worked out again only when
