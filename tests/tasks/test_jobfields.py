@@ -112,3 +112,13 @@ def test_an_enqueue_loads_the_script_when_redis_lost_it(tasks: Any) -> None:
     assert tasks.enqueue("sayHello", {"name": "two"}) is True
     assert tasks.enqueue("sayHello", {"name": "three"}) is True
     assert [job["params"]["name"] for job in tasks.queued("default")] == ["one", "two", "three"]
+
+
+@pytest.mark.parametrize("size", [0, 40, 4096, 4097, 100_000])
+def test_a_call_is_compressed_as_zlib_reads_it(size: int) -> None:
+    import os
+
+    from hero.tasks.jobfields import compress_call
+
+    call = (b"[\"hero.tasks.perform\",null,[\"x\",{\"p\":\"" + os.urandom(size // 2).hex().encode() + b"\"}],{}]")
+    assert zlib.decompress(compress_call(call)) == call
