@@ -117,7 +117,8 @@ class Task:
 
     def load_params(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
         """Apply defaults, formatters and validators; raise :class:`TaskError` with actionhero's texts."""
-        if params is not None and not isinstance(params, Mapping):
+        # NOTE: a dict (nearly always) skips isinstance against the Mapping ABC, the dearer check.
+        if params is not None and type(params) is not dict and not isinstance(params, Mapping):
             raise TaskError(f"params for task {self.name} must be a dict, not {type(params).__name__}")
         try:
             return self.params.load(dict(params or {}))
