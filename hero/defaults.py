@@ -67,6 +67,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "debug": False,
         #: Log a warning with the stack when a greenlet holds the hub longer than this (seconds; 0: off).
         "max_blocking_time": 0.5,
+        #: Young-generation threshold of Python's garbage collector once a server has booted (0: Python's
+        #: 700). Boot's objects are frozen out of collections too (hero/runtime/collector.py says why).
+        "gc_young_threshold": 10_000,
         "paths": {
             "actions": "actions",
             "tasks": "tasks",

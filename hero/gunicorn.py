@@ -30,6 +30,7 @@ from typing import Any
 import gevent
 from gunicorn.workers.ggevent import GeventPyWSGIWorker
 
+from hero.runtime.collector import settle_after_boot
 from hero.runtime.memory import import_redis, keep_trimmed
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,8 @@ class Worker(GeventPyWSGIWorker):
         if self.web.websocket is not None:
             self.web.websocket.start()
         self.wsgi = self.web.app
+        settle_after_boot(api.config.general.gc_young_threshold)
+        self.hero.gc_settled = True
         gevent.spawn(self._drain_on_shutdown)
         gevent.spawn(keep_trimmed, lambda: api.processor)
 

@@ -25,6 +25,7 @@ from hero.errors import BootError, HeroError
 from hero.process.initializers import HERO_INITIALIZERS, app_initializers
 from hero.process.restart import restart_in_place
 from hero.process.wiring import build_api, build_web_server, cluster_secret
+from hero.runtime.collector import settle_after_boot
 from hero.runtime.logging import configure_logging
 from hero.runtime.memory import keep_trimmed
 from hero.runtime.monitor import watch_hub
@@ -52,6 +53,9 @@ class Process:
         self._restarting = False
         #: True when the caller prints the listening and ready lines (``hero start``): logged at debug, not twice.
         self.announces = False
+        #: The collector was set for serving (:func:`hero.runtime.collector.settle_after_boot`): by
+        #: :meth:`run_forever` only, so a restart in place settles it again.
+        self.gc_settled = False
 
     def __repr__(self) -> str:
         return f"<hero Process {self.root} {'running' if self.api and self.api.running else 'stopped'}>"
@@ -125,7 +129,11 @@ class Process:
         self._restarting = True
         try:
             fresh = Process(self.root, env=self.env, overrides=self.overrides, environ=self.environ)
-            return restart_in_place(self, fresh)
+            restarted = restart_in_place(self, fresh)
+            if restarted and self.gc_settled:
+                # NOTE: the old code's objects are frozen: unfreeze so its cycles go, freeze the new boot.
+                settle_after_boot(self.config.general.gc_young_threshold)
+            return restarted
         finally:
             self._restarting = False
 
@@ -157,6 +165,8 @@ class Process:
         self.announces = on_ready is not None
         self.start()
         assert self.api is not None
+        settle_after_boot(self.config.general.gc_young_threshold)
+        self.gc_settled = True
         signals = 0
 
         def on_signal() -> None:

@@ -88,6 +88,8 @@ class Metrics:
         self.bounds = sorted(buckets)
         self._built = False
         self._pending: Pending = {}
+        #: (task, event) → its labelled hero_tasks counter.
+        self._task_counters: dict[tuple[str, str], Any] = {}
         self._transports: set[str] = set()
         #: Set by the wiring: ``() -> {transport: open connections}``, ``() -> actions running``,
         #: ``() -> {queue: depth}``.
@@ -164,7 +166,13 @@ class Metrics:
 
     def on_task(self, event: str, task: str) -> None:
         """``enqueued``, ``processed``, ``skipped`` or ``failed``; processed and skipped count as ``run``."""
-        self.tasks.labels(task, "run" if event in ("processed", "skipped") else event).inc()
+        # NOTE: counted at once, not folded in by flush(): a forked work-horse counts its run and exits.
+        # The labelled child is kept: labels() takes a lock and builds its key on every call.
+        counter = self._task_counters.get((task, event))
+        if counter is None:
+            counter = self._task_counters[(task, event)] = self.tasks.labels(
+                task, "run" if event in ("processed", "skipped") else event)
+        counter.inc()
 
     def on_redis_error(self, error: BaseException) -> None:
         self.redis_errors.inc()

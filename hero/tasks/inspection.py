@@ -18,6 +18,14 @@ from hero.tasks.task import JSONSerializer, TaskRegistry
 from hero.tasks.worker import live_workers
 
 
+def queue_names_in(members: Iterable[str | bytes]) -> set[str]:
+    """The queue names in RQ's set of queue keys (``rq:queues``: ``rq:queue:<name>`` each, bytes from
+    an undecoded client, str from the store's commands)."""
+    prefix = Queue.redis_queue_namespace_prefix
+    names = (member.decode() if isinstance(member, bytes) else member for member in members)
+    return {name[len(prefix):] for name in names if name.startswith(prefix)}
+
+
 class TaskInspection:
     """Reads and removals over the queues; needs ``client``, ``registry``, ``queue()`` and ``key()``."""
 
@@ -173,11 +181,7 @@ class TaskInspection:
 
     def total_queue_length(self) -> int:
         """Jobs waiting in every queue (not delayed, not running)."""
-        names = self.queue_names()
-        with self.client.pipeline(transaction=False) as pipe:
-            for name in names:
-                pipe.llen(self.queue(name).key)
-            return int(sum(pipe.execute()))
+        return int(self.store.gather([self.lengths_probe()])[0][0])
 
     def lengths_probe(self) -> Probe:
         """``(total_queue_length(), total_delayed())`` as part of a read of several services in one round
@@ -193,8 +197,7 @@ class TaskInspection:
             count = len(keys)
             queued = sum(int(length) for length in replies[1:1 + count])
             delayed = sum(int(length) for length in replies[1 + count:])
-            prefix = Queue.redis_queue_namespace_prefix
-            found = {key[len(prefix):] for key in replies[0] if key.startswith(prefix)}
+            found = queue_names_in(replies[0])
             new = sorted(found - names)
             if new:
                 self._seen_queues |= found
@@ -216,12 +219,8 @@ class TaskInspection:
         return keys
 
     def total_delayed(self) -> int:
-        """Jobs waiting for their time in every queue (``enqueue_in`` / ``enqueue_at``): one ZCARD each."""
-        names = self.queue_names()
-        with self.client.pipeline(transaction=False) as pipe:
-            for name in names:
-                pipe.zcard(ScheduledJobRegistry(queue=self.queue(name)).key)
-            return int(sum(pipe.execute()))
+        """Jobs waiting for their time in every queue (``enqueue_in`` / ``enqueue_at``)."""
+        return int(self.store.gather([self.lengths_probe()])[0][1])
 
     def leader(self) -> str | None:
         """The id of the process whose scheduler leads the cluster, if any."""

@@ -29,15 +29,15 @@ from hero.errors import TaskError
 from hero.runtime import json as jsonutil
 from hero.services.store import STORE_ERRORS, RedisStore
 from hero.tasks.context import PERFORM, ProcessRunner, current_runner
-from hero.tasks.inspection import TaskInspection
-from hero.tasks.jobfields import JobFields
+from hero.tasks.inspection import TaskInspection, queue_names_in
+from hero.tasks.jobfields import JobFields, JobHash
 from hero.tasks.scheduler import Scheduler
+from hero.tasks.submit import store_job
 from hero.tasks.task import (
     JSONSerializer,
     Task,
     TaskData,
     TaskRegistry,
-    store_job,
 )
 from hero.tasks.worker import GeventDeathPenalty, WorkerPool
 
@@ -113,11 +113,7 @@ class Tasks(TaskInspection):
 
     def queue_names(self) -> list[str]:
         """Every queue known: the workers', the tasks', and every queue RQ has seen in Redis."""
-        prefix = Queue.redis_queue_namespace_prefix
-        seen = {raw.decode() if isinstance(raw, bytes) else raw for raw in self.client.smembers(Queue.redis_queues_keys)}
-        names = self.queue_names_without_redis()
-        names |= {key[len(prefix):] for key in seen if key.startswith(prefix)}
-        return sorted(names)
+        return sorted(self.queue_names_without_redis() | queue_names_in(self.client.smembers(Queue.redis_queues_keys)))
 
     def queue_names_without_redis(self) -> set[str]:
         """The queues this app names itself: its workers' and its tasks' (worked out again only when
@@ -160,8 +156,8 @@ class Tasks(TaskInspection):
             jsonutil.dumps(data.params)
         except TypeError as error:
             raise TaskError(f"params for task {task.name} must be JSON: {error}") from None
-        job_id, fields = self._job_fields.fields(task, data)
-        if not self._store(job_id, fields, data, periodic=task.periodic, own_job_id=own_job_id):
+        job_id, job = self._job_fields.job(task, data)
+        if not self._store(job_id, job, data, periodic=task.periodic, own_job_id=own_job_id):
             return False
         data.job_id = job_id
         for listener in self.listeners:
@@ -186,7 +182,7 @@ class Tasks(TaskInspection):
             job.enqueued_at = now()
         return job
 
-    def _store(self, job_id: str, fields: dict[str, Any], data: TaskData, *, periodic: bool,
+    def _store(self, job_id: str, job: JobHash, data: TaskData, *, periodic: bool,
                own_job_id: str = "") -> bool:
         queue = self.queue(data.queue)
         if data.run_at is None:
@@ -194,7 +190,7 @@ class Tasks(TaskInspection):
         else:
             target, score = ScheduledJobRegistry(queue=queue).key, data.run_at / 1000
         marker = self.key("periodic", data.task.name) if periodic else None
-        return store_job(self.store.commands, job_id, fields, queue_key=queue.key, target_key=target, score=score,
+        return store_job(self.store.commands, job_id, job, queue_key=queue.key, target_key=target, score=score,
                          marker_key=marker, own_job_id=own_job_id)
 
     # --- periodic tasks ---------------------------------------------------------------------

@@ -12,8 +12,6 @@ validates the inputs at once (like an action's) and hands the job to RQ.
 """
 from __future__ import annotations
 
-import hashlib
-
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -119,7 +117,8 @@ class Task:
 
     def load_params(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
         """Apply defaults, formatters and validators; raise :class:`TaskError` with actionhero's texts."""
-        if params is not None and not isinstance(params, Mapping):
+        # NOTE: a dict (nearly always) skips isinstance against the Mapping ABC, the dearer check.
+        if params is not None and type(params) is not dict and not isinstance(params, Mapping):
             raise TaskError(f"params for task {self.name} must be a dict, not {type(params).__name__}")
         try:
             return self.params.load(dict(params or {}))
@@ -235,62 +234,6 @@ class TaskRegistry:
             for name in task.middleware:
                 if name not in self.middleware:
                     raise BootError(f"task {task.name} lists middleware {name!r}, which is not registered")
-
-
-# NOTE: one script stores the job and puts it on its queue (or in the delayed registry) so a
-# call that redis-py retries after a dropped connection never enqueues twice (the job id is ours
-# and the script refuses an existing one). For a periodic task it also claims
-# the task's marker, refused while another instance is queued, delayed or running, so periodic
-# tasks never pile up, whichever process enqueues. The score is epoch seconds with ms precision
-# (RQ's own scheduling rounds to the second).
-# KEYS: job hash, queue list | delayed zset, rq:queues [, periodic marker]
-# ARGV: job id, "queue" | "schedule", score, queue key, own job id (may keep the marker),
-#       job key prefix, hash field/value pairs...
-SUBMIT_SCRIPT = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 2 end
-if #KEYS == 4 then
-  local current = redis.call('GET', KEYS[4])
-  if current and current ~= ARGV[5] then
-    local status = redis.call('HGET', ARGV[6] .. current, 'status')
-    if status == 'queued' or status == 'scheduled' or status == 'started' then return 0 end
-  end
-  redis.call('SET', KEYS[4], ARGV[1])
-end
-redis.call('HSET', KEYS[1], unpack(ARGV, 7))
-if ARGV[2] == 'queue' then
-  redis.call('RPUSH', KEYS[2], ARGV[1])
-else
-  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-end
-redis.call('SADD', KEYS[3], ARGV[4])
-return 1
-"""
-
-
-
-def store_job(commands: Any, job_id: str, fields: dict[str, Any], *, queue_key: str, target_key: str,
-              score: float | None, marker_key: str | None = None, own_job_id: str = "") -> bool:
-    """Store an RQ job and queue it (``score`` None) or delay it to ``score`` (epoch seconds), in one
-    round trip on the store's ``commands`` (hero.services.redis_mux: multiplexed on a real Redis).
-
-    With ``marker_key`` (a periodic task), False when another instance is queued, delayed or running.
-    """
-    # NOTE: imported here: this module is what apps subclass (``from hero import Task``), loaded
-    # before an entry point patches gevent; RQ (and through it redis) must not come in with it.
-    from rq.job import Job
-    from rq.queue import Queue
-
-    from hero.services.redis_mux import run_script
-
-    keys = [Job.redis_job_namespace_prefix + job_id, target_key, Queue.redis_queues_keys] + \
-        ([marker_key] if marker_key else [])
-    args = [job_id, "queue" if score is None else "schedule", repr(score or 0.0), queue_key, own_job_id,
-            Job.redis_job_namespace_prefix, *(item for pair in fields.items() for item in pair)]
-    return bool(run_script(commands, _SUBMIT_SHA, SUBMIT_SCRIPT, keys, args) != 0)
-
-
-#: SUBMIT_SCRIPT's SHA1 (what EVALSHA takes).
-_SUBMIT_SHA = hashlib.sha1(SUBMIT_SCRIPT.encode("utf-8")).hexdigest()
 
 
 class JSONSerializer:

@@ -75,3 +75,50 @@ def test_the_stamp_is_written_as_rq_writes_dates() -> None:
     stamp = _utc_stamp()
     parsed = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ")
     assert utcformat(parsed) == stamp
+
+
+@pytest.mark.parametrize("score, marker, own", [(None, None, ""), (4_102_444_800.5, "hero:tasks:periodic:x", "abc")])
+def test_the_hand_made_command_is_what_hiredis_would_pack(tasks: Any, score: Any, marker: Any, own: str) -> None:
+    import hiredis
+
+    from hero.services.redis_mux import RedisMux
+    from hero.tasks.jobfields import JobHash, resp_bulk
+    from hero.tasks.submit import _SUBMIT_SHA, store_job
+
+    sent: list[bytes] = []
+
+    class Recorder(RedisMux):
+        def execute_packed(self, packed: bytes, count: int) -> list[Any]:
+            sent.append(packed)
+            return [1]
+
+    shared = {"status": "queued", "origin": "défaut"}
+    job = JobHash(shared, b"".join(resp_bulk(k) + resp_bulk(v) for k, v in shared.items()),
+                  {"created_at": "2026-12-03T07:00:00.000001Z", "data": b"\x00\xff%s"})
+    assert store_job(Recorder("redis://127.0.0.1:1/5"), "ab12", job, queue_key="rq:queue:q",
+                     target_key="rq:queue:q", score=score, marker_key=marker, own_job_id=own) is True
+    keys = ["rq:queue:q", "rq:queues", *([marker] if marker else []), "rq:job:ab12"]
+    args = ["ab12", repr(score or 0.0), own, "queue" if score is None else "schedule", "rq:queue:q", "rq:job:"]
+    fields = [item for pair in job.as_dict().items() for item in pair]
+    assert sent == [hiredis.pack_command(("EVALSHA", _SUBMIT_SHA, len(keys), *keys, *args, *fields))]
+
+
+def test_an_enqueue_loads_the_script_when_redis_lost_it(tasks: Any) -> None:
+    from hero.services.redis_mux import RedisMux
+
+    assert isinstance(tasks.store.commands, RedisMux)  # the hand-made command's path
+    tasks.enqueue("sayHello", {"name": "one"})
+    tasks.store.raw_client.script_flush()
+    assert tasks.enqueue("sayHello", {"name": "two"}) is True
+    assert tasks.enqueue("sayHello", {"name": "three"}) is True
+    assert [job["params"]["name"] for job in tasks.queued("default")] == ["one", "two", "three"]
+
+
+@pytest.mark.parametrize("size", [0, 40, 4096, 4097, 100_000])
+def test_a_call_is_compressed_as_zlib_reads_it(size: int) -> None:
+    import os
+
+    from hero.tasks.jobfields import compress_call
+
+    call = (b"[\"hero.tasks.perform\",null,[\"x\",{\"p\":\"" + os.urandom(size // 2).hex().encode() + b"\"}],{}]")
+    assert zlib.decompress(compress_call(call)) == call

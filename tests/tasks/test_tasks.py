@@ -98,6 +98,25 @@ def test_enqueue_in_and_at_record_their_timestamps(api, helper):
     assert api.tasks.total_queue_length() == 0  # delayed jobs are not queued yet
 
 
+def test_totals_count_every_queue_including_ones_only_redis_knows(api):
+    api.tasks.enqueue("sayHello", {"name": "now"})
+    api.tasks.enqueue_in(60_000, "sayHello", {"name": "later"})
+    # NOTE: a queue another process enqueued to: this process knows it only from RQ's set of queues.
+    api.tasks.enqueue("sayHello", {"name": "elsewhere"}, queue="elsewhere")
+    api.tasks.enqueue_in(60_000, "sayHello", {"name": "elsewhere later"}, queue="elsewhere")
+    api.tasks._seen_queues.clear()
+    api.tasks._named_queues = None
+    assert "elsewhere" in api.tasks.queue_names()
+    assert (api.tasks.total_queue_length(), api.tasks.total_delayed()) == (2, 2)
+    assert api.tasks.store.gather([api.tasks.lengths_probe()]) == [(2, 2)]
+
+
+def test_queue_names_in_strips_rqs_prefix_from_bytes_and_str():
+    from hero.tasks.inspection import queue_names_in
+
+    assert queue_names_in([b"rq:queue:default", "rq:queue:mail", "unrelated"]) == {"default", "mail"}
+
+
 def test_delete_and_delete_delayed(api):
     api.tasks.enqueue("sayHello", {"name": "x"})
     api.tasks.enqueue("sayHello", {"name": "y"})
