@@ -32,6 +32,11 @@ def fill(message: str, values: Mapping[str, Any]) -> str:
     parts = _TEMPLATES.get(message)
     if parts is None:
         parts = _parse_template(message)
+    if len(parts) == 2:
+        # NOTE: one place (an action's usual sentence): two concatenations instead of a list and a join.
+        (literal, name, place), (tail, _, _) = parts
+        if name is not None:
+            return literal + (str(values[name]) if name in values else place) + tail
     filled = []
     for literal, name, place in parts:
         filled.append(literal)

@@ -178,6 +178,9 @@ class ActionProcessor:
         finally:
             if entered is not None:
                 self.deadlines.leave(entered)
+        if type(result) is dict:  # NOTE: what nearly every action returns: no stream, no Mapping checks
+            data.response.update(result)
+            return
         if result is None:
             return
         if is_stream(result):
@@ -219,7 +222,11 @@ class ActionProcessor:
                     data.response["error"] = error_message(error) if self.expose_errors else INTERNAL_ERROR
             elif "error" not in data.response:
                 data.response["error"] = error_message(error)
-        self.log(data)
+        # NOTE: the level check of log() first, here: production logs at warning, and an info line
+        # that would not be emitted should not cost a call per action.
+        if data.error_id is not None or log.isEnabledFor(
+                _LEVELS.get(data.action.log_level, 20) if data.action is not None else logging.INFO):
+            self.log(data)
         if data.trace is not None:
             try:
                 self.tracer.end(data)  # type: ignore[union-attr]

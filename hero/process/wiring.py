@@ -80,7 +80,7 @@ def build_api(config: Config) -> Api:
     processor.api = tasks.api = api
     api.requester = VirtualRequests(api)
     # NOTE: "actions:<connection type>", beside the transports' own counters such as "web:requests"
-    processor.listeners.append(lambda data: api.stats.increment(f"actions:{data.connection.type}"))
+    processor.listeners.append(api.stats.count_action)
     if (metrics := build_metrics(config.metrics)) is not None:  # NOTE: when off, no listener at all
         api.metrics = metrics
         processor.listeners.append(metrics.on_action)

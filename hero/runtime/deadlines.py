@@ -69,12 +69,16 @@ class Deadlines:
 
     def leave(self, entered: tuple[greenlet, object, tuple[float, object] | None]) -> None:
         current, token, outer = entered
+        if outer is None:
+            # NOTE: the usual case (no nested deadline) in one dict operation; a deadline that is not
+            # this one (it expired, and the greenlet opened another) goes back.
+            entry = self._open.pop(current, None)
+            if entry is not None and entry[1] is not token:
+                self._open[current] = entry
+            return
         entry = self._open.get(current)
         if entry is not None and entry[1] is token:
-            if outer is None:
-                del self._open[current]
-            else:
-                self._open[current] = outer
+            self._open[current] = outer
 
     @contextmanager
     def limit(self, seconds: float) -> Iterator[object]:

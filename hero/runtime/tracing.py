@@ -59,6 +59,7 @@ class OTelTracer:
     _trace: Any
     tracer: Any
     _server: Any
+    _global_readable: bool
 
     def __init__(self, name: str = "hero", provider: Any = None) -> None:
         self.name = name
@@ -82,14 +83,18 @@ class OTelTracer:
         self._trace = trace
         self.tracer = trace.get_tracer(self.name, tracer_provider=self._provider)
         self._server = trace.SpanKind.SERVER
+        #: This opentelemetry-api keeps the global provider in ``trace._TRACER_PROVIDER``.
+        self._global_readable = hasattr(trace, "_TRACER_PROVIDER")
         self._loaded = True
 
     def start(self, data: ActionData) -> tuple[Any, object] | None:
         if not self._loaded:
             self._load()
-        if not (self._own_provider or self._provider_from_environment) and self._no_global_provider():
+        if not (self._own_provider or self._provider_from_environment) and (
+                self._trace._TRACER_PROVIDER is None if self._global_readable else self._no_global_provider()):
             # NOTE: no SDK set up (yet): every span would be a no-op, at ~5% of a small action's cost.
-            # Checked per action, so an app that sets its provider after boot is traced from then on.
+            # Checked per action, so an app that sets its provider after boot is traced from then on;
+            # the module's global read here when it has one (see _no_global_provider), a call saved.
             return None
         environ = data.connection.extra.get("environ")
         parent = None

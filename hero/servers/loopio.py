@@ -37,13 +37,34 @@ class TurnClient(Protocol):
         """Called in the hub at the end of a turn it asked for: must neither block nor switch."""
 
 
+#: Bumped as a fork starts and put back in the parent after it, so a forked child holds a higher
+#: number from its first instruction on (``[n]``: one list, changed in place).
+_FORKS = [0]
+
+
+def _fork_starts() -> None:
+    _FORKS[0] += 1
+
+
+def _fork_done_in_parent() -> None:
+    _FORKS[0] -= 1
+
+
+# NOTE: bumped before the fork rather than in the child's hooks: a child's after-fork hooks run in
+# registration order, and one registered earlier may switch to the hub (OpenTelemetry's SDK does),
+# running the parent's end-of-turn callback before any hook of ours. Registered at import, this
+# ``before`` hook runs last before the fork and the parent's undo first after it.
+os.register_at_fork(before=_fork_starts, after_in_parent=_fork_done_in_parent)
+
+
 class TurnEnd:
     """The clients that asked to be called at the end of this turn; one loop callback calls them all."""
 
     def __init__(self) -> None:
         self._waiting: list[TurnClient] = []
         self._scheduled = False
-        self._pid = os.getpid()
+        #: The fork generation (:data:`_FORKS`) the scheduled callback belongs to.
+        self._generation = _FORKS[0]
         # NOTE: a child forked while a callback was due would never see it run (the loop's
         # callbacks stay behind), and with ``_scheduled`` still set it would never schedule again.
         os.register_at_fork(after_in_child=self._forget)
@@ -61,12 +82,13 @@ class TurnEnd:
     def _forget(self) -> None:
         self._waiting = []
         self._scheduled = False
-        self._pid = os.getpid()
+        self._generation = _FORKS[0]
 
     def _run(self) -> None:
         # NOTE: runs in the hub, so it must not block or raise: one client's failure is logged and
         # the others are still called.
-        if os.getpid() != self._pid:
+        # NOTE: the fork generation, not ``os.getpid()``: a system call on every turn.
+        if _FORKS[0] != self._generation:
             # NOTE: the parent's callback, run in a forked child before _forget did (another at-fork
             # hook switched to the hub first: OpenTelemetry's SDK does): the parent's clients are not ours.
             self._forget()

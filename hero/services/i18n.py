@@ -130,7 +130,15 @@ class I18n:
 
     def localize(self, connection: Connection, message: str, values: Mapping[str, Any]) -> str:
         """What ``connection.localize`` does once hero has booted."""
-        return fill(self.translate(self.locale_of(connection), message), values)
+        # NOTE: locale_of() and translate()'s first step written out (once per localized message):
+        # a connection's locale is known after its first message, and its catalog usually has it.
+        locale = connection.locale
+        if locale is None:
+            locale = self.locale_of(connection)
+        catalog = self.catalogs.get(locale)
+        if catalog is not None and message in catalog:
+            return fill(catalog[message], values)
+        return fill(self.translate(locale, message), values)
 
     def take_locale_param(self, data: ActionData) -> None:
         """Action middleware: a ``locale`` param becomes the connection's locale (422 when it is no tag)."""

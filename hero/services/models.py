@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hero.config import Config
@@ -112,7 +113,9 @@ class Models:
         database = self._database = orm.open_database(settings, folders, root=config.root, env=config.env)
         self.off, self.classes, self.engine, self.url = None, database.classes, database.engine, database.url
         self._session = database.session
-        scopes.append(database.action_scope)
+        # NOTE: the scope's class bound to the database, not ``database.action_scope``: the processor
+        # calls this once per action, and a partial of a class is called without a Python frame.
+        scopes.append(partial(orm.ActionScope, database))
 
     def prepare(self, client: Any, key: str, timeout: float) -> None:
         """At start: create missing tables and seed empty ones, one process of the cluster at a time."""

@@ -9,6 +9,7 @@ import gevent
 import gevent.socket
 import pytest
 
+from hero.servers import loopio
 from hero.servers.loopio import TurnEnd, may_wait_first, wait_readable
 
 
@@ -69,6 +70,23 @@ def test_a_forked_child_starts_with_no_turn_due():
     os.close(read)
     gevent.sleep(0)
     assert log == ["parent"]
+
+
+def test_a_parent_callback_run_in_a_child_before_its_hooks_calls_no_parent_client():
+    # NOTE: what a child sees when an earlier at-fork hook switches to the hub before TurnEnd's own:
+    # the fork generation has already moved on (bumped before the fork), the callback has not.
+    turn_end, log = TurnEnd(), []
+    turn_end.add(Recorder(log, "parent"))
+    loopio._FORKS[0] += 1
+    try:
+        turn_end._run()
+        assert log == [] and not turn_end._waiting and not turn_end._scheduled
+        turn_end.add(Recorder(log, "child"))
+        gevent.sleep(0)
+        gevent.sleep(0)
+        assert log == ["child"]
+    finally:
+        loopio._FORKS[0] -= 1
 
 
 def test_wait_readable_returns_on_input_and_keeps_the_socket_timeout():
