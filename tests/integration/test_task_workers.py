@@ -150,8 +150,9 @@ def test_a_job_whose_worker_is_killed_mid_run_runs_again(processes, client, boot
     for process in (*horses, psutil.Process(worker.pid)):
         process.kill()  # SIGKILL: no warm shutdown, no death registered
     worker.wait(timeout=5)
-    # NOTE: waits for the retry's own state, not just QUEUED: once in a full CI run the job read QUEUED
-    # with its retries not yet counted down (cause not found; it never reproduced alone in 5 runs)
+    # NOTE: waits for the retry's own state, not just QUEUED: Job.fetch reads the hash, then
+    # get_status() reads the status again, so a retry landing between the two showed QUEUED beside
+    # the stale retries_left (a race of this test's reads, seen once in a full CI run)
     retried = api.config.tasks.retries - 1
     job = wait_for(lambda: (job := fetch(client, job_id)).get_status() == JobStatus.QUEUED
                    and job.retries_left == retried and job, timeout=8)
