@@ -5,7 +5,7 @@ a Frame, the message decoder with an incremental UTF-8 decoder, an event) and ~3
 about a quarter of a WebSocket ``randomNumber``. Almost every frame of an action or chat protocol is
 the simplest kind: one whole text or binary message in one frame (FIN, no RSV bits, no extension),
 masked (a client's), shorter than 64 KiB. For those, at a frame boundary of an OPEN connection whose
-decoder holds nothing, :func:`split_simple_frames` reads the header, unmasks in C (the websockets
+decoder holds nothing, :func:`read_simple_frame` reads the header, unmasks in C (the websockets
 package's ``apply_mask``; one big-integer XOR without it) and checks UTF-8 with ``bytes.decode``, and
 :func:`build_frame` writes a server frame's two- or four-byte header. Anything else (control frames, fragments, an unmasked or reserved frame,
 invalid UTF-8, a partial frame, a message over the cap) stops the fast path at that frame's first
@@ -18,8 +18,6 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-from wsproto.connection import ConnectionState
 
 
 def unmask_int(data: bytes, mask: bytes) -> bytes:
@@ -41,26 +39,10 @@ try:
 except ImportError:  # pragma: no cover - depends on the install
     unmask = unmask_int
 
-_OPEN = ConnectionState.OPEN
-
 #: FIN + opcode for a whole text / binary message.
 _TEXT, _BINARY = 0x81, 0x82
 #: The largest payload taken here (a 16-bit extended length); longer ones go through wsproto.
 MAX_FAST_PAYLOAD = 65_535
-
-
-def decoder_is_clean(ws: Any) -> bool:
-    """True when wsproto holds no partial frame or message, no extension is active and the connection
-    is OPEN: the next byte starts a frame that may be parsed here. False when in doubt (a wsproto
-    without the internals this reads)."""
-    if ws.state is not _OPEN:
-        return False
-    proto = getattr(ws, "_proto", None)
-    frames = getattr(proto, "_frame_decoder", None)
-    messages = getattr(proto, "_message_decoder", None)
-    if frames is None or messages is None or getattr(proto, "extensions", True):
-        return False
-    return frames.header is None and not len(frames.buffer) and messages.opcode is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,36 +78,6 @@ def internals(ws: Any) -> Internals | None:
             and isinstance(pending, bytearray) and hasattr(messages, "opcode")):
         return None
     return Internals(ws, proto, frames, messages, pending)
-
-
-def sender_is_clean(ws: Any) -> bool:
-    """True when a whole message may be framed here: OPEN, no extension, no outbound fragment pending."""
-    if ws.state is not _OPEN:
-        return False
-    proto = getattr(ws, "_proto", None)
-    return proto is not None and not getattr(proto, "extensions", True) and \
-        getattr(proto, "_outbound_opcode", True) is None
-
-
-def split_simple_frames(data: bytes, max_payload: int, *,
-                        first_only: bool = False) -> tuple[list[tuple[bytes, bool, int]], int]:
-    """The simple client frames at the start of ``data``: ([(payload, is_text, end offset)], bytes used).
-
-    Stops at the first frame that is not simple, not complete, over ``max_payload`` bytes or (text)
-    not valid UTF-8, or after one frame with ``first_only``; ``data[used:]`` then starts at a frame's
-    first byte.
-    """
-    found: list[tuple[bytes, bool, int]] = []
-    at = 0
-    while True:
-        frame = read_simple_frame(data, max_payload, at)
-        if frame is None:
-            break
-        found.append(frame)
-        at = frame[2]
-        if first_only:
-            break
-    return found, at
 
 
 def read_simple_frame(data: bytes, max_payload: int, at: int = 0) -> tuple[bytes, bool, int] | None:

@@ -170,7 +170,8 @@ class FrameWriter(DueAtTurnEnd):
     def _frame(self, payload: bytes, text: bool) -> bytes:
         """One whole message as a frame: framed here when wsproto would write the same bytes
         (hero.servers.websocket.fastframes), else by wsproto. ``payload`` of a text is UTF-8 (JSON)."""
-        # NOTE: hero.servers.websocket.fastframes.sender_is_clean, written out (once per message).
+        # NOTE: OPEN and no outbound fragment pending (no extension: see fastframes.internals),
+        # checked here once per message.
         fast = self._internals
         if fast is not None and fast.ws._state is _OPEN and fast.proto._outbound_opcode is None:
             return build_frame(payload, text)

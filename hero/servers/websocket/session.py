@@ -169,7 +169,7 @@ class WebSocketSession(FrameWriter, InlineReading):
                 return None
             if self._failed:
                 continue  # NOTE: drained so the close frame is not lost to a RST (see FrameWriter._send_close)
-            # NOTE: hero.servers.websocket.fastframes.decoder_is_clean, written out (once per message):
+            # NOTE: the decoder is clean (checked here, once per message; tests spell it out):
             # OPEN, at a frame boundary, no fragmented message open, nothing summed here either.
             if ws is not None and ws._state is _OPEN and frames.header is None and not held \
                     and messages.opcode is None and not self._parts:

@@ -5,11 +5,38 @@ import os
 
 import pytest
 from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
 from wsproto.events import AcceptConnection, BytesMessage, Ping, Request, TextMessage
 
 from hero.servers.websocket import fastframes
-from hero.servers.websocket.fastframes import (build_frame, decoder_is_clean, sender_is_clean, split_simple_frames,
-                                               unmask, unmask_int)
+from hero.servers.websocket.fastframes import build_frame, internals, read_simple_frame, unmask, unmask_int
+
+_OPEN = ConnectionState.OPEN
+
+
+# NOTE: the session and the frame writer write these checks out per message (a call costs about as
+# much as the check); here they are spelled once, from wsproto's public-ish attributes, to show that
+# what the fast path reads means what it assumes.
+def decoder_is_clean(ws):
+    proto = ws._proto
+    frames, messages = proto._frame_decoder, proto._message_decoder
+    return ws.state is _OPEN and not proto.extensions and frames.header is None \
+        and not len(frames.buffer) and messages.opcode is None
+
+
+def sender_is_clean(ws):
+    return ws.state is _OPEN and not ws._proto.extensions and ws._proto._outbound_opcode is None
+
+
+def split_simple_frames(data, max_payload, *, first_only=False):
+    """The simple frames at the start of ``data``, as the reader takes them one after another."""
+    found, at = [], 0
+    while (frame := read_simple_frame(data, max_payload, at)) is not None:
+        found.append(frame)
+        at = frame[2]
+        if first_only:
+            break
+    return found, at
 
 
 @pytest.fixture
@@ -104,8 +131,6 @@ def test_frames_read_the_same_with_the_fallback_unmasking(pair, monkeypatch, pay
 
 
 def test_the_internals_are_found_once_and_stay_those_the_checks_read(pair):
-    from hero.servers.websocket.fastframes import internals, read_simple_frame
-
     client, server = pair
     fast = internals(server.connection)
     assert fast is not None and fast.ws is server.connection
@@ -124,8 +149,6 @@ def test_the_internals_are_found_once_and_stay_those_the_checks_read(pair):
 
 
 def test_one_frame_is_read_where_it_starts(pair):
-    from hero.servers.websocket.fastframes import read_simple_frame
-
     client, _ = pair
     one, two = client.send(TextMessage(data="one")), client.send(BytesMessage(data=b"two"))
     assert read_simple_frame(one + two, 1024) == (b"one", True, len(one))
