@@ -16,7 +16,7 @@ from rq.job import Job
 from rq.queue import Queue
 
 from hero.services.redis_mux import RedisMux, run_script
-from hero.tasks.jobfields import JobHash
+from hero.tasks.jobfields import JobHash, resp_bulk
 
 # NOTE: one script stores the job and puts it on its queue (or in the delayed registry) so a
 # call that redis-py retries after a dropped connection never enqueues twice (the job id is ours
@@ -106,8 +106,7 @@ def _submit_frame(target_key: str, marker_key: str | None, queue_key: str, now: 
 
 
 def _bulks_of(items: Sequence[str | bytes]) -> bytes:
-    encoded = [item.encode() if isinstance(item, str) else item for item in items]
-    return b"".join([b"$%d\r\n%s\r\n" % (len(item), item) for item in encoded])
+    return b"".join([resp_bulk(item) for item in items])
 
 
 def _bulks(fields: Mapping[str, Any]) -> bytes:
