@@ -31,7 +31,7 @@ import gevent
 from gunicorn.workers.ggevent import GeventPyWSGIWorker
 
 from hero.runtime.collector import settle_after_boot
-from hero.runtime.memory import import_redis, keep_trimmed
+from hero.runtime.memory import keep_trimmed, lean_imports
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class Worker(GeventPyWSGIWorker):
     def load_wsgi(self) -> None:
         # NOTE: GeventWorker.init_process has monkey-patched by now; hero boots after that, here,
         # with redis-py imported first the way the CLI imports it (issue 17: each worker's memory).
-        import_redis()
+        lean_imports()
         from hero.process import Process, build_web_server
         from hero.servers.http.handler import HeroHandler
 

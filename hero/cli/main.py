@@ -37,9 +37,9 @@ def _patch() -> None:
 
     monkey.patch_all()
     # NOTE: right after patching, before anything imports redis (issue 17: an idle process's memory).
-    from hero.runtime.memory import import_redis
+    from hero.runtime.memory import lean_imports
 
-    import_redis()
+    lean_imports()
 
 
 def _process(args: argparse.Namespace, **kwargs: Any) -> Process:

@@ -1,7 +1,7 @@
 """An idle process's memory (issue 17): what the entry points do so that a server holds only what it uses.
 
-    import_redis()   # at an entry point, right after gevent patches: redis-py without OpenTelemetry's metrics
-                     # SDK, its asyncio package deferred to first use
+    lean_imports()   # at an entry point, right after gevent patches: redis-py without OpenTelemetry's
+                     # metrics SDK, redis.asyncio and werkzeug's package __init__ deferred to first use
     trim_heap()      # once the process is up: give the C heap's free pages back to the system
     keep_trimmed(lambda: api.processor)  # a greenlet: that once after boot, then after each busy spell
 
@@ -59,13 +59,46 @@ class DeferredPackage(types.ModuleType):
 
     def __getattr__(self, name: str) -> Any:
         # NOTE: reached only for what the stand-in lacks: everything but the submodules imported so far.
+        if not name.startswith("__") and importlib.machinery.PathFinder.find_spec(
+                f"{self.__name__}.{name}", self.__path__) is not None:
+            # NOTE: a submodule (`from werkzeug import http` inside werkzeug itself asks the package
+            # first): import just it, as the real package would have it, without running __init__.
+            return importlib.import_module(f"{self.__name__}.{name}")
         if sys.modules.get(self.__name__) is self:
             del sys.modules[self.__name__]
         real = importlib.import_module(self.__name__)
         for key, value in vars(self).items():
             if isinstance(value, types.ModuleType) and not hasattr(real, key):
                 setattr(real, key, value)
+        # NOTE: whoever holds the stand-in (`import werkzeug` before this) reads the real names
+        # directly from now on, not through this method and its submodule search.
+        vars(self).update(vars(real))
         return getattr(real, name)
+
+
+def defer_init(package: str) -> bool:
+    """Put a :class:`DeferredPackage` in ``sys.modules`` for ``package``, so importing its submodules
+    does not run its ``__init__``; False (and nothing done) when it is imported already or absent.
+
+    werkzeug's ``__init__`` imports its development server and test client (``werkzeug.serving``,
+    ``werkzeug.test``: http.server, html and more, ~0.9 MiB of an idle process) only to offer
+    ``werkzeug.run_simple`` and ``werkzeug.Client``; hero imports ``werkzeug.routing``,
+    ``werkzeug.http`` and the like, never those. ``from werkzeug import Response`` still works (the
+    real package runs then)."""
+    if package in sys.modules:
+        return False
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    sys.modules[package] = DeferredPackage(package, list(spec.submodule_search_locations))
+    return True
+
+
+def lean_imports() -> None:
+    """What an entry point calls right after gevent patches, before anything imports redis or
+    werkzeug: :func:`import_redis`, and werkzeug's ``__init__`` deferred (:func:`defer_init`)."""
+    import_redis()
+    defer_init("werkzeug")
 
 
 def import_redis() -> None:

@@ -20,7 +20,7 @@ import websocket
 from tests.support.apps import APP_ROOT, free_port
 from tests.support.processes import Processes, clean_env, hero_command
 
-#: MiB of RSS an idle `hero start` of this app may hold: it measures ~47.9 (54.7 before issue 17); the
+#: MiB of RSS an idle `hero start` of this app may hold: it measures ~47.1 (54.7 before issue 17); the
 #: margin is less than what one of the deferred imports would bring back (OpenTelemetry's metrics SDK
 #: through redis-py, ~2.5 MiB).
 IDLE_RSS_BOUND_MIB = 50.0

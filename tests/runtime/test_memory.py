@@ -1,4 +1,5 @@
-"""hero.runtime.memory: redis-py imported without OpenTelemetry's metrics SDK, and the heap trimmed."""
+"""hero.runtime.memory: redis-py imported without OpenTelemetry's metrics SDK, werkzeug's package
+__init__ deferred, and the heap trimmed."""
 from __future__ import annotations
 
 import subprocess
@@ -75,3 +76,34 @@ def test_keep_trimmed_trims_after_boot_then_only_after_a_busy_spell_is_over(monk
         assert calls == [2, 1]  # the spell is over: one trim, young generations only
     finally:
         trimmer.kill()
+
+
+WERKZEUG = """
+import sys
+from hero.runtime.memory import DeferredPackage, lean_imports
+lean_imports()
+import werkzeug.routing, werkzeug.http  # what hero imports: submodules only
+from werkzeug import exceptions  # a submodule through the package, as werkzeug's own modules ask
+skipped = [name for name in ("werkzeug.serving", "werkzeug.test") if name in sys.modules]
+still_deferred = isinstance(sys.modules["werkzeug"], DeferredPackage)
+import werkzeug
+from werkzeug import Response  # a name of the real __init__: it runs now
+real = sys.modules["werkzeug"]
+print(skipped, still_deferred, exceptions.__name__, Response.__module__, "werkzeug.serving" in sys.modules,
+      werkzeug.run_simple is real.run_simple, real.routing is werkzeug.routing, werkzeug.Response is Response)
+"""
+
+
+def test_lean_imports_defers_werkzeugs_init_until_a_name_of_it_is_used():
+    done = subprocess.run([sys.executable, "-c", WERKZEUG], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]", "True", "werkzeug.exceptions", "werkzeug.wrappers.response", "True",
+                                   "True", "True", "True"]
+
+
+def test_defer_init_leaves_an_imported_or_absent_package_alone():
+    from hero.runtime.memory import defer_init
+
+    assert defer_init("json") is False  # imported already
+    assert defer_init("no_such_package_here") is False
+    assert "no_such_package_here" not in sys.modules
