@@ -22,16 +22,17 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import http_date, is_resource_modified, parse_accept_header
 from werkzeug.security import safe_join
 from werkzeug.utils import get_content_type
-from werkzeug.wrappers import Response
-from werkzeug.wsgi import ClosingIterator, wrap_file
 
 from hero.errors import HeroError
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Response
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +216,12 @@ class StaticFiles:
         return status, headers, cast(Iterable[bytes], response.response)
 
     def _response(self, environ: dict[str, Any], file: IO[bytes], info: os.stat_result, gzipped: bool) -> Response:
+        # NOTE: lazy: werkzeug's Response and its sansio parts are ~0.9 MiB with the form parser that
+        # hero.servers.http.params also imports late; a server that never serves a file never needs them
+        # (issue 17: an idle process's memory).
+        from werkzeug.wrappers import Response
+        from werkzeug.wsgi import ClosingIterator, wrap_file
+
         if not gzipped:
             response = Response(wrap_file(environ, file, buffer_size=self.chunk_bytes), direct_passthrough=True)
             response.content_length = info.st_size

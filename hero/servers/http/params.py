@@ -17,7 +17,6 @@ from typing import IO, Any
 from urllib.parse import parse_qsl
 
 from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.formparser import parse_form_data
 
 from hero.runtime.json import JSONError, loads
 
@@ -162,6 +161,10 @@ class ParamReader:
         raise BodyError(400, "a JSON body must be an object or an array", close=False)
 
     def _multipart(self, environ: dict[str, Any], uploads: Uploads) -> Pairs:
+        # NOTE: lazy: werkzeug's form parser brings its request wrappers (~0.9 MiB with Response, see
+        # hero.services.public), which a server that never reads a form never needs (issue 17).
+        from werkzeug.formparser import parse_form_data
+
         try:
             _, form, files = parse_form_data(
                 environ, stream_factory=uploads.new_file, max_form_memory_size=self.max_form_memory,
