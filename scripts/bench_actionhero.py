@@ -7,7 +7,8 @@ temporary folder, with a minimal project written here (the same small actions he
 database 6, actionhero on database 7, both FLUSHED at start.
 
 Single process (``actionhero``): each server pinned to core 0, load generators (wrk, node clients) on
-core 1; per workload, interleaved rounds hero, actionhero, hero, ... each started only when the machine
+core 1 (TCP's clients are ``scripts/linebench.c``, compiled here, or node's without a C compiler);
+per workload, interleaved rounds hero, actionhero, hero, ... each started only when the machine
 is quiet (``--quiet-busy``: busy share of all cores over 1 s, checked before every round). Printed:
 rate, p50/p99 where the client measures them, server CPU per reply, and hero/actionhero.
 
@@ -21,6 +22,7 @@ the steadier figure.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -507,6 +509,12 @@ class Servers:
         self.hero_root = workdir / "hero"
 
     # building
+
+    @functools.cached_property
+    def line_client(self) -> Path | None:
+        """The compiled TCP line client (:func:`build_line_client`), built on first use."""
+        return build_line_client(self.bench, self.workdir)
+
     def build_actionhero(self) -> None:
         root = self.ah_root
         for folder in ("config", "actions", "tasks", "servers", "initializers", "bin", "public", "pids", "log"):
@@ -679,6 +687,36 @@ def _node(bench: ModuleType, cwd: Path, script: str, argv: list[str], pin: bool,
     return measure
 
 
+def build_line_client(bench: ModuleType, workdir: Path) -> Path | None:
+    """``scripts/linebench.c`` compiled into ``workdir``; None without a C compiler (node's client then)."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return None
+    binary = workdir / "linebench"
+    done = subprocess.run([compiler, "-O2", "-o", str(binary), str(bench.ROOT / "scripts" / "linebench.c")],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"bench: linebench.c did not compile ({done.stderr.strip()[-300:]}); TCP clients run on node")
+        return None
+    return binary
+
+
+def _tcp_clients(bench: ModuleType, servers: Servers, port: int, connections: int,
+                 pin: bool) -> Callable[[int], dict[str, float]]:
+    """Lock-step TCP line clients on ``port``: the C client when it compiled (about half node's CPU per
+    reply, which on two shared cores is what limits the several-process figures), else node's."""
+    if servers.line_client is None:
+        return _node(bench, servers.ah_root, TCP_CLIENT, [str(port), str(connections), "{seconds}"], pin)
+    client = str(servers.line_client)
+
+    def measure(seconds: int) -> dict[str, float]:
+        command = [client, str(port), str(connections), str(seconds)]
+        result = _run_json(bench.pinned(1, command) if pin else command, servers.workdir, seconds + 60)
+        return {"rate": result["replies"] / result["seconds"], "errors": float(result["errors"]),
+                "p50": float(result["p50"]), "p99": float(result["p99"])}
+    return measure
+
+
 def _ratio_line(name: str, medians: dict[str, dict[str, float]], unit: str, a: str = "hero", b: str = "actionhero") -> str:
     ratio = medians[a]["rate"] / medians[b]["rate"] if medians[b]["rate"] else float("nan")
     p99 = (f"   p99 {medians[a]['p99']:6.2f} vs {medians[b]['p99']:6.2f} ms"
@@ -745,8 +783,8 @@ def bench_actionhero(args: argparse.Namespace, bench: ModuleType) -> int:
             workloads.append((label, "req", {"hero": _wrk(bench, hero_http + path, c, pin, servers.workdir),
                                              "actionhero": _wrk(bench, ah_http + path, c, pin, servers.workdir)}))
         workloads.append(("TCP randomNumber", "reply", {
-            "hero": _node(bench, servers.ah_root, TCP_CLIENT, [str(ports["hero_tcp"]), str(c), "{seconds}"], pin),
-            "actionhero": _node(bench, servers.ah_root, TCP_CLIENT, [str(ports["ah_tcp"]), str(c), "{seconds}"], pin)}))
+            "hero": _tcp_clients(bench, servers, ports["hero_tcp"], c, pin),
+            "actionhero": _tcp_clients(bench, servers, ports["ah_tcp"], c, pin)}))
         workloads.append(("WebSocket randomNumber", "reply", {
             "hero": _node(bench, servers.ah_root, WS_CLIENT,
                           ["plain", f"ws://127.0.0.1:{ports['hero_web']}/ws", str(c), "{seconds}"], pin),
@@ -816,7 +854,7 @@ def bench_actionhero_cluster(args: argparse.Namespace, bench: ModuleType) -> int
                 ("HTTP randomNumber", "req",
                  lambda w, t: _wrk(bench, f"http://127.0.0.1:{w}/api/randomNumber", c, False)),
                 ("TCP randomNumber", "reply",
-                 lambda w, t: _node(bench, servers.ah_root, TCP_CLIENT, [str(t), str(c), "{seconds}"], False))):
+                 lambda w, t: _tcp_clients(bench, servers, t, c, False))):
             medians = interleaved(args, label, unit, {name: (pid, make(w, t)) for name, (pid, w, t) in sides.items()})
             one, two, ah = (medians[n]["rate"] for n in sides)
             summary.append(f"{label:<20} gunicorn 2/1 workers {two / one:5.2f}x   hero-2/actionhero-cluster-2 "
