@@ -24,7 +24,8 @@ def _load(name: str, path: Path):
     return module
 
 
-def test_the_hero_project_it_builds_loads_every_action(tmp_path):
+def _scripts():
+    """``scripts/bench`` and ``scripts/bench_actionhero.py``, as the bench loads them."""
     scripts = Path(APP_ROOT) / "scripts"
     bench = _load("bench_script", scripts / "bench")
     sys.path.insert(0, str(scripts))
@@ -32,6 +33,11 @@ def test_the_hero_project_it_builds_loads_every_action(tmp_path):
         import bench_actionhero
     finally:
         sys.path.remove(str(scripts))
+    return bench, bench_actionhero
+
+
+def test_the_hero_project_it_builds_loads_every_action(tmp_path):
+    bench, bench_actionhero = _scripts()
     servers = bench_actionhero.Servers(bench, argparse.Namespace(ah_redis="redis://127.0.0.1:6379"), tmp_path)
     servers.build_hero()
     probe = ("import importlib.util, pathlib, sys, hero\n"
@@ -68,13 +74,7 @@ def _line_server():
 def test_the_c_line_client_compiles_and_counts_lock_step_replies_and_errors(tmp_path):
     if shutil.which("cc") is None and shutil.which("gcc") is None:
         pytest.skip("no C compiler: the bench uses node's TCP client")
-    scripts = Path(APP_ROOT) / "scripts"
-    bench = _load("bench_script", scripts / "bench")
-    sys.path.insert(0, str(scripts))
-    try:
-        import bench_actionhero
-    finally:
-        sys.path.remove(str(scripts))
+    bench, bench_actionhero = _scripts()
     binary = bench_actionhero.build_line_client(bench, tmp_path)
     assert binary is not None and binary.exists()
     server = _line_server()
