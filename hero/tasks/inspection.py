@@ -5,25 +5,55 @@ deletes what the enqueue half wrote, through RQ's registries and hero's own keys
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-from rq import Queue
-from rq.job import Job
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from typing import TYPE_CHECKING, Any
 
 from hero.services.redis_mux import Probe
 from hero.services.store import RedisStore
+from hero.tasks import rqkeys
 from hero.tasks.scheduler import current_leader
 from hero.tasks.task import JSONSerializer, TaskRegistry
-from hero.tasks.worker import live_workers
+
+if TYPE_CHECKING:
+    # NOTE: RQ's objects load with the first read of jobs or registries; lengths, workers and keys
+    # are read without them (hero.tasks.rqkeys).
+    from rq import Queue
+    from rq.job import Job
+    from rq.registry import FailedJobRegistry
 
 
 def queue_names_in(members: Iterable[str | bytes]) -> set[str]:
     """The queue names in RQ's set of queue keys (``rq:queues``: ``rq:queue:<name>`` each, bytes from
     an undecoded client, str from the store's commands)."""
-    prefix = Queue.redis_queue_namespace_prefix
+    prefix = rqkeys.QUEUE_PREFIX
     names = (member.decode() if isinstance(member, bytes) else member for member in members)
     return {name[len(prefix):] for name in names if name.startswith(prefix)}
+
+
+def live_workers(client: Any) -> dict[str, dict[str, Any]]:
+    """Every live RQ worker registered in Redis: name → queues, state, host, pid, current job.
+
+    Read straight from RQ's keys: ``Worker.all()`` would build Worker objects, each raising the
+    read timeout of the client it is given.
+    """
+    prefix = rqkeys.WORKER_PREFIX
+    keys = sorted(raw.decode() for raw in client.smembers(rqkeys.WORKERS))
+    with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.hgetall(key)
+            pipe.smembers(rqkeys.worker_executions(key[len(prefix):]))
+        replies = pipe.execute()
+    workers = {}
+    for index, key in enumerate(keys):
+        fields = {k.decode(): v.decode() for k, v in replies[2 * index].items()}
+        if not fields or "death" in fields:
+            continue
+        executions = sorted(raw.decode().rpartition(":")[0] for raw in replies[2 * index + 1])
+        workers[key[len(prefix):]] = {
+            "queues": [q for q in fields.get("queues", "").split(",") if q],
+            "state": fields.get("state"), "host": fields.get("hostname"), "pid": fields.get("pid"),
+            "job": executions[0] if executions else None, "started": fields.get("birth"),
+        }
+    return workers
 
 
 class TaskInspection:
@@ -49,6 +79,8 @@ class TaskInspection:
         raise NotImplementedError
 
     def _jobs(self, ids: Iterable[str]) -> list[Job | None]:
+        from rq.job import Job
+
         ids = list(ids)
         return Job.fetch_many(ids, connection=self.client, serializer=JSONSerializer) if ids else []
 
@@ -62,7 +94,7 @@ class TaskInspection:
 
     def queued(self, queue: str, start: int = 0, stop: int = -1) -> list[dict[str, Any]]:
         """The jobs waiting in ``queue`` (oldest first): ``{id, task, queue, params, timestamp: None}``."""
-        ids = [raw.decode() for raw in self.client.lrange(self.queue(queue).key, start, stop)]
+        ids = [raw.decode() for raw in self.client.lrange(rqkeys.queue(queue), start, stop)]
         return [self._info(job, queue) for job in self._jobs(ids) if job is not None]
 
     def delete(self, queue: str, name: str, params: Mapping[str, Any] | None = None, count: int = 0) -> int:
@@ -70,15 +102,15 @@ class TaskInspection:
         removed = 0
         for info in self.queued(queue):
             if info["task"] == name and (params is None or info["params"] == dict(params)):
-                if self.client.lrem(self.queue(queue).key, 1, info["id"]):
-                    self.client.delete(Job.redis_job_namespace_prefix + info["id"])
+                if self.client.lrem(rqkeys.queue(queue), 1, info["id"]):
+                    self.client.delete(rqkeys.JOB_PREFIX + info["id"])
                     removed += 1
                 if count and removed >= count:
                     break
         return removed
 
     def _delayed(self, queue: str) -> list[tuple[str, int]]:
-        key = ScheduledJobRegistry(queue=self.queue(queue)).key
+        key = rqkeys.scheduled(queue)
         return [(raw.decode(), round(score * 1000)) for raw, score in self.client.zrange(key, 0, -1, withscores=True)]
 
     def _delayed_infos(self, queue: str) -> list[dict[str, Any]]:
@@ -88,12 +120,12 @@ class TaskInspection:
 
     def delete_delayed(self, queue: str, name: str, params: Mapping[str, Any] | None = None) -> list[int]:
         """Remove delayed jobs of task ``name``; the timestamps (ms) they were due at."""
-        key = ScheduledJobRegistry(queue=self.queue(queue)).key
+        key = rqkeys.scheduled(queue)
         removed = []
         for info in self._delayed_infos(queue):
             if info["task"] == name and (params is None or info["params"] == dict(params)):
                 if self.client.zrem(key, info["id"]):
-                    self.client.delete(Job.redis_job_namespace_prefix + info["id"])
+                    self.client.delete(rqkeys.JOB_PREFIX + info["id"])
                     removed.append(info["timestamp"])
         return removed
 
@@ -104,7 +136,7 @@ class TaskInspection:
 
     def delete_queue(self, queue: str) -> int:
         """Empty ``queue`` and delete its jobs; how many were waiting."""
-        waiting = self.client.llen(self.queue(queue).key)
+        waiting = self.client.llen(rqkeys.queue(queue))
         self.queue(queue).empty()
         return int(waiting)
 
@@ -140,6 +172,8 @@ class TaskInspection:
         return live_workers(self.client)
 
     def _failed_registries(self) -> list[FailedJobRegistry]:
+        from rq.registry import FailedJobRegistry
+
         return [FailedJobRegistry(queue=self.queue(name)) for name in self.queue_names()]
 
     def failed(self, start: int = 0, stop: int = -1) -> list[dict[str, Any]]:
@@ -189,7 +223,7 @@ class TaskInspection:
         process had not seen is counted by one more round trip, once."""
         names = self.queue_names_without_redis() | self._seen_queues
         keys = [self._length_keys(name) for name in sorted(names)]
-        commands: list[tuple[Any, ...]] = [("SMEMBERS", Queue.redis_queues_keys)]
+        commands: list[tuple[Any, ...]] = [("SMEMBERS", rqkeys.QUEUES)]
         commands += [("LLEN", queued) for queued, _ in keys]
         commands += [("ZCARD", delayed) for _, delayed in keys]
 
@@ -214,8 +248,7 @@ class TaskInspection:
         """The keys of queue ``name``'s waiting list and of its delayed jobs' registry."""
         keys = self._length_keys_by_name.get(name)
         if keys is None:
-            queue = self.queue(name)
-            keys = self._length_keys_by_name[name] = (queue.key, ScheduledJobRegistry(queue=queue).key)
+            keys = self._length_keys_by_name[name] = (rqkeys.queue(name), rqkeys.scheduled(name))
         return keys
 
     def total_delayed(self) -> int:
@@ -228,6 +261,8 @@ class TaskInspection:
 
     def details(self) -> dict[str, Any]:
         """actionhero's ``details()``: queues with their lengths, workers, stats and the scheduler leader."""
+        from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
         queues = {}
         for name in self.queue_names():
             queue = self.queue(name)

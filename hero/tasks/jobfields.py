@@ -24,11 +24,13 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any
-
-from rq.job import Job
+from typing import TYPE_CHECKING, Any
 
 from hero.tasks.task import JSONSerializer, Task, TaskData
+
+if TYPE_CHECKING:
+    # NOTE: for annotations only: a process that enqueues from templates never needs RQ (hero.tasks.rqkeys).
+    from rq.job import Job
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +93,7 @@ def compress_call(call: bytes) -> bytes:
 _second: list[Any] = [None, ""]
 
 
-def _utc_stamp() -> str:
+def utc_stamp() -> str:
     """``rq.utils.utcformat(now())`` (``2026-12-03T04:22:54.549196Z``): the date and time to the second
     formatted once a second, the microseconds each time."""
     stamp = time.time()
@@ -130,7 +132,7 @@ class JobFields:
             built = self.build(task, data)
             return built.id, JobHash({}, b"", as_fields(built))
         shared, shared_resp, function, enqueued = template
-        stamp = _utc_stamp()
+        stamp = utc_stamp()
         own: dict[str, Any] = {"created_at": stamp, "enqueued_at": stamp} if enqueued else {"created_at": stamp}
         own["data"] = compress_call(JSONSerializer.dumps((function, None, (task.name, data.params), {})))
         # NOTE: as unique as RQ's uuid4().hex, without the UUID object

@@ -17,17 +17,13 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
-
-from rq import Queue, Retry, get_current_job
-from rq.job import Job, JobStatus
-from rq.registry import ScheduledJobRegistry
-from rq.utils import now
+from typing import TYPE_CHECKING, Any
 
 from hero.config import Namespace
 from hero.errors import TaskError
 from hero.runtime import json as jsonutil
 from hero.services.store import STORE_ERRORS, RedisStore
+from hero.tasks import rqkeys
 from hero.tasks.context import PERFORM, ProcessRunner, current_runner
 from hero.tasks.inspection import TaskInspection, queue_names_in
 from hero.tasks.jobfields import JobFields, JobHash
@@ -39,12 +35,18 @@ from hero.tasks.task import (
     TaskData,
     TaskRegistry,
 )
-from hero.tasks.worker import GeventDeathPenalty, WorkerPool
+
+if TYPE_CHECKING:
+    # NOTE: RQ loads when a job is first built, run or inspected, not at boot (hero.tasks.rqkeys).
+    from rq import Queue
+    from rq.job import Job
+
+    from hero.tasks.worker import WorkerPool
 
 log = logging.getLogger(__name__)
 
 
-_LIVE = (JobStatus.QUEUED.value, JobStatus.SCHEDULED.value, JobStatus.STARTED.value)
+_LIVE = (rqkeys.QUEUED, rqkeys.SCHEDULED, rqkeys.STARTED)
 
 
 def perform(name: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -97,6 +99,10 @@ class Tasks(TaskInspection):
         """The RQ queue ``name`` (JSON jobs, gevent-safe timeouts)."""
         queue = self._queues.get(name)
         if queue is None:
+            from rq import Queue
+
+            from hero.tasks.worker import GeventDeathPenalty
+
             queue = self._queues[name] = Queue(name, connection=self.client, serializer=JSONSerializer,
                                                death_penalty_class=GeventDeathPenalty)
         return queue
@@ -113,7 +119,7 @@ class Tasks(TaskInspection):
 
     def queue_names(self) -> list[str]:
         """Every queue known: the workers', the tasks', and every queue RQ has seen in Redis."""
-        return sorted(self.queue_names_without_redis() | queue_names_in(self.client.smembers(Queue.redis_queues_keys)))
+        return sorted(self.queue_names_without_redis() | queue_names_in(self.client.smembers(rqkeys.QUEUES)))
 
     def queue_names_without_redis(self) -> set[str]:
         """The queues this app names itself: its workers' and its tasks' (worked out again only when
@@ -167,6 +173,10 @@ class Tasks(TaskInspection):
         return True
 
     def _build_job(self, task: Task, data: TaskData) -> Job:
+        from rq import Retry
+        from rq.job import JobStatus
+        from rq.utils import now
+
         settings = self.settings
         retries = task.retries if task.retries is not None else (0 if task.periodic else settings.retries)
         intervals = list(task.retry_intervals if task.retry_intervals is not None else settings.retry_intervals)
@@ -184,13 +194,13 @@ class Tasks(TaskInspection):
 
     def _store(self, job_id: str, job: JobHash, data: TaskData, *, periodic: bool,
                own_job_id: str = "") -> bool:
-        queue = self.queue(data.queue)
+        queue_key = rqkeys.queue(data.queue)
         if data.run_at is None:
-            target, score = queue.key, None
+            target, score = queue_key, None
         else:
-            target, score = ScheduledJobRegistry(queue=queue).key, data.run_at / 1000
+            target, score = rqkeys.scheduled(data.queue), data.run_at / 1000
         marker = self.key("periodic", data.task.name) if periodic else None
-        return store_job(self.store.commands, job_id, job, queue_key=queue.key, target_key=target, score=score,
+        return store_job(self.store.commands, job_id, job, queue_key=queue_key, target_key=target, score=score,
                          marker_key=marker, own_job_id=own_job_id)
 
     # --- periodic tasks ---------------------------------------------------------------------
@@ -239,13 +249,15 @@ class Tasks(TaskInspection):
         current = self.client.get(self.key("periodic", name))
         if current is None:
             return None
-        status = self.client.hget(Job.redis_job_namespace_prefix + current.decode(), "status")
+        status = self.client.hget(rqkeys.JOB_PREFIX + current.decode(), "status")
         return current.decode() if status is not None and status.decode() in _LIVE else None
 
     # --- running (in a worker) --------------------------------------------------------------
 
     def run_job(self, name: str, params: dict[str, Any]) -> Any:
         """What :func:`perform` does in a worker: middleware, ``run``, periodic re-enqueue, stats."""
+        from rq import get_current_job
+
         job = get_current_job()
         # NOTE: count on the job's own client: in a forked work-horse every other client would open
         # a new connection to Redis for this one job (about a millisecond each, measured).
@@ -326,6 +338,8 @@ class Tasks(TaskInspection):
             if enqueued:
                 log.info("enqueued periodic tasks: %s", ", ".join(enqueued))
         if settings.workers > 0:
+            from hero.tasks.worker import WorkerPool
+
             self.workers_pool = WorkerPool(self, self.store, self.worker_queues(), count=settings.workers,
                                            server_id=self.server_id, heartbeat_grace=settings.heartbeat_grace,
                                            result_ttl=settings.result_ttl)

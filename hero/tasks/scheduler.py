@@ -7,26 +7,28 @@ RQ's abandoned-job handling, which retries them or files them as failed. When th
 its lock expires and another process takes over within ``tasks.scheduler_lock_ttl`` seconds.
 
 RQ's own scheduler forks, and its ``with_scheduler`` hung workers inside a gevent process;
-this one is a greenlet driving RQ's registries directly.
+this one is a greenlet driving RQ's registries directly. A round reads RQ's keys itself
+(:mod:`hero.tasks.rqkeys`) and imports RQ only when a job was abandoned: a server that runs no worker
+holds RQ's modules only once it builds, runs or inspects a job.
 """
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import gevent
 import redis
 from redis.exceptions import LockError
-from rq.job import Job
-from rq.queue import Queue
-from rq.registry import ScheduledJobRegistry, StartedJobRegistry
-from rq.utils import now, utcformat
-from rq.worker import SimpleWorker
 
 from hero.services.store import STORE_ERRORS, RedisStore
-from hero.tasks.task import JSONSerializer
-from hero.tasks.worker import GeventDeathPenalty
+from hero.tasks import rqkeys
+from hero.tasks.jobfields import utc_stamp
+
+if TYPE_CHECKING:
+    from rq.queue import Queue
+    from rq.worker import SimpleWorker
 
 
 class KeyedStore(Protocol):
@@ -161,27 +163,34 @@ class Scheduler:
 
     def promote_due(self, timestamp: float | None = None) -> int:
         """Move delayed jobs due by ``timestamp`` (epoch s, default now) onto their queues; how many."""
-        moment = now().timestamp() if timestamp is None else timestamp
+        moment = time.time() if timestamp is None else timestamp
         moved = 0
         for name in self.tasks.queue_names():
-            queue = self.tasks.queue(name)
-            moved += int(self._promote(keys=[ScheduledJobRegistry(queue=queue).key, queue.key],
-                                       args=[repr(moment), Job.redis_job_namespace_prefix, utcformat(now()),
-                                             PROMOTE_BATCH]))
+            moved += int(self._promote(keys=[rqkeys.scheduled(name), rqkeys.queue(name)],
+                                       args=[repr(moment), rqkeys.JOB_PREFIX, utc_stamp(), PROMOTE_BATCH]))
         return moved
 
     def recover_abandoned(self, timestamp: float | None = None) -> None:
         """Jobs whose worker stopped heart-beating before ``timestamp``: retried (if they have retries
         left) or moved to the failed registry with ``AbandonedJobError`` (RQ's own handling)."""
+        cutoff = time.time() if timestamp is None else timestamp
         for name in self.tasks.queue_names():
-            registry = StartedJobRegistry(name, connection=self.client, serializer=JSONSerializer,
-                                          death_penalty_class=GeventDeathPenalty)
-            registry.cleanup(timestamp)
-            queue = self.tasks.queue(name)
+            # NOTE: one read first, the one RQ's cleanup starts with (an entry whose heartbeat expired
+            # before the cutoff): RQ itself is needed only when there is one.
+            if self.client.zrangebyscore(rqkeys.started(name), 0, cutoff, start=0, num=1):
+                from rq.registry import StartedJobRegistry
+
+                from hero.tasks.task import JSONSerializer
+                from hero.tasks.worker import GeventDeathPenalty
+
+                registry = StartedJobRegistry(name, connection=self.client, serializer=JSONSerializer,
+                                              death_penalty_class=GeventDeathPenalty)
+                registry.cleanup(timestamp)
             # NOTE: a worker that died between taking a job (BLMOVE into the queue's intermediate
             # list) and registering it as started leaves it in neither place; RQ's own cleanup
             # retries or fails it once it has sat there for a minute.
-            if self.client.llen(queue.intermediate_queue_key):
+            if self.client.llen(rqkeys.intermediate(name)):
+                queue = self.tasks.queue(name)
                 janitor = self._janitor()
                 queue.intermediate_queue.cleanup(janitor, queue)
                 self.client.delete(janitor.key)  # the failure counters RQ keeps on "its" worker
@@ -189,6 +198,10 @@ class Scheduler:
     def _janitor(self) -> SimpleWorker:
         """A worker object that never works: RQ's intermediate-queue cleanup fails jobs through one."""
         if self._janitor_worker is None:
+            from rq.worker import SimpleWorker
+
+            from hero.tasks.task import JSONSerializer
+
             # NOTE: its own client: building a worker raises its client's read timeout.
             client = self.tasks.store.build(decode_responses=False)
             self._janitor_worker = SimpleWorker([], name=f"hero-scheduler-{uuid.uuid4().hex}", connection=client,

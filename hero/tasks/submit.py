@@ -12,10 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis.exceptions import NoScriptError
-from rq.job import Job
-from rq.queue import Queue
 
 from hero.services.redis_mux import RedisMux, run_script
+from hero.tasks import rqkeys
 from hero.tasks.jobfields import JobHash, resp_bulk
 
 # NOTE: one script stores the job and puts it on its queue (or in the delayed registry) so a
@@ -58,7 +57,7 @@ def store_job(commands: Any, job_id: str, job: JobHash, *, queue_key: str, targe
 
     With ``marker_key`` (a periodic task), False when another instance is queued, delayed or running.
     """
-    job_key = Job.redis_job_namespace_prefix + job_id
+    job_key = rqkeys.JOB_PREFIX + job_id
     score_text = repr(score or 0.0)
     if isinstance(commands, RedisMux):
         # NOTE: the command as RESP by hand: its unchanging parts from _submit_frame, the template's
@@ -81,8 +80,8 @@ def store_job(commands: Any, job_id: str, job: JobHash, *, queue_key: str, targe
 def _submit_keys_and_args(target_key: str, marker_key: str | None, queue_key: str,
                           now: bool) -> tuple[list[str], list[str]]:
     """SUBMIT_SCRIPT's keys before the job hash, and its arguments after the job's id, score and own id."""
-    keys = [target_key, Queue.redis_queues_keys] + ([marker_key] if marker_key else [])
-    return keys, ["queue" if now else "schedule", queue_key, Job.redis_job_namespace_prefix]
+    keys = [target_key, rqkeys.QUEUES] + ([marker_key] if marker_key else [])
+    return keys, ["queue" if now else "schedule", queue_key, rqkeys.JOB_PREFIX]
 
 
 _BULKS_4 = b"$%d\r\n%s\r\n" * 4

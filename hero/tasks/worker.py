@@ -19,7 +19,6 @@ from typing import Any
 
 import gevent
 from rq.exceptions import DequeueTimeout
-from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE
 from rq.job import Job
 from rq.queue import Queue
 from rq.timeouts import BaseDeathPenalty
@@ -30,33 +29,6 @@ from hero.tasks.context import PERFORM, RUNNING, JobRunner
 from hero.tasks.task import JSONSerializer
 
 log = logging.getLogger(__name__)
-
-
-def live_workers(client: Any) -> dict[str, dict[str, Any]]:
-    """Every live RQ worker registered in Redis: name → queues, state, host, pid, current job.
-
-    Read straight from RQ's keys: ``Worker.all()`` would build Worker objects, each raising the
-    read timeout of the client it is given.
-    """
-    prefix = Worker.redis_worker_namespace_prefix
-    keys = sorted(raw.decode() for raw in client.smembers(Worker.redis_workers_keys))
-    with client.pipeline(transaction=False) as pipe:
-        for key in keys:
-            pipe.hgetall(key)
-            pipe.smembers(WORKER_EXECUTIONS_KEY_TEMPLATE.format(key[len(prefix):]))
-        replies = pipe.execute()
-    workers = {}
-    for index, key in enumerate(keys):
-        fields = {k.decode(): v.decode() for k, v in replies[2 * index].items()}
-        if not fields or "death" in fields:
-            continue
-        executions = sorted(raw.decode().rpartition(":")[0] for raw in replies[2 * index + 1])
-        workers[key[len(prefix):]] = {
-            "queues": [q for q in fields.get("queues", "").split(",") if q],
-            "state": fields.get("state"), "host": fields.get("hostname"), "pid": fields.get("pid"),
-            "job": executions[0] if executions else None, "started": fields.get("birth"),
-        }
-    return workers
 
 
 class GeventDeathPenalty(BaseDeathPenalty):

@@ -70,9 +70,9 @@ def test_the_stamp_is_written_as_rq_writes_dates() -> None:
 
     from rq.utils import utcformat
 
-    from hero.tasks.jobfields import _utc_stamp
+    from hero.tasks.jobfields import utc_stamp
 
-    stamp = _utc_stamp()
+    stamp = utc_stamp()
     parsed = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ")
     assert utcformat(parsed) == stamp
 
