@@ -26,7 +26,6 @@ from hero.servers.http.request import HeroInput
 from hero.servers.http.params import BodyError, ParamReader, Uploads, merge
 from hero.servers.http.raw import RawRequest
 from hero.servers.http.render import JSON_TYPE, Renderer, status_line
-from hero.servers.http.stream import StreamBody, stream_headers
 from hero.services.public import Body, PublicFiles, StaticFiles
 
 if TYPE_CHECKING:
@@ -373,6 +372,9 @@ class HttpApp:
                       headers: list[tuple[str, str]]) -> Answer:
         """A streaming action's answer (:mod:`hero.servers.http.stream`); its connection lives
         until the body is closed."""
+        # NOTE: lazy: an idle server never streams; its first stream loads this (issue 17: idle memory)
+        from hero.servers.http.stream import StreamBody, stream_headers
+
         assert data.stream is not None
         headers, sse = stream_headers(environ, headers)
         if connection.headers:
