@@ -12,6 +12,8 @@
 Every name an app needs is here; apps import nothing else. The pipeline's names load at once;
 the ones that bring in gevent, Redis or RQ (``Api``, ``Initializer``, ``ChatMiddleware``) load on
 first use, so that ``import hero`` stays cheap and imports nothing an entry point must patch first.
+``Exit`` (Sails-style machine actions) loads on first use too: a server with no such action never
+imports :mod:`hero.core.sails.machine` (issue 17: idle memory).
 """
 from __future__ import annotations
 
@@ -21,7 +23,6 @@ from hero.core.action import Action, ActionData, action
 from hero.core.connection import Connection
 from hero.core.middleware import ActionMiddleware, ConnectionMiddleware
 from hero.core.params.spec import Input
-from hero.core.sails.machine import Exit
 from hero.core.stream import SSEEvent
 from hero.errors import (
     ActionTimeout,
@@ -50,6 +51,7 @@ from hero.tasks.task import Task, TaskData, TaskMiddleware
 
 if TYPE_CHECKING:
     from hero.container import Api, Initializer
+    from hero.core.sails.machine import Exit
     from hero.servers.app_server import AppServer
     from hero.services.chat import ChatMiddleware
     from hero.services.orm import Model
@@ -67,13 +69,14 @@ __all__ = [
 
 #: Names that load on first use, and the module each comes from.
 _LAZY = {"Api": "hero.container", "Initializer": "hero.container", "ChatMiddleware": "hero.services.chat",
-         "AppServer": "hero.servers.app_server", "Model": "hero.services.orm"}
+         "AppServer": "hero.servers.app_server", "Model": "hero.services.orm", "Exit": "hero.core.sails.machine"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         # NOTE: imported here, not at the top: these modules import gevent, redis and rq, which the
-        # entry points (the CLI, the gunicorn worker) must monkey-patch before anything imports them.
+        # entry points (the CLI, the gunicorn worker) must monkey-patch before anything imports them;
+        # and lazy: an idle server never needs Exit's machine actions (issue 17: idle memory).
         import importlib
 
         value = getattr(importlib.import_module(_LAZY[name]), name)

@@ -14,20 +14,20 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from marshmallow import fields
-
 from hero.container import Api
 from hero.core.action import Action, ActionData, version_key
-from hero.core.params.openapi import input_keywords
 from hero.core.params.schema import json_safe
 from hero.core.routes import Route, action_prefix
-from hero.core.sails.docs import json_schema_of
-from hero.core.schemas import OPENAPI_VERSION, machine_inputs, machine_object_schema
 from hero.errors import UnknownAction
 
 if TYPE_CHECKING:
     from apispec.ext.marshmallow import MarshmallowPlugin
     from apispec.ext.marshmallow.openapi import OpenAPIConverter
+    from marshmallow import fields
+
+# NOTE: lazy, in the functions that use them: the document's builders (hero.core.schemas,
+# hero.core.params.openapi, hero.core.sails.docs). The action is registered at boot, but an idle
+# server never renders the document (issue 17: idle memory).
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +52,12 @@ ERROR_RESPONSES = {
 
 def build_openapi(api: Api) -> dict[str, Any]:
     """The OpenAPI 3.0 document of ``api``'s documented actions and its routes, as a dict."""
-    # NOTE: lazy: apispec is loaded when the document is first asked for, not by every server at boot.
+    # NOTE: lazy: apispec is loaded when the document is first asked for, not by every server at boot;
+    # and hero's schema builders too: an idle server never needs them (issue 17: idle memory).
     from apispec import APISpec
     from apispec.ext.marshmallow import MarshmallowPlugin
+
+    from hero.core.schemas import OPENAPI_VERSION
 
     general, web = api.config.general, api.config.web
     plugin = MarshmallowPlugin(schema_name_resolver=_schema_name)
@@ -126,6 +129,8 @@ class _OperationBuilder:
     """Turns an action plus a verb into an OpenAPI operation; reuses each action's schema."""
 
     def __init__(self, plugin: MarshmallowPlugin) -> None:
+        from hero.core.params.openapi import input_keywords  # NOTE: lazy: see build_openapi
+
         self.plugin = plugin
         self.operation_ids: set[str] = set()
         #: True while query parameters are converted: their values arrive as text, not JSON.
@@ -183,6 +188,9 @@ class _OperationBuilder:
         return candidate
 
     def query_parameters(self, action: Action, captured: set[str]) -> list[dict[str, Any]]:
+        from hero.core.sails.docs import json_schema_of  # NOTE: lazy: see build_openapi
+        from hero.core.schemas import machine_inputs
+
         machine = machine_inputs(action)
         if machine is not None:  # a Sails machine: its own types, examples and rules
             return [{"in": "query", "name": name, "required": bool(entry.get("required")),
@@ -213,6 +221,8 @@ class _OperationBuilder:
         return parameters
 
     def request_body(self, action: Action, captured: set[str]) -> dict[str, Any] | None:
+        from hero.core.schemas import machine_inputs, machine_object_schema  # NOTE: lazy: see build_openapi
+
         remaining = [name for name in action.params.names if name not in captured]
         if not remaining:
             return None
@@ -328,7 +338,8 @@ def _route_note(route: Route) -> str:
 class Swagger(Action):
     name = "swagger"
     description = "an OpenAPI 3.0 document of every action and route"
-    output_example = {"openapi": OPENAPI_VERSION, "info": {"title": "hero", "version": "1.0.0"}, "paths": {}}
+    # NOTE: "3.0.3" is hero.core.schemas.OPENAPI_VERSION, spelled out: boot does not import that module
+    output_example = {"openapi": "3.0.3", "info": {"title": "hero", "version": "1.0.0"}, "paths": {}}
     #: The answer is exactly the document, so OpenAPI tools can read it as served.
     metadata = False
 

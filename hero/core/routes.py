@@ -4,30 +4,25 @@
     match = routes.match("get", "/users/42")      # RouteMatch(route, {"userID": "42"}) or None
 
 Routes are tried in the order they are declared, per verb, and the first that matches wins.
-werkzeug does the matching: each pattern becomes a ``Rule`` whose every part is a converter
-(literal parts compare case-insensitively, ``:name`` captures, ``prefix:name`` strips its prefix,
-``:name(regex)`` captures only when the regex finds a match, and with ``matchTrailingPathParts``
-the last part takes the rest of the path). Each dynamic route has its own ``Map``, bound once, so
-werkzeug's own precedence (static before dynamic, by weight) never reorders the table; routes made
-only of literals skip werkzeug altogether through a dict.
+werkzeug matches the routes with captures (:mod:`hero.core.route_captures`, imported only when
+there is one): each pattern becomes a ``Rule`` whose every part is a converter. Each such route has
+its own ``Map``, bound once, so werkzeug's own precedence (static before dynamic, by weight) never
+reorders the table; routes made only of literals skip werkzeug altogether through a dict.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import BaseConverter, Map, MapAdapter, Rule, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from hero.errors import BootError
 
+if TYPE_CHECKING:
+    from hero.core.route_captures import Captures
+
 #: The verbs a route may name; ``all`` means every one of them.
 VERBS: tuple[str, ...] = ("get", "post", "put", "patch", "delete", "head")
-
-_PART = re.compile(r"^(?P<prefix>[^:]*):(?P<name>[A-Za-z_$][\w$.-]*)(?:\((?P<regex>.*)\))?$")
-_LITERAL = object()
 
 
 @dataclass(frozen=True)
@@ -58,29 +53,6 @@ class RouteMatch:
     params: dict[str, str] = field(default_factory=dict)
     #: For a ``dir`` route: the file path below the mount.
     file: str | None = None
-
-
-class _PartConverter(BaseConverter):
-    """One part of a route pattern; subclasses built per part carry what it must check."""
-
-    regex = "[^/]+"
-    literal: str | None = None
-    prefix: str = ""
-    pattern: re.Pattern[str] | None = None
-
-    def to_python(self, value: str) -> Any:
-        if self.literal is not None:
-            if value.lower() != self.literal:
-                raise ValidationError()
-            return _LITERAL
-        if self.prefix:
-            if not value.lower().startswith(self.prefix):
-                raise ValidationError()
-            value = value[len(self.prefix):]
-        value = value.replace("+", " ")
-        if self.pattern is not None and self.pattern.search(value) is None:
-            raise ValidationError()
-        return value
 
 
 def _split(path: str) -> list[str]:
@@ -130,51 +102,22 @@ def _parse_sails(address: str, target: Any, index: int) -> Route:
 
 
 class _DynamicRoute:
-    """A route with captures: a werkzeug ``Map`` of one ``Rule``, bound once."""
+    """A route with captures: werkzeug matches it (:class:`~hero.core.route_captures.Captures`)."""
 
-    __slots__ = ("route", "adapter", "names")
+    __slots__ = ("route", "captures")
 
     def __init__(self, route: Route, where: str) -> None:
+        # NOTE: lazy: werkzeug's routing (~0.5 MiB) loads only for a route with captures; an idle server
+        # whose routes are literals (or that has none) never needs it (issue 17: idle memory)
+        from hero.core.route_captures import Captures
+
         self.route = route
-        converters: dict[str, type[BaseConverter]] = {}
-        pieces: list[str] = []
-        #: werkzeug's argument name → the route's param name (which may hold `$`, `.` or `-`).
-        self.names: dict[str, str] = {}
-        parts = _split(route.path)
-        for position, part in enumerate(parts):
-            attributes: dict[str, Any] = {}
-            found = _PART.match(part)
-            if found is None and ":" in part:
-                raise BootError(f"{where}: bad route part `{part}` (use :name, prefix:name or :name(regex))")
-            if found is None:
-                attributes["literal"] = part.lower()
-                name = f"_literal{position}"
-            else:
-                name = found["name"]
-                attributes["prefix"] = found["prefix"].lower()
-                if found["regex"] is not None:
-                    try:
-                        attributes["pattern"] = re.compile(found["regex"])
-                    except re.error as error:
-                        raise BootError(f"{where}: bad regex in `{part}`: {error}") from None
-            if route.match_trailing_path_parts and position == len(parts) - 1:
-                attributes.update(regex=".+", part_isolating=False)
-            converter = f"part{position}"
-            converters[converter] = type(f"RoutePart{position}", (_PartConverter,), attributes)
-            argument = name if name.isidentifier() else f"_param{position}"
-            self.names[argument] = name
-            pieces.append(f"<{converter}:{argument}>")
-        rule = Rule("/" + "/".join(pieces), endpoint=route.index)
-        # NOTE: strict_slashes off: `/api/status/` must not answer a 308 redirect.
-        url_map = Map([rule], converters=converters, strict_slashes=False, merge_slashes=False)
-        self.adapter: MapAdapter = url_map.bind("hero")
+        self.captures: Captures = Captures(_split(route.path), trailing=route.match_trailing_path_parts,
+                                           endpoint=route.index, where=where)
 
     def match(self, path: str) -> RouteMatch | None:
-        try:
-            _, values = self.adapter.match(path, method="GET")
-        except (HTTPException, ValidationError):
-            return None
-        return RouteMatch(self.route, {self.names[key]: value for key, value in values.items() if value is not _LITERAL})
+        values = self.captures.match(path)
+        return None if values is None else RouteMatch(self.route, values)
 
 
 class _DirRoute:

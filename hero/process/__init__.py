@@ -23,7 +23,6 @@ from hero.config import Config, load_config
 from hero.container import Api, Initializer
 from hero.errors import BootError, HeroError
 from hero.process.initializers import HERO_INITIALIZERS, app_initializers
-from hero.process.restart import restart_in_place
 from hero.process.wiring import build_api, build_web_server, cluster_secret
 from hero.runtime.collector import settle_after_boot
 from hero.runtime.logging import configure_logging
@@ -126,6 +125,9 @@ class Process:
         if self._restarting or self._stopping:
             log.warning("restart: already restarting or stopping")
             return False
+        # NOTE: lazy: an idle server never restarts in place; SIGUSR2 loads this (issue 17: idle memory)
+        from hero.process.restart import restart_in_place
+
         self._restarting = True
         try:
             fresh = Process(self.root, env=self.env, overrides=self.overrides, environ=self.environ)

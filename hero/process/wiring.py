@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hero.config import Config, Namespace
 from hero.container import Api, server_id
@@ -21,7 +21,6 @@ from hero.runtime.loader import classes_below
 from hero.servers.app_server import AppServer
 from hero.servers.base import Server
 from hero.servers.http.server import WebServer
-from hero.servers.http.virtual import VirtualRequests
 from hero.servers.socket.server import SocketServer
 from hero.servers.websocket.endpoint import WebSocketEndpoint
 from hero.services.cache import Cache
@@ -39,7 +38,31 @@ from hero.services.store import RedisSettings, RedisStore
 from hero.tasks.queue import Tasks
 from hero.tasks.task import TaskRegistry
 
+if TYPE_CHECKING:
+    from hero.servers.http.virtual import VirtualRequests, VirtualResponse
+
 log = logging.getLogger(__name__)
+
+
+class LazyVirtualRequests:
+    """``api.request`` (docs/actions.md, Virtual requests): a
+    :class:`~hero.servers.http.virtual.VirtualRequests`, built on the first virtual request."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.built: VirtualRequests | None = None
+
+    def __repr__(self) -> str:
+        return f"LazyVirtualRequests({self.built!r})"
+
+    def __call__(self, address: Any, params: Any = None, headers: Any = None, *, method: str | None = None,
+                 body: Any = None) -> VirtualResponse:
+        if self.built is None:
+            # NOTE: lazy: an idle server makes no virtual request (issue 17: idle memory)
+            from hero.servers.http.virtual import VirtualRequests
+
+            self.built = VirtualRequests(self.api)
+        return self.built(address, params, headers, method=method, body=body)
 
 def build_api(config: Config) -> Api:
     """Every service of one process, each given what it needs; nothing connects or listens yet."""
@@ -78,7 +101,7 @@ def build_api(config: Config) -> Api:
         server_id=identity, limits=RateLimiter(store, general.rate_limit), i18n=i18n, models=Models(),
     )
     processor.api = tasks.api = api
-    api.requester = VirtualRequests(api)
+    api.requester = LazyVirtualRequests(api)
     # NOTE: "actions:<connection type>", beside the transports' own counters such as "web:requests"
     processor.listeners.append(api.stats.count_action)
     if (metrics := build_metrics(config.metrics)) is not None:  # NOTE: when off, no listener at all

@@ -5,18 +5,39 @@ the processor and every transport run them like any other action.
 """
 from __future__ import annotations
 
+import importlib
 import inspect
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hero.core.sails.http import Request, Response
 from hero.core.sails.identity import IdentityPattern, check_identity, identity_of
-from hero.core.sails.machine import Exit, is_machine_module
+
+if TYPE_CHECKING:
+    from hero.core.sails.http import Request, Response
+    from hero.core.sails.machine import Exit
 
 __all__ = ["Exit", "IdentityPattern", "Request", "Response", "check_identity", "identity_of", "sails_definition"]
 
 #: Module attributes that make a module with ``fn`` a machine definition, whatever ``fn``'s arguments.
 _MACHINE_MARKS = ("inputs", "exits", "friendly_name", "friendlyName")
+#: Names that load on first use, and the module each comes from.
+_LAZY = {"Exit": "hero.core.sails.machine", "Request": "hero.core.sails.http", "Response": "hero.core.sails.http"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        # NOTE: lazy: an idle server with no Sails-style action never needs the machine, classic and
+        # req/res modules (issue 17: idle memory); every server loads this package for its registry.
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def is_machine_module(module: ModuleType) -> bool:
+    """A module is a machine definition when it defines a function ``fn`` (not one it imports)."""
+    fn = getattr(module, "fn", None)
+    return inspect.isfunction(fn) and fn.__module__ == module.__name__
 
 
 def sails_definition(module: ModuleType) -> Any:

@@ -16,7 +16,6 @@ and 500 for any other exit, as Sails does.
 """
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Callable, Mapping
 from types import ModuleType
@@ -115,12 +114,6 @@ class Env:
 
 
 # --- definitions ---------------------------------------------------------------------------------
-
-
-def is_machine_module(module: ModuleType) -> bool:
-    """A module is a machine definition when it defines a function ``fn`` (not one it imports)."""
-    fn = getattr(module, "fn", None)
-    return inspect.isfunction(fn) and fn.__module__ == module.__name__
 
 
 def definition_of(action: Any) -> dict[str, Any] | None:

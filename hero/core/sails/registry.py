@@ -16,9 +16,7 @@ from typing import Any, cast
 
 from hero.core.action import Action, ActionRegistry, Version, version_key
 from hero.core.middleware import ActionMiddleware
-from hero.core.sails.classic import as_middleware, classic_action
 from hero.core.sails.identity import IdentityPattern, check_identity
-from hero.core.sails.machine import definition_of, machine_action
 from hero.errors import BootError, CodedError
 
 log = logging.getLogger("hero.core.action")
@@ -53,6 +51,11 @@ class SailsActionRegistry(ActionRegistry):
     register_action = register
 
     def _register(self, action: Any, identity: str, *, force: bool, source: str) -> Action:
+        # NOTE: lazy: an idle server never needs machine definitions or classic actions; only a
+        # Sails-style action registered in code or loaded from a file does (issue 17: idle memory)
+        from hero.core.sails.classic import classic_action
+        from hero.core.sails.machine import definition_of, machine_action
+
         check_identity(identity)
         if identity in self.versions and not force:
             raise CodedError("E_CONFLICT", f"action `{identity}` already exists (from "
@@ -120,6 +123,10 @@ class SailsActionRegistry(ActionRegistry):
         ActionMiddleware) before every action whose identity matches ``identity``: an identity,
         ``prefix/*``, ``*``, or a list of these. The same middleware registered again for the same
         identities is E_CONFLICT unless ``force`` (which replaces it)."""
+        # NOTE: lazy: an idle server never needs classic middleware; only one registered by identity
+        # does (issue 17: idle memory)
+        from hero.core.sails.classic import as_middleware
+
         pattern = IdentityPattern.parse(identity)
         for position, (existing, _, given) in enumerate(self.identity_middleware):
             if given is middleware and existing.text == pattern.text:

@@ -1,8 +1,12 @@
 """Pieces of HTTP answers beside the action's rendered JSON: ``web.compress`` (gzip), an action's own
-headers, and the answer of an action that set ``to_render = False`` and called ``connection.respond``."""
+headers, the answer of an action that set ``to_render = False`` and called ``connection.respond``, and
+the message ids answers carry."""
 from __future__ import annotations
 
 import gzip
+import itertools
+import uuid
+from random import getrandbits
 from typing import Any
 
 from werkzeug.http import parse_accept_header
@@ -11,6 +15,24 @@ from hero.core.connection import Connection
 from hero.services.public import Body
 
 Answer = tuple[int, list[tuple[str, str]], Body]
+
+
+class MessageIds:
+    """UUID-shaped message ids: a random prefix per process and a counter.
+
+    NOTE: not uuid.uuid4() per request, which costs several times more; a message id must be
+    unique, not unguessable (fingerprints, which must be, come from os.urandom).
+    """
+
+    def __init__(self) -> None:
+        self.prefix = str(uuid.uuid4())[:24]
+        self.counter = itertools.count(getrandbits(40))
+
+    def __repr__(self) -> str:
+        return f"MessageIds({self.prefix}...)"
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFF:012x}"
 
 
 def gzip_answer(environ: dict[str, Any], headers: list[tuple[str, str]], body: bytes) -> bytes:

@@ -9,13 +9,10 @@ there is one, and everything fixed is computed in ``__init__``.
 """
 from __future__ import annotations
 
-import itertools
 import logging
 import os
-import uuid
 from collections.abc import Iterable, Mapping
-from random import getrandbits
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hero.config import Namespace
 from hero.container import Api
@@ -23,14 +20,16 @@ from hero.core.connection import Connection
 from hero.core.processor import ActionData
 from hero.core.routes import Route, RouteMatch, RouteTable
 from hero.errors import error_message, error_status
-from hero.servers.http.answers import cookie_attributes, gzip_answer, own_response_answer, with_action_headers
-from hero.servers.http.mcp import McpEndpoint
+from hero.servers.http.answers import (MessageIds, cookie_attributes, gzip_answer, own_response_answer,
+                                       with_action_headers)
 from hero.servers.http.request import HeroInput
 from hero.servers.http.params import BodyError, ParamReader, Uploads, merge
 from hero.servers.http.raw import RawRequest
 from hero.servers.http.render import JSON_TYPE, Renderer, status_line
-from hero.servers.http.stream import StreamBody, stream_headers
 from hero.services.public import Body, PublicFiles, StaticFiles
+
+if TYPE_CHECKING:
+    from hero.servers.http.mcp import McpEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -56,24 +55,6 @@ def _decoded_path(environ: dict[str, Any]) -> str:
             path = ""
         environ["hero.path"] = path
     return path or "/"
-
-
-class MessageIds:
-    """UUID-shaped message ids: a random prefix per process and a counter.
-
-    NOTE: not uuid.uuid4() per request, which costs several times more; a message id must be
-    unique, not unguessable (fingerprints, which must be, come from os.urandom).
-    """
-
-    def __init__(self) -> None:
-        self.prefix = str(uuid.uuid4())[:24]
-        self.counter = itertools.count(getrandbits(40))
-
-    def __repr__(self) -> str:
-        return f"MessageIds({self.prefix}...)"
-
-    def __call__(self) -> str:
-        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFF:012x}"
 
 
 def _valid_fingerprint(value: str) -> bool:
@@ -137,11 +118,23 @@ class HttpApp:
         Connection.raw_factories["web"] = RawRequest.from_extra
         self.metrics_path: str = api.config.metrics.path
         mcp = api.config.mcp
-        #: The Model Context Protocol endpoint (docs/mcp.md), when ``mcp.enabled``.
-        self.mcp: McpEndpoint | None = McpEndpoint(web, mcp, self.params) if mcp.enabled else None
+        #: The path of the Model Context Protocol endpoint (docs/mcp.md), None unless ``mcp.enabled``.
+        self.mcp_path: str | None = "/" + str(mcp["path"]).strip("/") if mcp.enabled else None
+        #: The endpoint, built on its first request (:meth:`open_mcp`).
+        self.mcp: McpEndpoint | None = None
 
     def __repr__(self) -> str:
         return f"<HttpApp api={self.api_prefix} files={self.files_prefix}>"
+
+    def open_mcp(self) -> McpEndpoint:
+        """The Model Context Protocol endpoint (docs/mcp.md), built on its first request."""
+        # NOTE: lazy: an idle server never needs the MCP endpoint, its tools and their JSON schemas
+        # (hero.core.schemas, hero.core.params.openapi) (issue 17: idle memory)
+        from hero.servers.http.mcp import McpEndpoint
+
+        if self.mcp is None:
+            self.mcp = McpEndpoint(self.web, self.api.config.mcp, self.params)
+        return self.mcp
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         try:
@@ -197,8 +190,8 @@ class HttpApp:
         if method not in ALLOWED_METHODS:  # TRACE, and any method hero does not know (QUERY, PROPFIND...)
             headers.append(("Allow", ALLOW))
             return self.renderer.json_answer(405, {"error": f"{method} is not allowed"}, headers)
-        if self.mcp is not None and path == self.mcp.path:
-            return self.mcp.respond(environ, method, headers)
+        if path == self.mcp_path:
+            return (self.mcp or self.open_mcp()).respond(environ, method, headers)
         prefix = self.api_prefix
         if prefix is not None and path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
             return self.api_request(environ, method, path[len(prefix):] or "/", headers)
@@ -379,6 +372,9 @@ class HttpApp:
                       headers: list[tuple[str, str]]) -> Answer:
         """A streaming action's answer (:mod:`hero.servers.http.stream`); its connection lives
         until the body is closed."""
+        # NOTE: lazy: an idle server never streams; its first stream loads this (issue 17: idle memory)
+        from hero.servers.http.stream import StreamBody, stream_headers
+
         assert data.stream is not None
         headers, sse = stream_headers(environ, headers)
         if connection.headers:

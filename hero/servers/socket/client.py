@@ -22,7 +22,6 @@ from hero.runtime.json import JSONError, loads
 from hero.servers.base import Server
 from hero.servers.loopio import InlineReading, wait_readable
 from hero.servers.socket.writer import LineWriter
-from hero.servers.streaming import push_stream
 from hero.servers.verbs import ALL_VERBS, QUIT_VERBS, run_verb
 
 log = logging.getLogger(__name__)
@@ -321,6 +320,9 @@ class SocketClient(LineWriter, InlineReading):
             return  # NOTE: actionhero's toRender = false: the action sent what it wanted to
         if data.stream is not None:
             # docs/tcp.md, Streaming: a line per chunk, then the ``streamEnd`` reply
+            # NOTE: lazy: an idle server never streams; its first streaming action loads this (issue 17: idle memory)
+            from hero.servers.streaming import push_stream
+
             final = push_stream(data.stream, message_id, self.push, alive=self.reading_goes_on,
                                 backlogged=lambda: len(self.pending) * 2 >= self.max_pending,
                                 tick=self.api.config.general.stream_keepalive_interval,

@@ -21,7 +21,6 @@ from hero.core.connection import Connection
 from hero.errors import HeroError, VerbNotAllowed, error_message, error_status
 from hero.runtime import json as jsonutil
 from hero.servers.base import Server
-from hero.servers.streaming import push_stream
 from hero.servers.verbs import QUIT_VERBS, run_verb
 
 if TYPE_CHECKING:
@@ -144,6 +143,9 @@ class MessageRouter:
 
     def _stream(self, stream: Any, message_id: Any) -> None:
         """A streaming action's chunks, then its ``streamEnd`` reply (docs/websocket.md, Streaming)."""
+        # NOTE: lazy: an idle server never streams; its first streaming action loads this (issue 17: idle memory)
+        from hero.servers.streaming import push_stream
+
         session, api = self.session, self.endpoint.api
         final = push_stream(stream, message_id, session.push, alive=lambda: session.close_code is None,
                             backlogged=session.backlogged, tick=api.config.general.stream_keepalive_interval,
