@@ -22,10 +22,10 @@ import websocket
 from tests.support.apps import APP_ROOT, free_port
 from tests.support.processes import Processes, clean_env, hero_command
 
-#: MiB of RSS an idle `hero start` of this app may hold: it measures ~44.6 (54.7 before issue 17); the
+#: MiB of RSS an idle `hero start` of this app may hold: it measures ~43.7 (54.7 before issue 17); the
 #: margin is about what one of the deferred imports would bring back (RQ, ~2.2 MiB; OpenTelemetry's
 #: metrics SDK through redis-py, ~2.5 MiB).
-IDLE_RSS_BOUND_MIB = 47.0
+IDLE_RSS_BOUND_MIB = 46.0
 
 
 def bench_app(root: Path) -> Path:
