@@ -27,7 +27,6 @@ from typing import IO, TYPE_CHECKING, Any, cast
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import http_date, is_resource_modified, parse_accept_header
 from werkzeug.security import safe_join
-from werkzeug.utils import get_content_type
 
 from hero.errors import HeroError
 
@@ -190,6 +189,9 @@ class StaticFiles:
             file.close()
             log.warning("static file %s could not be read: %s", path, error)
             return 404, list(self.not_found_headers), self.not_found_body
+        # NOTE: lazy, as Response in _response: werkzeug.utils brings werkzeug.wsgi and its URL helpers.
+        from werkzeug.utils import get_content_type
+
         response.headers["Content-Type"] = get_content_type(mime, "utf-8")
         response.headers["Cache-Control"] = self.cache_control
         if compressible:

@@ -22,10 +22,10 @@ import websocket
 from tests.support.apps import APP_ROOT, free_port
 from tests.support.processes import Processes, clean_env, hero_command
 
-#: MiB of RSS an idle `hero start` of this app may hold: it measures ~43.7 (54.7 before issue 17); the
+#: MiB of RSS an idle `hero start` of this app may hold: it measures ~42.3 (54.7 before issue 17); the
 #: margin is about what one of the deferred imports would bring back (RQ, ~2.2 MiB; OpenTelemetry's
 #: metrics SDK through redis-py, ~2.5 MiB).
-IDLE_RSS_BOUND_MIB = 46.0
+IDLE_RSS_BOUND_MIB = 45.0
 
 
 def bench_app(root: Path) -> Path:
@@ -76,13 +76,15 @@ LAZY_MODULES = ("hero.core.sails.machine", "hero.core.sails.classic", "hero.core
                 "hero.core.params.openapi", "hero.servers.streaming", "hero.servers.http.stream",
                 "hero.servers.http.virtual")
 #: Lazy too, but nothing the test below asks for loads them: a restart in place, reading raw.cookies,
-#: a config route with captures (the bench app has no routes).
-LAZY_UNTIL_USED = ("hero.process.restart", "http.cookies", "hero.core.route_captures", "werkzeug.routing")
+#: a config route with captures (the bench app has no routes), a static file or a form body (werkzeug's
+#: Response, utils and form parser), a job built, run or inspected (RQ), werkzeug's own __init__.
+LAZY_UNTIL_USED = ("hero.process.restart", "http.cookies", "hero.core.route_captures", "werkzeug.routing",
+                   "werkzeug.utils", "werkzeug.wrappers", "werkzeug.formparser", "werkzeug.serving", "rq")
 
 BOOT_THEN_USE = """
 import json, os, sys, urllib.request
 from gevent import monkey; monkey.patch_all()
-from hero.runtime.memory import import_redis; import_redis()
+from hero.runtime.memory import lean_imports; lean_imports()
 from hero.process import Process
 lazy = json.loads(sys.argv[2])
 process = Process(sys.argv[1])
