@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from hero.core.action import Action, ActionData, action
 from hero.core.connection import Connection
+from hero.core.lazy import lazy_attributes
 from hero.core.middleware import ActionMiddleware, ConnectionMiddleware
 from hero.core.params.spec import Input
 from hero.core.stream import SSEEvent
@@ -72,17 +73,10 @@ _LAZY = {"Api": "hero.container", "Initializer": "hero.container", "ChatMiddlewa
          "AppServer": "hero.servers.app_server", "Model": "hero.services.orm", "Exit": "hero.core.sails.machine"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        # NOTE: imported here, not at the top: these modules import gevent, redis and rq, which the
-        # entry points (the CLI, the gunicorn worker) must monkey-patch before anything imports them;
-        # and lazy: an idle server never needs Exit's machine actions (issue 17: idle memory).
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'hero' has no attribute {name!r}")
+# NOTE: imported on first use, not at the top: these modules import gevent, redis and rq, which the entry
+# points (the CLI, the gunicorn worker) must monkey-patch before anything imports them; and lazy: an
+# idle server never needs Exit's machine actions (issue 17: idle memory).
+__getattr__ = lazy_attributes("hero", globals(), _LAZY)
 
 
 class _ApiProxy:

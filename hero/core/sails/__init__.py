@@ -5,11 +5,11 @@ the processor and every transport run them like any other action.
 """
 from __future__ import annotations
 
-import importlib
 import inspect
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from hero.core.lazy import lazy_attributes
 from hero.core.sails.identity import IdentityPattern, check_identity, identity_of
 
 if TYPE_CHECKING:
@@ -24,14 +24,9 @@ _MACHINE_MARKS = ("inputs", "exits", "friendly_name", "friendlyName")
 _LAZY = {"Exit": "hero.core.sails.machine", "Request": "hero.core.sails.http", "Response": "hero.core.sails.http"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        # NOTE: lazy: an idle server with no Sails-style action never needs the machine, classic and
-        # req/res modules (issue 17: idle memory); every server loads this package for its registry.
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# NOTE: lazy: an idle server with no Sails-style action never needs the machine, classic and req/res
+# modules (issue 17: idle memory); every server loads this package for its registry.
+__getattr__ = lazy_attributes(__name__, globals(), _LAZY)
 
 
 def is_machine_module(module: ModuleType) -> bool:
