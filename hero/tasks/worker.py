@@ -198,11 +198,15 @@ class WorkerPool:
             log.exception("task worker %s stopped on an error", worker.name)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Idle workers stop at once; busy ones finish their job within ``timeout`` s, then are killed."""
+        """Idle workers stop when their poll ends (within ``poll_timeout`` s); busy ones finish their job
+        within ``timeout`` s, then are killed."""
         for worker in self.workers:
             worker.request_stop_soft()
-        idle = [g for g, w in zip(self.greenlets, self.workers) if not w.busy]
-        gevent.killall(idle, timeout=2)
+        # NOTE: an idle worker is not killed: it waits in BLMOVE, and Redis may already have moved a job
+        # into the queue's intermediate list for it; killed, it would leave the job there (status queued,
+        # in no queue) until RQ's cleanup finds it a minute later. Its poll ends within poll_timeout, and
+        # a job it got runs (below) before it stops.
+        gevent.joinall(self.greenlets, timeout=GreenletWorker.poll_timeout + 1)
         busy = [g for g in self.greenlets if not g.dead]
         if busy:
             log.info("waiting up to %.0fs for %d running task(s)", timeout, len(busy))
