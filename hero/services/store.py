@@ -155,8 +155,10 @@ class RedisStore:
         """A key under the configured prefix: ``key("cache", "x")`` → ``hero:cache:x``."""
         return self.settings.prefix + ":".join(parts)
 
-    def build(self, *, decode_responses: bool = True, blocking: bool = False) -> redis.Redis:
-        """A new client. ``blocking=True`` gives one for BLPOP / pub/sub (no short read timeout)."""
+    def build(self, *, decode_responses: bool = True, blocking: bool = False,
+              client_name: str | None = None) -> redis.Redis:
+        """A new client. ``blocking=True`` gives one for BLPOP / pub/sub (no short read timeout);
+        ``client_name`` names its connections in Redis (``CLIENT LIST``), on every (re)connect."""
         if self.embedded:
             import fakeredis
 
@@ -173,6 +175,7 @@ class RedisStore:
             retry=retry,
             health_check_interval=s.health_check_interval if blocking else 0,
             decode_responses=decode_responses,
+            client_name=client_name,
         )
         return redis.Redis(connection_pool=pool)
 

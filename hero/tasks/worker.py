@@ -181,8 +181,10 @@ class WorkerPool:
 
     def start(self) -> None:
         for index in range(self.count):
-            client = self.store.build(decode_responses=False, blocking=True)
-            worker = GreenletWorker(self.queues, name=f"{self.server_id}:{index}:{uuid.uuid4().hex[:8]}",
+            name = f"{self.server_id}:{index}:{uuid.uuid4().hex[:8]}"
+            # NOTE: named in Redis, so that stop() can end its wait for a job (CLIENT UNBLOCK)
+            client = self.store.build(decode_responses=False, blocking=True, client_name=name.replace(" ", "_"))
+            worker = GreenletWorker(self.queues, name=name,
                                     connection=client, serializer=JSONSerializer, runner=self.runner,
                                     heartbeat_grace=self.heartbeat_grace, default_result_ttl=self.result_ttl)
             self.workers.append(worker)
@@ -204,8 +206,10 @@ class WorkerPool:
             worker.request_stop_soft()
         # NOTE: an idle worker is not killed: it waits in BLMOVE, and Redis may already have moved a job
         # into the queue's intermediate list for it; killed, it would leave the job there (status queued,
-        # in no queue) until RQ's cleanup finds it a minute later. Its poll ends within poll_timeout, and
-        # a job it got runs (below) before it stops.
+        # in no queue) until RQ's cleanup finds it a minute later. CLIENT UNBLOCK ends the wait as a
+        # timeout unless the job was moved already (then the worker runs it, below); without it (the
+        # embedded store) the poll ends within poll_timeout.
+        self._unblock_waits()
         gevent.joinall(self.greenlets, timeout=GreenletWorker.poll_timeout + 1)
         busy = [g for g in self.greenlets if not g.dead]
         if busy:
@@ -222,6 +226,22 @@ class WorkerPool:
             except Exception:  # pragma: no cover - closing never matters more than stopping
                 log.debug("closing a worker client failed", exc_info=True)
         self.workers, self.greenlets = [], []
+
+
+    def _unblock_waits(self) -> None:
+        """CLIENT UNBLOCK each connection of this pool's workers (named after them in :meth:`start`)."""
+        if self.store.embedded or not self.workers:
+            return
+        names = {worker.name.replace(" ", "_") for worker in self.workers}
+        client = self.store.build(decode_responses=True)
+        try:
+            for entry in client.client_list():
+                if entry.get("name") in names:
+                    client.client_unblock(int(entry["id"]))
+        except STORE_ERRORS as error:
+            log.debug("task workers: could not unblock their polls (%s); they end within a second", error)
+        finally:
+            client.close()
 
 
 class ForkingWorker(_Heartbeats, Worker):

@@ -174,3 +174,14 @@ def test_a_job_stranded_between_dequeue_and_start_is_recovered(boot_hero):
     scheduler.recover_abandoned()
     assert client.llen(queue.intermediate_queue_key) == 0
     assert [job["id"] for job in api.tasks.queued("default")] == [job_id]  # retried
+
+
+def test_stopping_idle_workers_ends_their_wait_at_once_and_loses_no_job(api):
+    api.tasks.registry.add(QuickPeriodic)
+    gevent.sleep(0.5)
+    started = time.monotonic()
+    api.tasks.workers_pool.stop(timeout=2)
+    # real Redis: CLIENT UNBLOCK ends each BLMOVE at once; the embedded store's poll ends within a second
+    assert time.monotonic() - started < (0.5 if api.tasks.store.embedded is False else 2.5)
+    gevent.sleep(0.3)
+    assert len(api.tasks.find_enqueued("quickPeriodic")) == 1  # the chain's next instance, in a queue
