@@ -64,7 +64,6 @@ class TaskInspection:
     store: RedisStore
     #: Queue names RQ's set held at the last :meth:`lengths_probe` (their keys are read every time).
     _seen_queues: set[str]
-    _length_keys_by_name: dict[str, tuple[str, str]]
 
     def queue(self, name: str) -> Queue:
         raise NotImplementedError
@@ -244,12 +243,10 @@ class TaskInspection:
 
         return Probe(commands, read)
 
-    def _length_keys(self, name: str) -> tuple[str, str]:
+    @staticmethod
+    def _length_keys(name: str) -> tuple[str, str]:
         """The keys of queue ``name``'s waiting list and of its delayed jobs' registry."""
-        keys = self._length_keys_by_name.get(name)
-        if keys is None:
-            keys = self._length_keys_by_name[name] = (rqkeys.queue(name), rqkeys.scheduled(name))
-        return keys
+        return rqkeys.queue(name), rqkeys.scheduled(name)
 
     def total_delayed(self) -> int:
         """Jobs waiting for their time in every queue (``enqueue_in`` / ``enqueue_at``)."""

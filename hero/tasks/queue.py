@@ -73,7 +73,6 @@ class Tasks(TaskInspection):
         self.store = store
         self._queues: dict[str, Queue] = {}
         self._seen_queues = set()
-        self._length_keys_by_name = {}
         self._named_queues: tuple[Any, set[str]] | None = None
         #: Each new job's hash, from a template of the task's jobs (RQ builds the first ones).
         self._job_fields = JobFields(self._build_job)
